@@ -1,0 +1,111 @@
+"""All of labelbay's settings, in one pydantic-settings class.
+
+Every setting reads from the environment with the prefix `LABELBAY_` (and from `.env`). Defaults
+are the embedded shape: a SQLite file and a local folder under `./data`, workers in process.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - the known default we refuse in prod
+
+Environment = Literal["development", "test", "production"]
+
+
+class Settings(BaseSettings):
+    """labelbay's configuration. `public_view()` is what `GET /config` shows."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LABELBAY_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Environment = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    database_url: str = "sqlite:///./data/labelbay.db"
+    database_echo: bool = False
+
+    storage_url: str = "file://./data/objects"
+    # Each location defaults to a prefix of storage_url; set one for its own bucket or prefix.
+    storage_input_url: str | None = None
+    storage_output_url: str | None = None
+    storage_nolabel_url: str | None = None
+    storage_models_url: str | None = None
+    storage_artifacts_url: str | None = None
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_region: str | None = None
+    presign_expiry_seconds: int = Field(default=900, ge=1, le=7 * 24 * 3600)
+
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    jwt_expire_minutes: int = Field(default=60 * 12, ge=1)
+
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    max_image_pixels: int = Field(default=64_000_000, ge=1)
+    max_filename_length: int = Field(default=255, ge=16)
+    max_files_per_request: int = Field(default=10_000, ge=1)
+
+    rate_limit_enabled: bool = True
+    rate_limit_per_user: str = "1200/minute"
+    rate_limit_per_ip: str = "2400/minute"
+    rate_limit_storage_url: str = "memory://"
+
+    page_size_default: int = Field(default=50, ge=1)
+    page_size_max: int = Field(default=500, ge=1)
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_outside_development(self) -> Settings:
+        if self.environment == "production" and (
+            self.secret_key.get_secret_value() == DEV_SECRET_KEY
+            or len(self.secret_key.get_secret_value()) < 32
+        ):
+            raise ValueError(
+                "LABELBAY_SECRET_KEY must be set to a random value of at least 32 characters "
+                "when LABELBAY_ENVIRONMENT=production"
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def storage_overrides(self) -> dict[str, str | None]:
+        return {
+            "input": self.storage_input_url,
+            "output": self.storage_output_url,
+            "nolabel": self.storage_nolabel_url,
+            "models": self.storage_models_url,
+            "artifacts": self.storage_artifacts_url,
+        }
+
+    def public_view(self) -> dict[str, Any]:
+        """Settings that are safe to show: no secrets, no credentials inside URLs."""
+        data = self.model_dump(exclude={"secret_key", "s3_access_key_id", "s3_secret_access_key"})
+        for key in ("database_url", "rate_limit_storage_url"):
+            data[key] = redact_url(data[key])
+        return data
+
+
+def redact_url(url: str) -> str:
+    """Hide a password embedded in a URL (`scheme://user:pass@host` → `scheme://user:***@host`)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    userinfo, _, host = rest.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

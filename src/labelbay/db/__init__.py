@@ -1,0 +1,1 @@
+"""SQL metadata: ORM models, engine and sessions, Alembic migrations."""

@@ -1,0 +1,162 @@
+"""The one result type every model adapter returns, and its conversions.
+
+Parallel numpy arrays, one row per detection; indexing with a boolean mask or an index array returns a
+new `Detections`. Boxes are always xyxy in pixels of the original image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Detections of one image: boxes xyxy, scores, class ids, and optional extras per row."""
+
+    xyxy: FloatArray
+    confidence: FloatArray
+    class_id: IntArray
+    class_names: tuple[str, ...] = ()
+    circles: FloatArray | None = None  # (N, 3): cx, cy, r
+    text: tuple[str, ...] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.xyxy)
+        if self.xyxy.ndim != 2 or self.xyxy.shape[1] != 4:
+            raise ValueError(f"xyxy must have shape (N, 4), got {self.xyxy.shape}")
+        if self.confidence.shape != (n,):
+            raise ValueError(f"confidence must have shape ({n},), got {self.confidence.shape}")
+        if self.class_id.shape != (n,):
+            raise ValueError(f"class_id must have shape ({n},), got {self.class_id.shape}")
+        if self.circles is not None and self.circles.shape != (n, 3):
+            raise ValueError(f"circles must have shape ({n}, 3), got {self.circles.shape}")
+        if self.text is not None and len(self.text) != n:
+            raise ValueError(f"text must have {n} entries, got {len(self.text)}")
+
+    @classmethod
+    def create(
+        cls,
+        xyxy: npt.ArrayLike,
+        confidence: npt.ArrayLike,
+        class_id: npt.ArrayLike,
+        *,
+        class_names: Sequence[str] = (),
+        circles: npt.ArrayLike | None = None,
+        text: Sequence[str] | None = None,
+    ) -> Detections:
+        """Build from array-likes, coercing dtypes and shapes."""
+        boxes = np.asarray(xyxy, dtype=np.float32).reshape(-1, 4)
+        return cls(
+            xyxy=boxes,
+            confidence=np.asarray(confidence, dtype=np.float32).reshape(-1),
+            class_id=np.asarray(class_id, dtype=np.int64).reshape(-1),
+            class_names=tuple(class_names),
+            circles=None if circles is None else np.asarray(circles, np.float32).reshape(-1, 3),
+            text=None if text is None else tuple(text),
+        )
+
+    @classmethod
+    def empty(cls, class_names: Sequence[str] = ()) -> Detections:
+        return cls.create(np.zeros((0, 4)), [], [], class_names=class_names)
+
+    @classmethod
+    def merge(cls, parts: Sequence[Detections]) -> Detections:
+        """Concatenate detections of one image; class names must agree (or be empty)."""
+        if not parts:
+            return cls.empty()
+        names = next((p.class_names for p in parts if p.class_names), ())
+        for part in parts:
+            if part.class_names and part.class_names != names:
+                raise ValueError("cannot merge detections with different class names")
+        with_circles = any(p.circles is not None for p in parts)
+        with_text = any(p.text is not None for p in parts)
+        circles = (
+            np.concatenate(
+                [p.circles if p.circles is not None else _nan_circles(len(p)) for p in parts]
+            )
+            if with_circles
+            else None
+        )
+        text = (
+            tuple(t for p in parts for t in (p.text if p.text is not None else ("",) * len(p)))
+            if with_text
+            else None
+        )
+        return cls(
+            xyxy=np.concatenate([p.xyxy for p in parts]).astype(np.float32),
+            confidence=np.concatenate([p.confidence for p in parts]).astype(np.float32),
+            class_id=np.concatenate([p.class_id for p in parts]).astype(np.int64),
+            class_names=names,
+            circles=circles,
+            text=text,
+        )
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    def __getitem__(
+        self, index: npt.NDArray[np.bool_] | npt.NDArray[np.integer[Any]] | slice
+    ) -> Detections:
+        rows = np.arange(len(self))[index]
+        return Detections(
+            xyxy=self.xyxy[rows],
+            confidence=self.confidence[rows],
+            class_id=self.class_id[rows],
+            class_names=self.class_names,
+            circles=None if self.circles is None else self.circles[rows],
+            text=None if self.text is None else tuple(self.text[i] for i in rows),
+            extra=self.extra,
+        )
+
+    def __iter__(self) -> Iterator[Detections]:
+        for i in range(len(self)):
+            yield self[np.array([i])]
+
+    def name_of(self, class_id: int) -> str:
+        if 0 <= class_id < len(self.class_names):
+            return self.class_names[class_id]
+        return str(class_id)
+
+    @property
+    def area(self) -> FloatArray:
+        wh: FloatArray = np.clip(self.xyxy[:, 2:] - self.xyxy[:, :2], 0, None)
+        area: FloatArray = (wh[:, 0] * wh[:, 1]).astype(np.float32)
+        return area
+
+    def to_coco_bboxes(self) -> list[list[float]]:
+        """Boxes as COCO `[x, y, width, height]` lists."""
+        xywh = self.xyxy.copy()
+        xywh[:, 2:] -= xywh[:, :2]
+        return [[round(float(v), 2) for v in row] for row in xywh]
+
+    def to_task_json(self) -> list[dict[str, Any]]:
+        """Rows in the worker result format: class, confidence and an x1/y1/x2/y2 box."""
+        rows: list[dict[str, Any]] = []
+        for i in range(len(self)):
+            x1, y1, x2, y2 = (round(float(v), 2) for v in self.xyxy[i])
+            row: dict[str, Any] = {
+                "class_id": int(self.class_id[i]),
+                "class_name": self.name_of(int(self.class_id[i])),
+                "confidence": round(float(self.confidence[i]), 4),
+                "bbox": {"x1": x1, "y1": y1, "x2": x2, "y2": y2},
+            }
+            if self.circles is not None and not np.isnan(self.circles[i]).any():
+                cx, cy, r = (round(float(v), 2) for v in self.circles[i])
+                row["circle"] = {"cx": cx, "cy": cy, "r": r}
+            if self.text is not None:
+                row["text"] = self.text[i]
+            rows.append(row)
+        return rows
+
+
+def _nan_circles(n: int) -> FloatArray:
+    return np.full((n, 3), np.nan, dtype=np.float32)
