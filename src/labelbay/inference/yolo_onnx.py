@@ -1,0 +1,115 @@
+"""ONNX detector in the Ultralytics YOLOv8 / YOLO11 export layout.
+
+The export's output is `[B, 4 + C, N]`: for each of N anchors a box (cx, cy, w, h in letterboxed input
+pixels) and C class scores (already sigmoid-ed, no separate objectness). Post-processing keeps each
+anchor's best class above the confidence threshold, runs class-aware NMS, and maps boxes back through
+the letterbox to the pixels of the image that was passed in.
+
+Class names and input size come from the spec, else from the metadata Ultralytics writes into the
+export (`names`, `imgsz`), else the input size defaults to Ultralytics' 640.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from labelbay.inference.base import ModelError, ModelSpec, Prepared, RGBImage
+from labelbay.inference.detections import Detections
+from labelbay.inference.geometry import clip_boxes, cxcywh_to_xyxy, nms
+from labelbay.inference.imageio import boxes_from_letterbox, letterbox_batch
+from labelbay.inference.onnx_session import OnnxModel, metadata
+
+DEFAULT_INPUT_SIZE = (640, 640)
+# Candidates kept before NMS: bounds NMS time when the threshold is low, far above any real count.
+MAX_CANDIDATES = 10_000
+
+
+def _names_from_metadata(meta: dict[str, str]) -> tuple[str, ...]:
+    raw = meta.get("names")
+    if not raw:
+        return ()
+    try:
+        names = ast.literal_eval(raw)  # a Python dict literal {0: 'person', ...}; literal_eval is safe
+    except (ValueError, SyntaxError):
+        return ()
+    if isinstance(names, dict):
+        return tuple(str(names[k]) for k in sorted(names))
+    if isinstance(names, list):
+        return tuple(str(n) for n in names)
+    return ()
+
+
+def _size_from_metadata(meta: dict[str, str]) -> tuple[int, int] | None:
+    try:
+        height, width = ast.literal_eval(meta.get("imgsz", ""))  # Ultralytics writes [h, w]
+        return int(width), int(height)
+    except (ValueError, SyntaxError, TypeError):
+        return None
+
+
+class YoloOnnxModel(OnnxModel):
+    """YOLOv8/YOLO11 ONNX export: letterbox, best class per anchor, class-aware NMS."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__(spec)
+        meta = metadata(self.session)
+        self.class_names = spec.class_names or _names_from_metadata(meta)
+        self.input_size = self.input.size(
+            spec.input_size or _size_from_metadata(meta) or DEFAULT_INPUT_SIZE
+        )
+        self.preferred_side = max(self.input_size)
+        self.pad_value = int(spec.options.get("pad_value", 114))
+
+    def pre_process(self, images: Sequence[RGBImage]) -> Prepared:
+        batch, scales, pads = letterbox_batch(images, self.input_size, self.pad_value)
+        meta = [
+            {"scale": s, "pad": p, "size": (img.shape[1], img.shape[0])}
+            for s, p, img in zip(scales, pads, images, strict=True)
+        ]
+        return Prepared(inputs=batch, meta=meta)
+
+    def _predictions(self, output: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+        """The output as (B, 4 + C, N), whichever way round the export wrote it."""
+        if output.ndim != 3:
+            raise ModelError(f"expected a [B, 4+C, N] output, got shape {output.shape}")
+        rows = 4 + len(self.class_names) if self.class_names else None
+        if rows is not None and rows not in output.shape[1:]:
+            raise ModelError(
+                f"output shape {output.shape} does not fit {len(self.class_names)} class names"
+            )
+        # Some exports write [B, N, 4+C]; anchors far outnumber classes, so the longer axis is N.
+        if (output.shape[1] != rows) if rows is not None else output.shape[1] > output.shape[2]:
+            output = output.transpose(0, 2, 1)
+        return np.asarray(output, dtype=np.float32)
+
+    def post_process(self, outputs: list[npt.NDArray[Any]], prepared: Prepared) -> list[Detections]:
+        predictions = self._predictions(outputs[0])
+        return [self._one_image(p, m) for p, m in zip(predictions, prepared.meta, strict=True)]
+
+    def _one_image(self, pred: npt.NDArray[np.float32], meta: dict[str, Any]) -> Detections:
+        spec = self.spec
+        class_scores = pred[4:]
+        class_id = class_scores.argmax(axis=0)
+        score = class_scores[class_id, np.arange(class_scores.shape[1])]
+        keep = np.flatnonzero(score >= spec.confidence_threshold)
+        if len(keep) > MAX_CANDIDATES:
+            keep = keep[np.argsort(-score[keep], kind="stable")[:MAX_CANDIDATES]]
+        if len(keep) == 0:
+            return Detections.empty(self.class_names)
+        boxes = cxcywh_to_xyxy(pred[:4, keep].T)
+        chosen = keep[
+            nms(boxes, score[keep], spec.iou_threshold, class_id[keep], spec.max_detections)
+        ]
+        boxes = boxes_from_letterbox(cxcywh_to_xyxy(pred[:4, chosen].T), meta["scale"], meta["pad"])
+        width, height = meta["size"]
+        return Detections.create(
+            clip_boxes(boxes, width, height),
+            score[chosen],
+            class_id[chosen],
+            class_names=self.class_names,
+        )

@@ -1,0 +1,211 @@
+"""Images: storing a received file, listing with keyset pagination, reading, deleting, comments."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from labelbay.db.models import Comment, Image, Role, User
+from labelbay.db.session import transaction
+from labelbay.errors import Invalid, NotFound
+from labelbay.services.filters import metadata_conditions
+from labelbay.services.projects import require_project
+from labelbay.storage import ObjectStore
+from labelbay.storage.keys import new_image_key
+from labelbay.uploads.filenames import BadFilename, clean_filename
+from labelbay.uploads.multipart import FilePart
+from labelbay.uploads.validate import RejectedFile, inspect_image
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    max_bytes: int
+    max_pixels: int
+    max_filename_length: int
+
+
+@dataclass(frozen=True)
+class Rejection:
+    filename: str
+    reason: str
+
+
+def store_upload(
+    *,
+    sessions: sessionmaker[Session],
+    store: ObjectStore,
+    part: FilePart,
+    project_id: int,
+    uploader_id: int | None,
+    limits: UploadLimits,
+    meta: Mapping[str, Any] | None = None,
+) -> Image | Rejection:
+    """Validate one received file and keep it (object first, then its row), or say why not.
+
+    Each file commits on its own, so a long batch never holds a write lock and an interrupted
+    request keeps exactly the files it finished. If the row cannot be written the object is removed
+    again, so a failure leaves no orphan.
+    """
+    try:
+        try:
+            filename = clean_filename(part.filename, max_length=limits.max_filename_length)
+        except BadFilename as exc:
+            return Rejection(part.filename[:300], str(exc))
+        if part.too_large:
+            return Rejection(filename, f"file is larger than the limit of {limits.max_bytes} bytes")
+        assert part.path is not None
+        try:
+            facts = inspect_image(
+                part.path, size=part.size, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels
+            )
+        except RejectedFile as exc:
+            return Rejection(filename, str(exc))
+        key = new_image_key(facts.extension)
+        store.put(key, part.path, content_type=facts.mime_type)
+        try:
+            with transaction(sessions) as session:
+                image = Image(
+                    project_id=project_id,
+                    original_filename=filename,
+                    storage_key=key,
+                    mime_type=facts.mime_type,
+                    size_bytes=part.size,
+                    width=facts.width,
+                    height=facts.height,
+                    sha256=part.sha256,
+                    meta=dict(meta or {}),
+                    uploaded_by_id=uploader_id,
+                )
+                session.add(image)
+        except BaseException:
+            store.delete(key)
+            raise
+        return image
+    finally:
+        part.discard()
+
+
+Order = Literal["asc", "desc"]
+
+
+def encode_cursor(image_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(image_id.bytes).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error) as exc:
+        raise Invalid("cursor is not valid") from exc
+
+
+def list_images(
+    session: Session,
+    *,
+    project_id: int,
+    limit: int,
+    cursor: str | None = None,
+    order: Order = "asc",
+    filename: str | None = None,
+    meta_filters: Mapping[str, str] | None = None,
+) -> tuple[list[Image], str | None]:
+    """One page of a project's images in upload order, and the cursor of the next page (or None).
+
+    Keyset pagination on the time-ordered id: every page costs the same however deep it is.
+    """
+    conditions = _image_conditions(session, project_id, filename, meta_filters)
+    stmt = select(Image).where(*conditions)
+    if cursor is not None:
+        after = decode_cursor(cursor)
+        stmt = stmt.where(Image.id > after if order == "asc" else Image.id < after)
+    stmt = stmt.order_by(Image.id.asc() if order == "asc" else Image.id.desc()).limit(limit + 1)
+    rows = list(session.scalars(stmt))
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def count_images(
+    session: Session,
+    *,
+    project_id: int,
+    filename: str | None = None,
+    meta_filters: Mapping[str, str] | None = None,
+) -> int:
+    conditions = _image_conditions(session, project_id, filename, meta_filters)
+    return session.scalar(select(func.count(Image.id)).where(*conditions)) or 0
+
+
+def _image_conditions(
+    session: Session,
+    project_id: int,
+    filename: str | None,
+    meta_filters: Mapping[str, str] | None,
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Image.project_id == project_id]
+    if filename:
+        escaped = filename.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(Image.original_filename.ilike(f"%{escaped}%", escape="\\"))
+    if meta_filters:
+        dialect = session.get_bind().dialect.name
+        conditions.extend(metadata_conditions(Image.meta, meta_filters, dialect=dialect))
+    return conditions
+
+
+def get_image(session: Session, *, user: User, image_id: uuid.UUID, min_role: Role) -> Image:
+    """The image if the user's role in its project is at least `min_role` (else NotFound/Forbidden)."""
+    image = session.get(Image, image_id)
+    if image is None:
+        raise NotFound(f"image {image_id} not found")
+    try:
+        require_project(session, user=user, project_id=image.project_id, min_role=min_role)
+    except NotFound as exc:
+        raise NotFound(f"image {image_id} not found") from exc
+    return image
+
+
+def update_image_meta(session: Session, *, image: Image, meta: Mapping[str, Any]) -> Image:
+    image.meta = dict(meta)
+    session.flush()
+    return image
+
+
+def delete_image(session: Session, *, image: Image) -> str:
+    """Delete the row; returns the storage key for the caller to delete after the commit."""
+    key = image.storage_key
+    session.delete(image)
+    session.flush()
+    return key
+
+
+def add_comment(session: Session, *, image: Image, author: User, text: str) -> Comment:
+    text = text.strip()
+    if not text:
+        raise Invalid("a comment needs text")
+    comment = Comment(image_id=image.id, author_id=author.id, text=text)
+    session.add(comment)
+    session.flush()
+    return comment
+
+
+def list_comments(session: Session, *, image_id: uuid.UUID) -> list[Comment]:
+    stmt = select(Comment).where(Comment.image_id == image_id).order_by(Comment.id)
+    return list(session.scalars(stmt))
+
+
+def delete_objects_quietly(store: ObjectStore, keys: list[str]) -> None:
+    """Delete objects whose rows are gone; a failure is logged, the rows' deletion stands."""
+    for key in keys:
+        try:
+            store.delete(key)
+        except Exception:
+            log.exception("could not delete object %s; it is now unreferenced", key)

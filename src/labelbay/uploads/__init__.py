@@ -1,0 +1,1 @@
+"""Receiving image files: streamed multipart parsing, file-name hygiene and image validation."""
