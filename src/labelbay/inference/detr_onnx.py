@@ -50,7 +50,9 @@ class DetrOnnxModel(OnnxModel):
         super().__init__(spec)
         self.activation = str(spec.options.get("score_activation", "sigmoid"))
         if self.activation not in ACTIVATIONS:
-            raise ModelError(f"score_activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+            raise ModelError(
+                f"score_activation must be one of {ACTIVATIONS}, got {self.activation!r}"
+            )
         self.input_size = self.input.size(spec.input_size)
         self.preferred_side = max(self.input_size)
         self.class_names = spec.class_names

@@ -53,7 +53,7 @@ def clip_boxes(boxes: npt.ArrayLike, width: float, height: float) -> FloatArray:
 def box_area(boxes: npt.ArrayLike) -> FloatArray:
     b = _as_boxes(boxes)
     wh = np.clip(b[:, 2:] - b[:, :2], 0, None)
-    return wh[:, 0] * wh[:, 1]
+    return np.asarray(wh[:, 0] * wh[:, 1], dtype=np.float32)
 
 
 def box_iou(boxes_a: npt.ArrayLike, boxes_b: npt.ArrayLike) -> FloatArray:

@@ -99,7 +99,9 @@ def decode_image(data: bytes, min_side: int | None = None, *, cover: bool = Fals
         raise ImageDecodeError(f"unexpected decoded layout {pixels.shape} {pixels.dtype}")
     height, width = pixels.shape[:2]
     original = size if size is not None else (width, height)
-    return DecodedImage(pixels=pixels, scale=float(reduction), original_size=original)
+    return DecodedImage(
+        pixels=np.asarray(pixels, dtype=np.uint8), scale=float(reduction), original_size=original
+    )
 
 
 class Letterboxed(NamedTuple):

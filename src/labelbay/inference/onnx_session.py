@@ -63,7 +63,9 @@ def create_session(
     available = set(ort.get_available_providers())
     chosen = [p for p in providers if p in available]
     if not chosen:
-        raise ModelError(f"none of the providers {list(providers)} is available ({sorted(available)})")
+        raise ModelError(
+            f"none of the providers {list(providers)} is available ({sorted(available)})"
+        )
     source = path if isinstance(path, bytes) else str(path)
     try:
         return ort.InferenceSession(source, sess_options=options, providers=chosen)

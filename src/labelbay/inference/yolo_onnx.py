@@ -34,7 +34,9 @@ def _names_from_metadata(meta: dict[str, str]) -> tuple[str, ...]:
     if not raw:
         return ()
     try:
-        names = ast.literal_eval(raw)  # a Python dict literal {0: 'person', ...}; literal_eval is safe
+        names = ast.literal_eval(
+            raw
+        )  # a Python dict literal {0: 'person', ...}; literal_eval is safe
     except (ValueError, SyntaxError):
         return ()
     if isinstance(names, dict):

@@ -5,10 +5,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+
+Scope = Literal["ip", "user"]
 
 
 @dataclass(frozen=True)
@@ -18,19 +21,15 @@ class Verdict:
 
 
 class RateLimiter:
-    """Checks and counts hits against a per-user and a per-IP limit."""
+    """Counts a hit against the limit of one scope (`ip` or `user`) and says whether it is allowed."""
 
     def __init__(self, *, per_user: str, per_ip: str, storage_url: str) -> None:
-        self._per_user: RateLimitItem = parse(per_user)
-        self._per_ip: RateLimitItem = parse(per_ip)
+        self._items: dict[Scope, RateLimitItem] = {"user": parse(per_user), "ip": parse(per_ip)}
         self._limiter = MovingWindowRateLimiter(storage_from_string(storage_url))
 
-    def hit(self, *, ip: str, user_key: str | None) -> Verdict:
-        checks = [(self._per_ip, "ip", ip)]
-        if user_key is not None:
-            checks.append((self._per_user, "user", user_key))
-        for item, scope, ident in checks:
-            if not self._limiter.hit(item, scope, ident):
-                stats = self._limiter.get_window_stats(item, scope, ident)
-                return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
-        return Verdict(True)
+    def hit(self, scope: Scope, ident: str) -> Verdict:
+        item = self._items[scope]
+        if self._limiter.hit(item, scope, ident):
+            return Verdict(True)
+        stats = self._limiter.get_window_stats(item, scope, ident)
+        return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))

@@ -64,6 +64,8 @@ class ObstoreStore:
     def local(cls, root: Path) -> ObstoreStore:
         """A store rooted at the folder `root`, which is created if missing."""
         root = root.expanduser().resolve()
+        # No `automatic_cleanup`: removing emptied day folders on delete could race a concurrent
+        # put into the same folder, and empty folders cost nothing.
         return cls(LocalStore(prefix=root, mkdir=True), url=root.as_uri())
 
     @classmethod
@@ -103,7 +105,8 @@ class ObstoreStore:
             retry_config=_RETRY,
         )
         query = {k: v for k, v in (("endpoint", endpoint), ("region", region)) if v}
-        url = f"s3://{bucket}/{quote(prefix)}" + (f"?{urlencode(query, safe=':/')}" if query else "")
+        url = f"s3://{bucket}" + (f"/{quote(prefix)}" if prefix else "")
+        url += f"?{urlencode(query, safe=':/')}" if query else ""
         return cls(store, url=url)
 
     @property

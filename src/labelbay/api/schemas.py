@@ -1,0 +1,222 @@
+"""Request and response bodies. Separate from the ORM models on purpose."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from labelbay.db.models import Comment, Image, Label, Project, ProjectMember, Role, User
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    display_name: str
+    is_admin: bool
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            id=user.id, email=user.email, display_name=user.display_name, is_admin=user.is_admin
+        )
+
+
+class UserCreate(BaseModel):
+    email: str = Field(max_length=320)
+    password: str = Field(min_length=8, max_length=1024)
+    display_name: str = Field(default="", max_length=200)
+    is_admin: bool = False
+
+
+class ApiKeyCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class ApiKeyOut(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The key itself. It is shown only this once.")
+
+
+class LabelIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    color: str = Field(default="", max_length=16)
+    description: str = Field(default="", max_length=2000)
+
+
+class LabelPatch(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    color: str | None = Field(default=None, max_length=16)
+    description: str | None = Field(default=None, max_length=2000)
+
+
+class LabelOut(BaseModel):
+    id: int
+    name: str
+    color: str
+    description: str
+
+    @classmethod
+    def of(cls, label: Label) -> LabelOut:
+        return cls(id=label.id, name=label.name, color=label.color, description=label.description)
+
+
+class ProjectCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=10_000)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    labels: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class ProjectPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=10_000)
+    metadata: dict[str, Any] | None = None
+
+
+class ProjectOut(BaseModel):
+    id: int
+    name: str
+    description: str
+    metadata: dict[str, Any]
+    labels: list[LabelOut]
+    role: Role
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, project: Project, role: Role) -> ProjectOut:
+        return cls(
+            id=project.id,
+            name=project.name,
+            description=project.description,
+            metadata=project.meta,
+            labels=[LabelOut.of(label) for label in project.labels],
+            role=role,
+            created_at=project.created_at,
+            updated_at=project.updated_at,
+        )
+
+
+class ProjectList(BaseModel):
+    projects: list[ProjectOut]
+
+
+class MemberIn(BaseModel):
+    email: str = Field(max_length=320)
+    role: Role
+
+
+class MemberOut(BaseModel):
+    user_id: int
+    email: str
+    role: Role
+
+    @classmethod
+    def of(cls, member: ProjectMember) -> MemberOut:
+        return cls(user_id=member.user_id, email=member.user.email, role=Role(member.role))
+
+
+class ImageOut(BaseModel):
+    id: uuid.UUID
+    project_id: int
+    original_filename: str
+    storage_key: str
+    mime_type: str
+    size_bytes: int
+    width: int
+    height: int
+    sha256: str
+    metadata: dict[str, Any]
+    content_url: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, image: Image) -> ImageOut:
+        return cls(
+            id=image.id,
+            project_id=image.project_id,
+            original_filename=image.original_filename,
+            storage_key=image.storage_key,
+            mime_type=image.mime_type,
+            size_bytes=image.size_bytes,
+            width=image.width,
+            height=image.height,
+            sha256=image.sha256,
+            metadata=image.meta,
+            content_url=f"/api/v1/images/{image.id}/content",
+            created_at=image.created_at,
+            updated_at=image.updated_at,
+        )
+
+
+class ImagePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    metadata: dict[str, Any]
+
+
+class ImagePage(BaseModel):
+    images: list[ImageOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` to get the next page.")
+    total: int | None = Field(default=None, description="Only with `with_total=true`.")
+
+
+class Rejected(BaseModel):
+    filename: str
+    reason: str
+
+
+class UploadResult(BaseModel):
+    images: list[ImageOut]
+    rejected: list[Rejected]
+
+
+class CommentIn(BaseModel):
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class CommentOut(BaseModel):
+    id: int
+    image_id: uuid.UUID
+    author_id: int | None
+    author_email: str | None
+    text: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, comment: Comment) -> CommentOut:
+        return cls(
+            id=comment.id,
+            image_id=comment.image_id,
+            author_id=comment.author_id,
+            author_email=comment.author.email if comment.author else None,
+            text=comment.text,
+            created_at=comment.created_at,
+        )
+
+
+class CommentList(BaseModel):
+    comments: list[CommentOut]
