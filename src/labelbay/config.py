@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     rate_limit_per_ip: str = "2400/minute"
     rate_limit_storage_url: str = "memory://"
 
+    model_cache_dir: str = "./data/model-cache"
+    onnx_intra_op_threads: int = Field(default=1, ge=1, le=64)
+    onnx_providers: list[str] = Field(default_factory=lambda: ["CPUExecutionProvider"])
+    confidence_threshold: float = Field(default=0.25, ge=0.0, le=1.0)
+    iou_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
+    max_detections: int = Field(default=300, ge=1)
+
     page_size_default: int = Field(default=50, ge=1)
     page_size_max: int = Field(default=500, ge=1)
 
@@ -86,6 +93,10 @@ class Settings(BaseSettings):
             "models": self.storage_models_url,
             "artifacts": self.storage_artifacts_url,
         }
+
+    def runtime_options(self) -> dict[str, Any]:
+        """How models run here; merged under each model's own options."""
+        return {"intra_op_threads": self.onnx_intra_op_threads, "providers": self.onnx_providers}
 
     def public_view(self) -> dict[str, Any]:
         """Settings that are safe to show: no secrets, no credentials inside URLs."""

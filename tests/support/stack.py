@@ -99,10 +99,13 @@ def stack_settings_overrides() -> dict[str, Any]:
 
 @pytest.fixture
 def stack(
-    stack_urls: tuple[str, str, str], stack_settings_overrides: dict[str, Any]
+    stack_urls: tuple[str, str, str],
+    stack_settings_overrides: dict[str, Any],
+    tmp_path: Path,
 ) -> Iterator[Stack]:
     name, database_url, storage_url = stack_urls
-    settings = make_settings(database_url, storage_url, **stack_settings_overrides)
+    overrides = {"model_cache_dir": str(tmp_path / "model-cache"), **stack_settings_overrides}
+    settings = make_settings(database_url, storage_url, **overrides)
     app = create_app(settings)
     with TestClient(app) as client:
         yield Stack(name=name, settings=settings, app=app, client=client)

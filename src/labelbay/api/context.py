@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from labelbay.api.metrics import Metrics
 from labelbay.config import Settings
 from labelbay.db.session import make_engine, make_sessionmaker
+from labelbay.inference.manager import ModelManager
 from labelbay.security.ratelimit import RateLimiter
 from labelbay.storage import Locations, open_locations
 
@@ -22,6 +24,7 @@ class AppContext:
     storage: Locations
     limiter: RateLimiter | None
     metrics: Metrics
+    models: ModelManager
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AppContext:
@@ -42,16 +45,25 @@ class AppContext:
             if settings.rate_limit_enabled
             else None
         )
+        sessions = make_sessionmaker(engine)
+        models = ModelManager(
+            sessions=sessions,
+            store=storage.models,
+            cache_dir=Path(settings.model_cache_dir),
+            runtime_options=settings.runtime_options(),
+        )
         return cls(
             settings=settings,
             engine=engine,
-            sessions=make_sessionmaker(engine),
+            sessions=sessions,
+            models=models,
             storage=storage,
             limiter=limiter,
             metrics=Metrics(),
         )
 
     def close(self) -> None:
+        self.models.close()
         self.engine.dispose()
 
 

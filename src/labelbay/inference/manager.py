@@ -1,0 +1,118 @@
+"""Loaded models, by name: built-ins first, then the registry; artifacts cached on local disk.
+
+A worker (or the API's KServe endpoint) asks `get(name)`; the first call downloads the artifact
+from the `models` storage location into the cache folder (checking its SHA-256, as the old Batch
+Labeling service fetched its model at start-up), loads it, and keeps it for later calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from labelbay.errors import NotFound
+from labelbay.inference.base import Model, ModelError
+from labelbay.inference.registry import load_model
+from labelbay.storage import ObjectStore
+
+
+class ModelManager:
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session] | None,
+        store: ObjectStore | None,
+        cache_dir: Path,
+        runtime_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._runtime_options = dict(runtime_options or {})
+        self._sessions = sessions
+        self._store = store
+        self._cache_dir = cache_dir
+        self._loaded: dict[tuple[str, str | None], Model] = {}
+        self._lock = threading.Lock()
+
+    def names(self) -> list[str]:
+        from labelbay.inference.builtin import BUILTIN_NAMES
+        from labelbay.services.models import list_versions
+
+        names = set(BUILTIN_NAMES)
+        if self._sessions is not None:
+            with self._sessions() as session:
+                names.update(row.name for row in list_versions(session) if row.is_active)
+        return sorted(names)
+
+    def get(self, name: str, version: str | None = None) -> Model:
+        """The loaded model; `ModelError` when the name is unknown or the model cannot load."""
+        key = (name, version)
+        with self._lock:
+            model = self._loaded.get(key)
+            if model is None:
+                model = self._load(name, version)
+                self._loaded[key] = model
+            return model
+
+    def _load(self, name: str, version: str | None) -> Model:
+        from labelbay.inference.builtin import BUILTIN_NAMES, load_builtin
+        from labelbay.services.models import get_version, spec_of
+
+        if name in BUILTIN_NAMES and version is None and not self._registered(name):
+            return load_builtin(name)
+        if self._sessions is None:
+            raise ModelError(f"unknown model {name!r}; built in: {', '.join(BUILTIN_NAMES)}")
+        with self._sessions() as session:
+            try:
+                row = get_version(session, name=name, version=version)
+            except NotFound as exc:
+                raise ModelError(str(exc)) from exc
+            local = None
+            if row.artifact_key is not None:
+                assert row.artifact_sha256 is not None
+                local = self.fetch_artifact(row.artifact_key, row.artifact_sha256)
+            spec = spec_of(row, local_path=local)
+        return load_model(replace(spec, options={**self._runtime_options, **spec.options}))
+
+    def _registered(self, name: str) -> bool:
+        if self._sessions is None:
+            return False
+        from labelbay.services.models import list_versions
+
+        with self._sessions() as session:
+            return any(row.is_active for row in list_versions(session, name=name))
+
+    def fetch_artifact(self, key: str, sha256: str) -> Path:
+        """A local copy of an artifact, downloaded once and verified against its SHA-256."""
+        suffix = Path(key).suffix
+        target = self._cache_dir / f"{sha256}{suffix}"
+        if target.is_file():
+            return target
+        if self._store is None:
+            raise ModelError("no model storage configured")
+        self._cache_dir.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        fd, tmp = tempfile.mkstemp(dir=self._cache_dir, prefix=".download-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in self._store.iter_chunks(key):
+                    digest.update(chunk)
+                    out.write(chunk)
+            if digest.hexdigest() != sha256:
+                raise ModelError(f"artifact {key} does not match its SHA-256; refusing to load it")
+            os.replace(tmp, target)  # atomic: a concurrent reader sees all of the file or none
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return target
+
+    def close(self) -> None:
+        with self._lock:
+            for model in self._loaded.values():
+                model.close()
+            self._loaded.clear()
