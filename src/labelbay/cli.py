@@ -13,8 +13,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
+app.add_typer(models_app, name="models")
 
 
 @app.command()
@@ -101,6 +103,133 @@ def user_create(
         raise typer.Exit(code=1) from exc
     finally:
         engine.dispose()
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Built-in models and registered versions (* marks the active version)."""
+    from labelbay.db.migrate import upgrade
+    from labelbay.db.session import make_engine, make_sessionmaker
+    from labelbay.inference.builtin import BUILTIN_NAMES
+    from labelbay.services.models import list_versions
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    for name in BUILTIN_NAMES:
+        typer.echo(f"  {name:<24} built-in")
+    engine = make_engine(settings.database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            for row in list_versions(session):
+                mark = "*" if row.is_active else " "
+                where = row.url or row.artifact_key
+                typer.echo(
+                    f"{mark} {row.name:<24} v{row.version:<8} {row.format:<14} {row.task:<9} {where}"
+                )
+    finally:
+        engine.dispose()
+
+
+@models_app.command("add")
+def models_add(
+    name: Annotated[str, typer.Argument(help="Model name (lowercase, digits, . _ -).")],
+    file: Annotated[
+        str | None, typer.Argument(help="Model file (not for kserve: use --url).")
+    ] = None,
+    format: Annotated[
+        str,
+        typer.Option("--format", help="onnx-yolo, onnx-detr, onnx-classify, torchscript, kserve"),
+    ] = "onnx-yolo",
+    task: Annotated[str, typer.Option(help="detect or classify.")] = "detect",
+    version: Annotated[str | None, typer.Option(help="Default: the next number.")] = None,
+    url: Annotated[str | None, typer.Option(help="Base URL of a KServe v2 server.")] = None,
+    classes: Annotated[
+        str | None, typer.Option(help="Class names, comma-separated, or @file with one per line.")
+    ] = None,
+    input_size: Annotated[str | None, typer.Option(help="WIDTHxHEIGHT, e.g. 640x640.")] = None,
+    confidence: Annotated[float | None, typer.Option(help="Confidence threshold.")] = None,
+    iou: Annotated[float | None, typer.Option(help="IoU threshold for NMS.")] = None,
+    max_detections: Annotated[int | None, typer.Option(help="Most detections per image.")] = None,
+    inactive: Annotated[bool, typer.Option("--inactive", help="Don't make it active.")] = False,
+) -> None:
+    """Check a model file (or endpoint), store it in the models location and register it."""
+    from pathlib import Path
+
+    from labelbay.db.migrate import upgrade
+    from labelbay.db.session import make_engine, make_sessionmaker, transaction
+    from labelbay.errors import DomainError
+    from labelbay.services.models import register_model
+    from labelbay.storage import open_locations
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    storage = open_locations(settings.storage_url, settings.storage_overrides())
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            row = register_model(
+                session,
+                store=storage.models,
+                name=name,
+                format=format,
+                task="classify" if task == "classify" else "detect",
+                version=version,
+                file=Path(file) if file else None,
+                url=url,
+                class_names=_class_names(classes),
+                input_size=_size(input_size),
+                confidence_threshold=confidence or settings.confidence_threshold,
+                iou_threshold=iou or settings.iou_threshold,
+                max_detections=max_detections or settings.max_detections,
+                activate=not inactive,
+            )
+            typer.echo(f"registered {row.name} v{row.version} ({row.format}, {row.task})")
+    except DomainError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    finally:
+        engine.dispose()
+
+
+@models_app.command("activate")
+def models_activate(name: str, version: str) -> None:
+    """Make VERSION the active version of NAME (older versions are kept)."""
+    from labelbay.db.session import make_engine, make_sessionmaker, transaction
+    from labelbay.errors import DomainError
+    from labelbay.services.models import activate_version
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            activate_version(session, name=name, version=version)
+        typer.echo(f"{name} v{version} is now active")
+    except DomainError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    finally:
+        engine.dispose()
+
+
+def _class_names(value: str | None) -> list[str]:
+    from pathlib import Path
+
+    if not value:
+        return []
+    if value.startswith("@"):
+        lines = Path(value[1:]).read_text(encoding="utf-8").splitlines()
+        return [line.strip() for line in lines if line.strip()]
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def _size(value: str | None) -> tuple[int, int] | None:
+    if not value:
+        return None
+    try:
+        width, height = (int(v) for v in value.lower().split("x"))
+    except ValueError as exc:
+        raise typer.BadParameter("use WIDTHxHEIGHT, e.g. 640x640") from exc
+    return width, height
 
 
 if __name__ == "__main__":

@@ -95,6 +95,18 @@ def _jpeg_header_only() -> bytes:
     return data[: data.index(b"\xff\xda")]
 
 
+def _png_cut_after_pixels() -> bytes:
+    """Every pixel byte present, but the image data's checksum and the closing IEND chunk gone."""
+    data = png_bytes(64, 48)
+    return data[: data.rindex(b"IEND") - 8]
+
+
+def _png_damaged_checksum() -> bytes:
+    data = bytearray(png_bytes(64, 48))
+    data[data.rindex(b"IEND") - 5] ^= 0xFF  # last byte of the image data chunk's CRC
+    return bytes(data)
+
+
 NOT_AN_IMAGE = "not a JPEG, PNG or WebP image"
 CORRUPT = "image data is corrupt or truncated"
 
@@ -113,6 +125,8 @@ BAD_UPLOADS = [
     BadUpload("text-named-jpg", lambda: b"just some text, not a picture\n", NOT_AN_IMAGE),
     BadUpload("truncated-jpeg", lambda: jpeg_bytes(64, 48)[:400], CORRUPT),
     BadUpload("truncated-png", lambda: png_bytes(64, 48)[:120], CORRUPT, "upload.png"),
+    BadUpload("png-cut-after-pixels", _png_cut_after_pixels, CORRUPT, "upload.png"),
+    BadUpload("png-damaged-checksum", _png_damaged_checksum, CORRUPT, "upload.png"),
     BadUpload("corrupt-jpeg-body", _corrupt_jpeg_body, CORRUPT),
     BadUpload("jpeg-header-only", _jpeg_header_only, CORRUPT),
     BadUpload("jpeg-magic-only", lambda: jpeg_bytes()[:20], "JPEG header is corrupt"),

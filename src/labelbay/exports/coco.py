@@ -23,7 +23,7 @@ class CocoWriter:
         self._out = out
         self._categories = list(categories)
         self._category_ids = {name: i + 1 for i, name in enumerate(self._categories)}
-        self._annotations = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self._annotations = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self._image_count = 0
         self._annotation_count = 0
         info = {

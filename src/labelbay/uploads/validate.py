@@ -63,6 +63,12 @@ def inspect_image(path: Path, *, size: int, max_bytes: int, max_pixels: int) -> 
                         f"image has {width}x{height} pixels, over the limit of {max_pixels}"
                     )
                 img.load()  # full decode: truncated or corrupt data fails here
+            if pil_format == "PNG":
+                # load() stops as soon as it has the pixels, so a PNG cut off after its image data
+                # (checksum and IEND gone) or with a damaged chunk checksum would pass; verify()
+                # walks every chunk to IEND and checks each CRC. It needs a fresh open.
+                with Image.open(path, formats=[pil_format]) as img:
+                    img.verify()
     except RejectedFile:
         raise
     except UnidentifiedImageError as exc:
