@@ -7,14 +7,19 @@ are the embedded shape: a SQLite file and a local folder under `./data`, workers
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - the known default we refuse in prod
 
 Environment = Literal["development", "test", "production"]
+
+
+def _ml_env(name: str) -> AliasChoices:
+    """The field name, `LABELBAY_ML_<name>` and the old deployments' bare `ML_<name>`."""
+    return AliasChoices(f"LABELBAY_ML_{name}", f"ML_{name}", f"ml_{name.lower()}")
 
 
 class Settings(BaseSettings):
@@ -66,8 +71,54 @@ class Settings(BaseSettings):
     iou_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
     max_detections: int = Field(default=300, ge=1)
 
+    # Jobs: "inprocess" runs tasks on a thread pool inside `labelbay serve`; "celery" sends them to
+    # `labelbay worker` processes through the broker. The task code is the same.
+    executor: Literal["inprocess", "celery"] = "inprocess"
+    inprocess_workers: int = Field(default=2, ge=1, le=64)
+    broker_url: str = "amqp://guest:guest@127.0.0.1:5672//"
+    job_queue: str = "labelbay.jobs"
+    legacy_task_queue: str = "detection-tasks"
+    job_batch_size: int = Field(default=8, ge=1, le=256)
+    task_max_attempts: int = Field(default=3, ge=1, le=20)
+    callback_timeout_s: float = Field(default=10.0, gt=0)
+    callback_max_attempts: int = Field(default=4, ge=1, le=10)
+    callback_backoff_s: float = Field(default=1.0, ge=0)
+    # Hosts or networks a callback may reach although they are private or loopback.
+    callback_allowlist: list[str] = Field(default_factory=list)
+
     page_size_default: int = Field(default=50, ge=1)
     page_size_max: int = Field(default=500, ge=1)
+
+    # ML analyses posted back by external pipelines. The old deployments' names (no prefix) work too.
+    ml_analysis_enabled: bool = Field(default=False, validation_alias=_ml_env("ANALYSIS_ENABLED"))
+    ml_callback_hmac_secret: SecretStr | None = Field(
+        default=None, validation_alias=_ml_env("CALLBACK_HMAC_SECRET")
+    )
+    ml_allowed_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_ml_env("ALLOWED_MODELS")
+    )
+    ml_signature_window_seconds: int = Field(
+        default=300, ge=1, le=3600, validation_alias=_ml_env("SIGNATURE_WINDOW_SECONDS")
+    )
+    ml_max_request_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, validation_alias=_ml_env("MAX_REQUEST_BYTES")
+    )
+    ml_max_annotations_per_request: int = Field(
+        default=1000, ge=1, validation_alias=_ml_env("MAX_ANNOTATIONS_PER_REQUEST")
+    )
+    ml_max_artifact_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=1, validation_alias=_ml_env("MAX_ARTIFACT_BYTES")
+    )
+    ml_max_artifact_filename_length: int = Field(
+        default=128, ge=8, le=255, validation_alias=_ml_env("MAX_ARTIFACT_FILENAME_LENGTH")
+    )
+
+    @field_validator("ml_allowed_models", mode="before")
+    @classmethod
+    def _split_models(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> Settings:
@@ -79,6 +130,13 @@ class Settings(BaseSettings):
                 "LABELBAY_SECRET_KEY must be set to a random value of at least 32 characters "
                 "when LABELBAY_ENVIRONMENT=production"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _require_ml_secret_when_enabled(self) -> Settings:
+        secret = self.ml_callback_hmac_secret
+        if self.ml_analysis_enabled and (secret is None or not secret.get_secret_value()):
+            raise ValueError("ML_CALLBACK_HMAC_SECRET must be set when ML_ANALYSIS_ENABLED is true")
         return self
 
     @property
@@ -100,8 +158,15 @@ class Settings(BaseSettings):
 
     def public_view(self) -> dict[str, Any]:
         """Settings that are safe to show: no secrets, no credentials inside URLs."""
-        data = self.model_dump(exclude={"secret_key", "s3_access_key_id", "s3_secret_access_key"})
-        for key in ("database_url", "rate_limit_storage_url"):
+        data = self.model_dump(
+            exclude={
+                "secret_key",
+                "s3_access_key_id",
+                "s3_secret_access_key",
+                "ml_callback_hmac_secret",
+            }
+        )
+        for key in ("database_url", "rate_limit_storage_url", "broker_url"):
             data[key] = redact_url(data[key])
         return data
 

@@ -33,7 +33,11 @@ def _picture(width: int, height: int, seed: int = 0) -> Image.Image:
     """A small RGB picture with some structure (a gradient), so encoders produce real data."""
     img = Image.new("RGB", (width, height))
     img.putdata(
-        [((x * 7 + seed) % 256, (y * 5 + seed) % 256, (x + y) % 256) for y in range(height) for x in range(width)]
+        [
+            ((x * 7 + seed) % 256, (y * 5 + seed) % 256, (x + y) % 256)
+            for y in range(height)
+            for x in range(width)
+        ]
     )
     return img
 
@@ -144,7 +148,9 @@ def upload(stack: Stack, project_id: int, headers: dict[str, str], *parts: Part)
     )
 
 
-def upload_ok(stack: Stack, project_id: int, headers: dict[str, str], *parts: Part) -> list[dict[str, Any]]:
+def upload_ok(
+    stack: Stack, project_id: int, headers: dict[str, str], *parts: Part
+) -> list[dict[str, Any]]:
     answer = upload(stack, project_id, headers, *parts)
     assert answer.status_code == 201, answer.text
     images: list[dict[str, Any]] = answer.json()["images"]
@@ -209,13 +215,17 @@ def image_rows(stack: Stack) -> list[dict[str, Any]]:
         return [dict(row._mapping) for row in rows]
 
 
-def list_all(stack: Stack, project_id: int, headers: dict[str, str], **params: Any) -> list[dict[str, Any]]:
+def list_all(
+    stack: Stack, project_id: int, headers: dict[str, str], **params: Any
+) -> list[dict[str, Any]]:
     """Every image of the project, walking the pages of the list endpoint."""
     images: list[dict[str, Any]] = []
     cursor: str | None = None
     while True:
         query = {**params, **({"cursor": cursor} if cursor else {})}
-        answer = stack.client.get(f"/api/v1/projects/{project_id}/images", params=query, headers=headers)
+        answer = stack.client.get(
+            f"/api/v1/projects/{project_id}/images", params=query, headers=headers
+        )
         assert answer.status_code == 200, answer.text
         page = answer.json()
         images.extend(page["images"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,8 +12,25 @@ from labelbay import __version__
 from labelbay.api.context import AppContext
 from labelbay.api.errors import install_error_handlers
 from labelbay.api.middleware import RequestContextMiddleware
-from labelbay.api.routes import auth, images, ops, projects
+from labelbay.api.routes import analyses, auth, images, jobs, kserve, ops, projects
 from labelbay.config import Settings, get_settings
+from labelbay.jobs.executors import submit_all
+from labelbay.jobs.service import unfinished_task_ids
+
+log = logging.getLogger(__name__)
+
+
+def requeue_unfinished(context: AppContext) -> None:
+    """In-process mode: work that was queued but never finished (a restart, a crash) goes back on
+    the pool. Running a task twice is harmless: every write of the task code is idempotent.
+    With Celery the broker keeps the messages (late acks), so nothing is re-sent here."""
+    if context.settings.executor != "inprocess":
+        return
+    with context.sessions() as session:
+        ids = unfinished_task_ids(session)
+    if ids:
+        log.info("re-queueing %d unfinished tasks", len(ids))
+        submit_all(context.executor, ids, batch_size=context.settings.job_batch_size)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        requeue_unfinished(context)
         yield
         context.close()
 
@@ -33,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.context = context
     install_error_handlers(app)
-    for module in (ops, auth, projects, images):
+    for module in (ops, auth, projects, images, jobs, kserve, analyses):
         app.include_router(module.router)
     app.add_middleware(RequestContextMiddleware, context=context)
     return app

@@ -220,3 +220,68 @@ class CommentOut(BaseModel):
 
 class CommentList(BaseModel):
     comments: list[CommentOut]
+
+
+class JobCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(
+        min_length=1, max_length=100, description="Model name (built-in or registered)"
+    )
+    model_version: str | None = Field(default=None, description="Default: the active version")
+    image_ids: list[uuid.UUID] | None = Field(default=None, description="Default: whole project")
+    metadata: dict[str, str] | None = Field(
+        default=None, description="Select images whose metadata has these values"
+    )
+    callback_url: str | None = Field(default=None, max_length=2000)
+    save_outputs: bool = Field(
+        default=True,
+        description="Store a rendered copy of images with detections in the output location, "
+        "and the others in the no-label location",
+    )
+
+
+class JobOut(BaseModel):
+    id: int
+    project_id: int
+    model: str
+    model_version: str
+    status: str
+    total: int
+    done: int
+    failed: int
+    images_per_second: float | None
+    stage_ms: dict[str, float]
+    errors: list[dict[str, str]]
+    callback_url: str | None
+    callback_status: str | None
+    callback_attempts: int
+    callback_error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class JobResult(BaseModel):
+    task_id: int
+    image_id: uuid.UUID
+    filename: str
+    width: int
+    height: int
+    status: str
+    error: str | None
+    detections: list[dict[str, Any]] | None
+
+
+class JobResults(BaseModel):
+    results: list[JobResult]
+    next_cursor: int | None
+
+
+class ModelOut(BaseModel):
+    name: str
+    version: str
+    task: str
+    format: str
+    class_names: list[str]
+    is_active: bool

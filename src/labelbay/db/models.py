@@ -6,6 +6,7 @@ Tables for model versions, jobs, predictions and analyses come with their issues
 from __future__ import annotations
 
 import enum
+import secrets
 import uuid
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from labelbay.db.base import Base, JSONType, UTCDateTime, utcnow, uuid7
+
+
+def new_callback_secret() -> str:
+    return secrets.token_hex(32)
 
 
 class Role(enum.StrEnum):
@@ -85,6 +90,10 @@ class Project(TimestampMixin, Base):
     description: Mapped[str] = mapped_column(Text, default="")
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # A model (name) run on every upload, as the circular-detection backend did; None: none.
+    default_model: Mapped[str | None] = mapped_column(String(100))
+    # Signs job callbacks (X-Signature-256); generated with the project, shown to managers.
+    callback_secret: Mapped[str] = mapped_column(String(64), default=new_callback_secret)
 
     labels: Mapped[list[Label]] = relationship(
         back_populates="project", cascade="all, delete-orphan", order_by="Label.id"
@@ -182,3 +191,191 @@ class ModelVersion(Base):
     options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     is_active: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AnalysisStatus(enum.StrEnum):
+    """Where an ML analysis is; it only ever moves forward (see `analyses.service.NEXT_STATUS`)."""
+
+    queued = "queued"
+    processing = "processing"
+    completed = "completed"
+    failed = "failed"
+
+
+class Analysis(TimestampMixin, Base):
+    """One run of an external ML pipeline over one image, posted back through the analyses API."""
+
+    __tablename__ = "ml_analyses"
+    __table_args__ = (Index("ix_ml_analyses_image_id_id", "image_id", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    image_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    model_name: Mapped[str] = mapped_column(String(100))
+    model_version: Mapped[str] = mapped_column(String(50))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default=AnalysisStatus.queued.value)
+    error: Mapped[str | None] = mapped_column(Text)
+    # None when a pipeline created it (HMAC-signed), else the manager who did.
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    image: Mapped[Image] = relationship()
+    annotations: Mapped[list[AnalysisAnnotation]] = relationship(
+        back_populates="analysis",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="AnalysisAnnotation.id",
+    )
+    artifacts: Mapped[list[AnalysisArtifact]] = relationship(
+        back_populates="analysis",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="AnalysisArtifact.id",
+    )
+
+
+class AnalysisAnnotation(Base):
+    """One result of an analysis (a box, a polygon, a heatmap reference, a class, ...).
+
+    `data` is kept as the pipeline posted it, so exports give back exactly what was sent.
+    """
+
+    __tablename__ = "ml_analysis_annotations"
+    __table_args__ = (Index("ix_ml_analysis_annotations_analysis_id_id", "analysis_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    analysis_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ml_analyses.id", ondelete="CASCADE"))
+    annotation_type: Mapped[str] = mapped_column(String(20))
+    class_name: Mapped[str | None] = mapped_column(String(200))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    storage_path: Mapped[str | None] = mapped_column(String(512))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    analysis: Mapped[Analysis] = relationship(back_populates="annotations")
+
+
+class AnalysisArtifact(Base):
+    """A file a pipeline uploads for an analysis, in the `artifacts` location under
+    `storage_path`. The row exists from the presign on; size and type are checked at finalize."""
+
+    __tablename__ = "ml_analysis_artifacts"
+    __table_args__ = (
+        UniqueConstraint("storage_path", name="uq_ml_analysis_artifacts_storage_path"),
+        Index("ix_ml_analysis_artifacts_analysis_id", "analysis_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    analysis_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ml_analyses.id", ondelete="CASCADE"))
+    artifact_type: Mapped[str] = mapped_column(String(50))
+    filename: Mapped[str] = mapped_column(String(255))
+    storage_path: Mapped[str] = mapped_column(String(512))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    analysis: Mapped[Analysis] = relationship(back_populates="artifacts")
+
+
+class SignatureNonce(Base):
+    """A pipeline request signature already accepted; refusing it again stops replays.
+
+    Rows older than the signature window are useless (the timestamp check refuses those requests
+    anyway) and are pruned as new ones arrive.
+    """
+
+    __tablename__ = "ml_signature_nonces"
+
+    signature: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class JobStatus(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class TaskStatus(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class Job(Base):
+    """A model run over a selection of a project's images. The row is the truth; queue messages
+    carry only task ids."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_project_id_id", "project_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    status: Mapped[str] = mapped_column(String(20), default=JobStatus.queued.value)
+    selection: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    callback_url: Mapped[str | None] = mapped_column(String(2000))
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    stage_ms: Mapped[dict[str, float]] = mapped_column(JSONType, default=dict)
+    callback_status: Mapped[str | None] = mapped_column(String(20))
+    callback_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    callback_error: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    model_version: Mapped[ModelVersion] = relationship()
+
+
+class JobTask(Base):
+    """One image of a job. Claimed, processed and marked done idempotently: running it twice
+    writes the same prediction and the same objects."""
+
+    __tablename__ = "job_tasks"
+    __table_args__ = (
+        UniqueConstraint("job_id", "image_id", name="uq_job_tasks_job_id_image_id"),
+        Index("ix_job_tasks_job_id_status", "job_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    image_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20), default=TaskStatus.queued.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Prediction(TimestampMixin, Base):
+    """What one model version found in one image; one row per (image, model version), so
+    re-running a model overwrites instead of duplicating."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (
+        UniqueConstraint(
+            "image_id", "model_version_id", name="uq_predictions_image_id_model_version_id"
+        ),
+        Index("ix_predictions_model_version_id", "model_version_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE")
+    )
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    detections: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    num_detections: Mapped[int] = mapped_column(Integer, default=0)
+    processing_time_ms: Mapped[float] = mapped_column(Float, default=0.0)

@@ -121,6 +121,21 @@ class Detections:
         for i in range(len(self)):
             yield self[np.array([i])]
 
+    def scaled(self, factor: float) -> Detections:
+        """The same detections with coordinates multiplied by `factor` (e.g. back to the original
+        image after a reduced-size decode)."""
+        if factor == 1.0:
+            return self
+        return Detections(
+            xyxy=(self.xyxy * factor).astype(np.float32),
+            confidence=self.confidence,
+            class_id=self.class_id,
+            class_names=self.class_names,
+            circles=None if self.circles is None else (self.circles * factor).astype(np.float32),
+            text=self.text,
+            extra=self.extra,
+        )
+
     def name_of(self, class_id: int) -> str:
         if 0 <= class_id < len(self.class_names):
             return self.class_names[class_id]

@@ -19,9 +19,20 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from labelbay.errors import NotFound
-from labelbay.inference.base import Model, ModelError
-from labelbay.inference.registry import load_model
+from labelbay.inference.base import Model, ModelError, ModelSpec
+from labelbay.inference.registry import load_model, register_format
 from labelbay.storage import ObjectStore
+
+
+def _load_builtin_spec(spec: ModelSpec) -> Model:
+    from labelbay.inference.builtin import load_builtin
+
+    return load_builtin(spec.name)
+
+
+# Built-in models have registry rows too (format "builtin", no artifact), so jobs and predictions
+# refer to every model the same way.
+register_format("builtin", _load_builtin_spec)
 
 
 class ModelManager:
@@ -79,6 +90,31 @@ class ModelManager:
                 local = self.fetch_artifact(row.artifact_key, row.artifact_sha256)
             spec = spec_of(row, local_path=local)
         return load_model(replace(spec, options={**self._runtime_options, **spec.options}))
+
+    def get_by_id(self, model_version_id: int) -> Model:
+        """The loaded model of one registry row (what a job names)."""
+        from labelbay.db.models import ModelVersion
+        from labelbay.services.models import spec_of
+
+        key = (f"#{model_version_id}", None)
+        with self._lock:
+            model = self._loaded.get(key)
+            if model is not None:
+                return model
+            if self._sessions is None:
+                raise ModelError("no model registry configured")
+            with self._sessions() as session:
+                row = session.get(ModelVersion, model_version_id)
+                if row is None:
+                    raise ModelError(f"model version {model_version_id} not found")
+                local = None
+                if row.artifact_key is not None:
+                    assert row.artifact_sha256 is not None
+                    local = self.fetch_artifact(row.artifact_key, row.artifact_sha256)
+                spec = spec_of(row, local_path=local)
+            model = load_model(replace(spec, options={**self._runtime_options, **spec.options}))
+            self._loaded[key] = model
+            return model
 
     def _registered(self, name: str) -> bool:
         if self._sessions is None:

@@ -94,3 +94,5 @@ register_format("onnx-yolo", YoloOnnxModel, _check_onnx_yolo)
 register_format("onnx-detr", DetrOnnxModel, _check_onnx_image_model)
 register_format("onnx-classify", ClassifierOnnxModel, _check_onnx_image_model)
 register_format("torchscript", TorchScriptModel, _check_torchscript)
+
+import labelbay.inference.kserve  # noqa: E402, F401  - registers "kserve"; it imports this module

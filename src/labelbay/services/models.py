@@ -105,6 +105,30 @@ def register_model(
     return row
 
 
+def ensure_builtin_models(session: Session) -> None:
+    """Registry rows for the built-in models (format "builtin", no artifact), once."""
+    from labelbay.inference.builtin import BUILTIN_NAMES, builtin_spec
+
+    for name in BUILTIN_NAMES:
+        if session.scalar(select(ModelVersion.id).where(ModelVersion.name == name)) is not None:
+            continue
+        spec = builtin_spec(name)
+        session.add(
+            ModelVersion(
+                name=name,
+                version=spec.version,
+                task=spec.task,
+                format="builtin",
+                class_names=list(spec.class_names),
+                confidence_threshold=spec.confidence_threshold,
+                iou_threshold=spec.iou_threshold,
+                max_detections=spec.max_detections,
+                is_active=True,
+            )
+        )
+    session.flush()
+
+
 def _next_version(session: Session, name: str) -> str:
     versions = session.scalars(select(ModelVersion.version).where(ModelVersion.name == name))
     numbers = [int(v) for v in versions if v.isdigit()]

@@ -1,0 +1,67 @@
+"""The Celery side: app configuration and the thin task wrapper around `process_batch`.
+
+Settings chosen for inference work: late acks and reject-on-worker-lost (a worker killed mid-task
+leaves its message to be redelivered, never lost), prefetch of one (a slow batch doesn't hold
+others hostage), JSON messages, no result backend (SQL is the truth).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Any
+
+from celery import Celery, Task
+
+from labelbay.config import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("labelbay", broker=settings.broker_url, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue=settings.job_queue,
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        worker_hijack_root_logger=False,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # Redis (and SQS) re-deliver unacked messages only after this; longer than any batch.
+        broker_transport_options={"visibility_timeout": 3600},
+    )
+    app.task(name="labelbay.process_batch", bind=True, acks_late=True)(_process_batch_task)
+    return app
+
+
+@lru_cache(maxsize=1)
+def worker_deps() -> Any:
+    """Built once per worker process: database, storage and the model cache."""
+    from labelbay.runtime import build_runtime
+
+    return build_runtime(get_settings())
+
+
+def _process_batch_task(self: Task[Any, Any], task_ids: list[int]) -> int:
+    from labelbay.jobs.tasks import fail_tasks, process_batch
+
+    deps = worker_deps()
+    settings = deps.settings
+    try:
+        return process_batch(deps, task_ids)
+    except Exception as exc:
+        retries = self.request.retries
+        if retries + 1 >= settings.task_max_attempts:
+            log.exception("batch %s failed for good after %d attempts", task_ids[:3], retries + 1)
+            fail_tasks(deps, task_ids, f"{type(exc).__name__}: {exc}")
+            return 0
+        raise self.retry(exc=exc, countdown=settings.callback_backoff_s * 2**retries) from exc
+
+
+celery_app = make_celery(get_settings())

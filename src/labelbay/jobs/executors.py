@@ -1,0 +1,87 @@
+"""Where task batches run: a thread pool in this process, or Celery workers through a broker.
+
+Both call the same `process_batch`; they differ only in transport and in who retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+from labelbay.jobs.tasks import fail_tasks, process_batch
+from labelbay.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class Executor(Protocol):
+    def submit(self, task_ids: Sequence[int]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def batches(task_ids: Sequence[int], size: int) -> list[list[int]]:
+    return [list(task_ids[i : i + size]) for i in range(0, len(task_ids), size)]
+
+
+class InProcessExecutor:
+    """A thread pool inside the API process (the embedded default). ONNX Runtime and the image
+    decoders release the GIL, so threads overlap decode, inference and storage I/O."""
+
+    def __init__(self, deps: Runtime, *, workers: int) -> None:
+        self._deps = deps
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="labelbay-task")
+        self._closed = threading.Event()
+
+    def submit(self, task_ids: Sequence[int]) -> None:
+        self._pool.submit(self._run, list(task_ids))
+
+    def _run(self, task_ids: list[int]) -> None:
+        settings = self._deps.settings
+        for attempt in range(1, settings.task_max_attempts + 1):
+            if self._closed.is_set():
+                return  # left queued/running in SQL; re-queued at the next start
+            try:
+                process_batch(self._deps, task_ids)
+                return
+            except Exception as exc:
+                log.exception("batch %s failed (attempt %d)", task_ids[:3], attempt)
+                if attempt == settings.task_max_attempts:
+                    fail_tasks(self._deps, task_ids, f"{type(exc).__name__}: {exc}")
+                    return
+                time.sleep(settings.callback_backoff_s * 2 ** (attempt - 1))
+
+    def close(self) -> None:
+        self._closed.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class CeleryExecutor:
+    """Sends each batch as a Celery task message carrying only task ids."""
+
+    def __init__(self, deps: Runtime) -> None:
+        from labelbay.jobs.celery_app import make_celery
+
+        self._app = make_celery(deps.settings)
+        self._queue = deps.settings.job_queue
+
+    def submit(self, task_ids: Sequence[int]) -> None:
+        self._app.send_task("labelbay.process_batch", args=[list(task_ids)], queue=self._queue)
+
+    def close(self) -> None:
+        self._app.close()
+
+
+def make_executor(deps: Runtime) -> Executor:
+    if deps.settings.executor == "celery":
+        return CeleryExecutor(deps)
+    return InProcessExecutor(deps, workers=deps.settings.inprocess_workers)
+
+
+def submit_all(executor: Executor, task_ids: Sequence[int], *, batch_size: int) -> None:
+    for batch in batches(task_ids, batch_size):
+        executor.submit(batch)

@@ -1,0 +1,269 @@
+"""The task code: what a worker does with a batch of task ids. Same code in process and in Celery.
+
+Every write is idempotent, so a batch that runs twice (a redelivered message after a worker was
+killed, a re-queue after a restart) leaves the same visible state: the prediction is an upsert on
+(image, model version), output objects have keys derived from the image, task and job status only
+move forward, and the job's completion (and its callback) is claimed by one conditional UPDATE.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from labelbay.db.models import Image, Job, JobStatus, JobTask, Prediction, Project, TaskStatus
+from labelbay.db.session import transaction
+from labelbay.inference.base import Model
+from labelbay.inference.detections import Detections
+from labelbay.inference.imageio import ImageDecodeError, decode_image
+from labelbay.inference.render import render_jpeg
+from labelbay.jobs import callbacks
+from labelbay.jobs.service import refresh_counts
+from labelbay.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Item:
+    task_id: int
+    image: Image
+    data: bytes | None = None
+    detections: Detections | None = None
+    error: str | None = None
+    ms: float = 0.0
+
+
+def process_batch(deps: Runtime, task_ids: Sequence[int]) -> int:
+    """Run the job's model over the images of these tasks; returns how many were processed.
+
+    Transient failures (storage, database, model loading) raise, so the caller can retry the whole
+    batch; a bad image fails only its own task, with the reason.
+    """
+    claimed = _claim(deps, task_ids)
+    if not claimed:
+        return 0
+    job_id, model_version_id, items = claimed
+    stages: dict[str, float] = {"download": 0.0, "decode": 0.0, "infer": 0.0, "store": 0.0}
+    model = deps.models.get_by_id(model_version_id)
+    started = time.perf_counter()
+    for item in items:
+        item.data = deps.storage.input.get(item.image.storage_key)
+    stages["download"] = _ms(started)
+    _predict(model, items, stages)
+    started = time.perf_counter()
+    with transaction(deps.sessions) as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        for item in items:
+            _store(deps, session, job, model_version_id, item)
+        for stage, value in stages.items():
+            job.stage_ms = {**job.stage_ms, stage: job.stage_ms.get(stage, 0.0) + value}
+    stages["store"] = _ms(started)
+    _finish_job_if_done(deps, job_id)
+    return len(items)
+
+
+def _claim(deps: Runtime, task_ids: Sequence[int]) -> tuple[int, int, list[_Item]] | None:
+    now = datetime.now(UTC)
+    with transaction(deps.sessions) as session:
+        rows = session.execute(
+            select(JobTask, Image, Job)
+            .join(Image, Image.id == JobTask.image_id)
+            .join(Job, Job.id == JobTask.job_id)
+            .where(
+                JobTask.id.in_(list(task_ids)),
+                JobTask.status.in_([TaskStatus.queued, TaskStatus.running]),
+            )
+        ).all()
+        if not rows:
+            return None
+        job = rows[0][2]
+        if job.status == JobStatus.cancelled:
+            return None
+        ids = [task.id for task, _, _ in rows]
+        session.execute(
+            update(JobTask)
+            .where(JobTask.id.in_(ids))
+            .values(status=TaskStatus.running.value, attempts=JobTask.attempts + 1, started_at=now)
+        )
+        session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.status == JobStatus.queued.value)
+            .values(status=JobStatus.running.value, started_at=now)
+        )
+        items = [_Item(task_id=task.id, image=image) for task, image, _ in rows]
+        return job.id, job.model_version_id, items
+
+
+def _predict(model: Model, items: list[_Item], stages: dict[str, float]) -> None:
+    decoded = []
+    started = time.perf_counter()
+    for item in items:
+        assert item.data is not None
+        try:
+            decoded.append((item, decode_image(item.data, model.preferred_side)))
+        except ImageDecodeError as exc:
+            item.error = f"cannot decode image: {exc}"
+    stages["decode"] += _ms(started)
+    if not decoded:
+        return
+    started = time.perf_counter()
+    results = model.predict([image.pixels for _, image in decoded])
+    elapsed = _ms(started)
+    stages["infer"] += elapsed
+    for (item, image), detections in zip(decoded, results, strict=True):
+        item.detections = detections.scaled(image.scale)
+        item.ms = elapsed / len(decoded)
+
+
+def _upsert_prediction(session: Session, values: dict[str, Any]) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(Prediction).values(**values)
+    changing = {
+        key: stmt.excluded[key]
+        for key in ("job_id", "detections", "num_detections", "processing_time_ms", "updated_at")
+    }
+    session.execute(
+        stmt.on_conflict_do_update(index_elements=["image_id", "model_version_id"], set_=changing)
+    )
+
+
+def _store(deps: Runtime, session: Session, job: Job, model_version_id: int, item: _Item) -> None:
+    now = datetime.now(UTC)
+    task_update = update(JobTask).where(
+        JobTask.id == item.task_id, JobTask.status == TaskStatus.running.value
+    )
+    if item.detections is None:
+        session.execute(
+            task_update.values(status=TaskStatus.failed.value, error=item.error, finished_at=now)
+        )
+        return
+    rows = item.detections.to_task_json()
+    _upsert_prediction(
+        session,
+        {
+            "image_id": item.image.id,
+            "model_version_id": model_version_id,
+            "job_id": job.id,
+            "detections": rows,
+            "num_detections": len(rows),
+            "processing_time_ms": round(item.ms, 3),
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    if job.options.get("save_outputs", True):
+        _save_outputs(deps, item)
+    session.execute(task_update.values(status=TaskStatus.done.value, error=None, finished_at=now))
+
+
+def _save_outputs(deps: Runtime, item: _Item) -> None:
+    """The old batch service's outputs: a rendered copy when something was found, else the
+    original in the no-label location. Same key as the input, so a re-run overwrites."""
+    assert item.detections is not None and item.data is not None
+    key = item.image.storage_key
+    if len(item.detections):
+        pixels = decode_image(item.data).pixels
+        rendered = render_jpeg(pixels, item.detections)
+        deps.storage.output.put(key.rsplit(".", 1)[0] + ".jpg", rendered, content_type="image/jpeg")
+    else:
+        deps.storage.nolabel.put(key, item.data, content_type=item.image.mime_type)
+
+
+def _finish_job_if_done(deps: Runtime, job_id: int) -> None:
+    with transaction(deps.sessions) as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        counts = refresh_counts(session, job=job)
+        open_tasks = counts.get(TaskStatus.queued.value, 0) + counts.get(
+            TaskStatus.running.value, 0
+        )
+        if open_tasks or job.status != JobStatus.running:
+            return
+        final = JobStatus.failed if job.done == 0 and job.failed else JobStatus.completed
+        claimed = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.running.value)
+            .values(
+                status=final.value, finished_at=datetime.now(UTC), done=job.done, failed=job.failed
+            )
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return  # another worker finished it first
+    _send_job_callback(deps, job_id)
+
+
+def job_payload(job: Job) -> dict[str, Any]:
+    return {
+        "job_id": job.id,
+        "project_id": job.project_id,
+        "status": job.status,
+        "total": job.total,
+        "done": job.done,
+        "failed": job.failed,
+        "results_url": f"/api/v1/jobs/{job.id}/results",
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
+
+
+def _send_job_callback(deps: Runtime, job_id: int) -> None:
+    with deps.sessions() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        if not job.callback_url:
+            return
+        project = session.get(Project, job.project_id)
+        assert project is not None
+        payload, url, secret = job_payload(job), job.callback_url, project.callback_secret
+    settings = deps.settings
+    outcome = callbacks.deliver(
+        url,
+        payload,
+        secret=secret,
+        allowlist=settings.callback_allowlist,
+        timeout_s=settings.callback_timeout_s,
+        max_attempts=settings.callback_max_attempts,
+        backoff_s=settings.callback_backoff_s,
+    )
+    with transaction(deps.sessions) as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(
+                callback_status="delivered" if outcome.delivered else "failed",
+                callback_attempts=outcome.attempts,
+                callback_error=outcome.error,
+            )
+        )
+
+
+def fail_tasks(deps: Runtime, task_ids: Sequence[int], reason: str) -> None:
+    """Give up on tasks after their last attempt, recording why; the job may finish with it."""
+    now = datetime.now(UTC)
+    with transaction(deps.sessions) as session:
+        job_ids = set(session.scalars(select(JobTask.job_id).where(JobTask.id.in_(list(task_ids)))))
+        session.execute(
+            update(JobTask)
+            .where(
+                JobTask.id.in_(list(task_ids)),
+                JobTask.status.in_([TaskStatus.queued, TaskStatus.running]),
+            )
+            .values(status=TaskStatus.failed.value, error=reason[:2000], finished_at=now)
+        )
+    for job_id in job_ids:
+        _finish_job_if_done(deps, job_id)
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
