@@ -48,6 +48,36 @@ def serve(
     )
 
 
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    queue: Annotated[str | None, typer.Option(help="Queue (default from settings).")] = None,
+) -> None:
+    """A Celery worker that runs job tasks from the broker (LABELBAY_BROKER_URL)."""
+    import os
+
+    from labelbay.jobs.celery_app import celery_app
+    from labelbay.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(level=settings.log_level, json_lines=settings.log_json)
+    celery_app.worker_main(
+        [
+            "worker",
+            "--queues",
+            queue or settings.job_queue,
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            settings.log_level,
+            "--hostname",
+            f"labelbay-{os.getpid()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
 def _hint_first_user(database_url: str) -> None:
     from labelbay.db.session import make_engine, make_sessionmaker
     from labelbay.services.users import count_users

@@ -93,6 +93,9 @@ class ProjectPatch(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=10_000)
     metadata: dict[str, Any] | None = None
+    default_model: str | None = Field(
+        default=None, max_length=100, description="Run this model on every upload; '' for none"
+    )
 
 
 class ProjectOut(BaseModel):
@@ -102,6 +105,10 @@ class ProjectOut(BaseModel):
     metadata: dict[str, Any]
     labels: list[LabelOut]
     role: Role
+    default_model: str | None
+    callback_secret: str | None = Field(
+        description="Signs job callbacks (X-Signature-256); shown to managers and owners only"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -114,6 +121,8 @@ class ProjectOut(BaseModel):
             metadata=project.meta,
             labels=[LabelOut.of(label) for label in project.labels],
             role=role,
+            default_model=project.default_model,
+            callback_secret=project.callback_secret if role.at_least(Role.manager) else None,
             created_at=project.created_at,
             updated_at=project.updated_at,
         )

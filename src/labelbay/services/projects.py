@@ -88,7 +88,10 @@ def update_project(
     name: str | None = None,
     description: str | None = None,
     meta: Mapping[str, Any] | None = None,
+    default_model: str | None = None,
 ) -> Project:
+    if default_model is not None:
+        project.default_model = default_model or None
     if name is not None:
         project.name = name
     if description is not None:

@@ -78,7 +78,12 @@ def update_project(
         session, user=user, project_id=project_id, min_role=Role.manager
     )
     projects.update_project(
-        session, project=project, name=body.name, description=body.description, meta=body.metadata
+        session,
+        project=project,
+        name=body.name,
+        description=body.description,
+        meta=body.metadata,
+        default_model=body.default_model,
     )
     return ProjectOut.of(project, role)
 

@@ -1,0 +1,122 @@
+"""Jobs end to end on both stacks with the in-process executor and a real YOLOv8 model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from labelbay.db.models import Prediction
+from labelbay.jobs.callbacks import verify
+from labelbay.jobs.service import task_ids
+from labelbay.jobs.tasks import process_batch
+from tests.jobs.helpers import (
+    body_json,
+    callback_receiver,
+    photo_jpegs,
+    register_yolo,
+    upload,
+    wait_for_job,
+)
+from tests.support.stack import Stack
+
+
+@pytest.fixture
+def stack_settings_overrides() -> dict[str, Any]:
+    return {
+        "callback_allowlist": ["127.0.0.1"],
+        "callback_backoff_s": 0.01,
+        "job_batch_size": 4,
+    }
+
+
+def prediction_count(stack: Stack) -> int:
+    with stack.context.sessions() as session:
+        return session.scalar(select(func.count(Prediction.id))) or 0
+
+
+def test_job_labels_every_image_once_and_calls_back(stack: Stack) -> None:
+    admin = stack.user("admin@example.com", admin=True)
+    register_yolo(stack)
+    project = stack.project(admin)
+    image_ids = upload(stack, admin, project["id"], photo_jpegs(12))
+    with callback_receiver() as receiver:
+        answer = stack.client.post(
+            f"/api/v1/projects/{project['id']}/jobs",
+            json={"model": "yolo", "callback_url": receiver.url},
+            headers=admin,
+        )
+        assert answer.status_code == 201, answer.text
+        job = wait_for_job(stack, admin, answer.json()["id"])
+    assert (job["status"], job["done"], job["failed"], job["total"]) == ("completed", 12, 0, 12)
+    assert prediction_count(stack) == 12
+    assert job["callback_status"] == "delivered"
+    assert len(receiver.posts) == 1
+    headers, body = receiver.posts[0]
+    secret = stack.client.get(f"/api/v1/projects/{project['id']}", headers=admin).json()
+    assert body_json(body)["job_id"] == job["id"]
+    assert "callback_secret" in secret, "managers can read the project's callback secret"
+    assert verify(body, secret["callback_secret"], headers["X-Signature-256"])
+
+    results = stack.client.get(f"/api/v1/jobs/{job['id']}/results?limit=50", headers=admin).json()
+    assert {r["image_id"] for r in results["results"]} == set(image_ids)
+    with_faces = [r for r in results["results"] if r["detections"]]
+    assert 0 < len(with_faces) < 12  # astronauts have detections, grey frames none
+    rendered = list(stack.context.storage.output.list(""))
+    nolabel = list(stack.context.storage.nolabel.list(""))
+    assert len(rendered) == len(with_faces)
+    assert len(nolabel) == 12 - len(with_faces)
+
+
+def test_running_a_batch_twice_changes_nothing(stack: Stack) -> None:
+    admin = stack.user("admin@example.com", admin=True)
+    register_yolo(stack)
+    project = stack.project(admin)
+    upload(stack, admin, project["id"], photo_jpegs(4))
+    job = stack.client.post(
+        f"/api/v1/projects/{project['id']}/jobs", json={"model": "yolo"}, headers=admin
+    ).json()
+    job = wait_for_job(stack, admin, job["id"])
+    with stack.context.sessions() as session:
+        ids = task_ids(session, job_id=job["id"], statuses=["done"])
+    assert process_batch(stack.context.runtime, ids) == 0  # done tasks are not claimed again
+    assert prediction_count(stack) == 4
+
+
+def test_failing_callback_is_retried_then_recorded(stack: Stack) -> None:
+    admin = stack.user("admin@example.com", admin=True)
+    register_yolo(stack)
+    project = stack.project(admin)
+    upload(stack, admin, project["id"], photo_jpegs(2))
+    with callback_receiver(always_fail=True) as receiver:
+        job = stack.client.post(
+            f"/api/v1/projects/{project['id']}/jobs",
+            json={"model": "yolo", "callback_url": receiver.url},
+            headers=admin,
+        ).json()
+        job = wait_for_job(stack, admin, job["id"])
+    max_attempts = stack.settings.callback_max_attempts
+    assert len(receiver.posts) == max_attempts
+    assert (job["callback_status"], job["callback_attempts"]) == ("failed", max_attempts)
+    assert job["callback_error"] == "HTTP 500"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"model": "no-such-model"}, "no active version"),
+        ({"model": "yolo", "callback_url": "http://10.1.2.3/hook"}, "private"),
+        ({"model": "yolo", "callback_url": "ftp://example.com/x"}, "http"),
+        ({"model": "yolo", "image_ids": []}, "empty"),
+        ({"model": "yolo", "metadata": {"camera": "none"}}, "no images"),
+    ],
+)
+def test_bad_job_requests(stack: Stack, body: dict[str, Any], message: str) -> None:
+    admin = stack.user("admin@example.com", admin=True)
+    register_yolo(stack)
+    project = stack.project(admin)
+    upload(stack, admin, project["id"], photo_jpegs(1))
+    answer = stack.client.post(f"/api/v1/projects/{project['id']}/jobs", json=body, headers=admin)
+    assert answer.status_code == 422, answer.text
+    assert message in answer.text
