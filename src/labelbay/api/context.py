@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from labelbay.api.job_metrics import JobsCollector
 from labelbay.api.metrics import Metrics
 from labelbay.config import Settings
 from labelbay.inference.manager import ModelManager
@@ -55,8 +56,10 @@ class AppContext:
             if settings.rate_limit_enabled
             else None
         )
+        metrics = Metrics()
+        metrics.registry.register(JobsCollector(runtime.sessions))
         return cls(
-            runtime=runtime, limiter=limiter, metrics=Metrics(), executor=make_executor(runtime)
+            runtime=runtime, limiter=limiter, metrics=metrics, executor=make_executor(runtime)
         )
 
     def close(self) -> None:

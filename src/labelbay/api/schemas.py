@@ -201,6 +201,9 @@ class Rejected(BaseModel):
 class UploadResult(BaseModel):
     images: list[ImageOut]
     rejected: list[Rejected]
+    job_id: int | None = Field(
+        default=None, description="The job running the project's default model on these images"
+    )
 
 
 class CommentIn(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from datetime import timedelta
 from typing import Annotated, Any
@@ -24,13 +25,19 @@ from labelbay.api.schemas import (
     Rejected,
     UploadResult,
 )
-from labelbay.db.models import Image, Role
+from labelbay.db.models import Image, Project, Role, TaskStatus, User
+from labelbay.db.session import transaction
+from labelbay.errors import DomainError
+from labelbay.jobs.executors import submit_all
+from labelbay.jobs.service import create_job, task_ids
 from labelbay.services import images
+from labelbay.services.models import ensure_builtin_models
 from labelbay.services.projects import require_project
 from labelbay.uploads.multipart import FilePart, FormField, MultipartError, StreamingFormReader
 from labelbay.uploads.multipart import boundary_of as multipart_boundary
 
 router = APIRouter(prefix="/api/v1", tags=["images"])
+log = logging.getLogger(__name__)
 
 UPLOAD_FIELD = "files"
 
@@ -75,9 +82,10 @@ async def upload_images(
     (type by content, full decode, pixel and size limits, file name). Stored files are in `images`,
     refused ones in `rejected` with the reason. 201 when at least one file was stored, 422 when none.
     """
-    await run_in_threadpool(
+    project, _ = await run_in_threadpool(
         require_project, session, user=user, project_id=project_id, min_role=Role.annotator
     )
+    default_model = project.default_model
     session.commit()  # release the read transaction before a long upload
     settings = context.settings
     try:
@@ -125,12 +133,46 @@ async def upload_images(
     metrics.uploads.labels("stored").inc(len(stored))
     metrics.uploads.labels("rejected").inc(len(rejected))
     metrics.upload_bytes.inc(sum(image.size_bytes for image in stored))
+    job_id = None
+    if stored and default_model:
+        job_id = await run_in_threadpool(
+            start_default_job, context, project_id, default_model, [i.id for i in stored], user.id
+        )
     result = UploadResult(
         images=[ImageOut.of(image) for image in stored],
         rejected=[Rejected(filename=r.filename, reason=r.reason) for r in rejected],
+        job_id=job_id,
     )
     code = status.HTTP_201_CREATED if stored else status.HTTP_422_UNPROCESSABLE_CONTENT
     return JSONResponse(result.model_dump(mode="json"), status_code=code)
+
+
+def start_default_job(
+    context: ContextDep,
+    project_id: int,
+    model: str,
+    image_ids: list[uuid.UUID],
+    user_id: int,
+) -> int | None:
+    """Run the project's default model on what was just uploaded (the circular-detection
+    backend's behaviour). A model that can't run is logged; the upload itself stands."""
+    try:
+        with transaction(context.sessions) as session:
+            ensure_builtin_models(session)
+            job = create_job(
+                session,
+                project=session.get_one(Project, project_id),
+                user=session.get(User, user_id),
+                model_name=model,
+                image_ids=image_ids,
+            )
+            job_id = job.id
+            ids = task_ids(session, job_id=job_id, statuses=[TaskStatus.queued.value])
+    except DomainError:
+        log.exception("project %s: default model %r not started", project_id, model)
+        return None
+    submit_all(context.executor, ids, batch_size=context.settings.job_batch_size)
+    return job_id
 
 
 async def _judge(
