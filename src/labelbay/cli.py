@@ -78,6 +78,25 @@ def worker(
     )
 
 
+@app.command("task-worker")
+def task_worker(
+    queue: Annotated[str | None, typer.Option(help="Queue (default from settings).")] = None,
+) -> None:
+    """Consume the old Object Detection Worker's JSON task messages
+    (`{"task_id", "image_key", "callback_url"}`) and write `results/{task_id}.json`."""
+    from labelbay.jobs.legacy import consume
+    from labelbay.logs import configure_logging
+    from labelbay.runtime import build_runtime
+
+    settings = get_settings()
+    configure_logging(level=settings.log_level, json_lines=settings.log_json)
+    runtime = build_runtime(settings)
+    try:
+        consume(runtime, queue_name=queue)
+    finally:
+        runtime.close()
+
+
 def _hint_first_user(database_url: str) -> None:
     from labelbay.db.session import make_engine, make_sessionmaker
     from labelbay.services.users import count_users

@@ -77,7 +77,10 @@ class Settings(BaseSettings):
     inprocess_workers: int = Field(default=2, ge=1, le=64)
     broker_url: str = "amqp://guest:guest@127.0.0.1:5672//"
     job_queue: str = "labelbay.jobs"
+    # The old Object Detection Worker's contract: plain JSON task messages on this queue.
     legacy_task_queue: str = "detection-tasks"
+    legacy_task_model: str = "circles"
+    legacy_callback_secret: SecretStr | None = None
     job_batch_size: int = Field(default=8, ge=1, le=256)
     task_max_attempts: int = Field(default=3, ge=1, le=20)
     callback_timeout_s: float = Field(default=10.0, gt=0)
@@ -164,6 +167,7 @@ class Settings(BaseSettings):
                 "s3_access_key_id",
                 "s3_secret_access_key",
                 "ml_callback_hmac_secret",
+                "legacy_callback_secret",
             }
         )
         for key in ("database_url", "rate_limit_storage_url", "broker_url"):
