@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import tempfile
 import uuid
 import zlib
 from dataclasses import dataclass
@@ -232,3 +233,8 @@ def list_all(
         cursor = page["next_cursor"]
         if cursor is None:
             return images
+
+
+def spooled_files() -> set[str]:
+    """Upload spool files (`labelbay-upload-*`) in the temp folder the server uses."""
+    return {p.name for p in Path(tempfile.gettempdir()).glob("labelbay-upload-*")}

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 from labelbay.api.app import create_app
 from labelbay.config import DEV_SECRET_KEY, Settings
 from tests.api.factories import image_part, jpeg_bytes, upload
+from tests.support.databases import PG_ADMIN_DSN
 from tests.support.stack import Stack, make_settings
 
 DEAD_POSTGRES = "postgresql+psycopg://labelbay@127.0.0.1:1/labelbay"
@@ -23,11 +25,21 @@ DEAD_S3 = "s3://nowhere?endpoint=http://127.0.0.1:1&region=us-east-1"
 
 
 @contextmanager
-def running(database_url: str, storage_url: str, **overrides: Any) -> Iterator[Stack]:
+def running(
+    database_url: str, storage_url: str, *, startup: bool = True, **overrides: Any
+) -> Iterator[Stack]:
+    """An app on these URLs. `startup=False` skips the lifespan (start-up work touches the
+    database, so an app over a dead one could not start), to test how requests are answered."""
     settings = make_settings(database_url, storage_url, **overrides)
     app = create_app(settings)
-    with TestClient(app) as client:
-        yield Stack(name="custom", settings=settings, app=app, client=client)
+    if startup:
+        with TestClient(app) as client:
+            yield Stack(name="custom", settings=settings, app=app, client=client)
+        return
+    try:
+        yield Stack(name="custom", settings=settings, app=app, client=TestClient(app))
+    finally:
+        app.state.context.close()
 
 
 def test_health(stack: Stack) -> None:
@@ -43,13 +55,24 @@ def test_ready_when_database_and_storage_answer(stack: Stack) -> None:
 
 
 def test_not_ready_when_postgres_is_down(tmp_path: Path) -> None:
-    with running(DEAD_POSTGRES, f"file://{tmp_path}/objects") as stack:
+    with running(DEAD_POSTGRES, f"file://{tmp_path}/objects", startup=False) as stack:
         answer = stack.client.get("/ready")
     assert answer.status_code == 503
     body = answer.json()
     assert body["status"] == "not ready"
     assert body["checks"]["storage"] == "ok"
     assert body["checks"]["database"].startswith("error: OperationalError")
+
+
+def test_not_ready_when_postgres_goes_away_while_running(postgres_url: str, tmp_path: Path) -> None:
+    with running(postgres_url, f"file://{tmp_path}/objects") as stack:
+        assert stack.client.get("/ready").status_code == 200
+        name = postgres_url.rsplit("/", 1)[1]
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+        answer = stack.client.get("/ready")
+    assert answer.status_code == 503
+    assert answer.json()["checks"]["database"].startswith("error: OperationalError")
 
 
 def test_not_ready_when_s3_is_down(sqlite_url: str) -> None:
@@ -77,8 +100,11 @@ SECRETS = {
 DB_PASSWORD = "pg-password-should-not-leak"
 
 
-def test_config_hides_secrets(tmp_path: Path) -> None:
-    database = f"postgresql+psycopg://labelbay:{DB_PASSWORD}@127.0.0.1:1/labelbay"
+def test_config_hides_secrets(postgres_url: str, tmp_path: Path) -> None:
+    # The test server trusts loopback, so a password in the URL is accepted and ignored.
+    scheme, rest = postgres_url.split("://", 1)
+    user, host = rest.split("@", 1)
+    database = f"{scheme}://{user.split(':')[0]}:{DB_PASSWORD}@{host}"
     with running(
         database,
         f"file://{tmp_path}/objects",
@@ -91,7 +117,7 @@ def test_config_hides_secrets(tmp_path: Path) -> None:
     for secret in (*SECRETS.values(), DB_PASSWORD):
         assert secret not in text
     body = answer.json()
-    assert body["database_url"] == "postgresql+psycopg://labelbay:***@127.0.0.1:1/labelbay"
+    assert body["database_url"] == f"{scheme}://{user.split(':')[0]}:***@{host}"
     assert {"secret_key", "s3_access_key_id", "s3_secret_access_key"}.isdisjoint(body)
     assert body["environment"] == "test"
 

@@ -4,7 +4,6 @@ client that goes away mid-upload. Afterwards rows and objects must match one to 
 from __future__ import annotations
 
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from tests.api.factories import (
     multipart,
     raw_keys,
     raw_object,
+    spooled_files,
     upload,
 )
 from tests.support.stack import LiveServer, Stack
@@ -112,10 +112,6 @@ def test_20_clients_upload_at_once(live_server: LiveServer) -> None:
     assert page["total"] == CLIENTS * FILES_PER_CLIENT
 
 
-def _spooled() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("labelbay-upload-*")}
-
-
 def _post_requests_finished(live_server: LiveServer) -> float:
     """How many POST requests the server has finished (the access middleware counts each at its end)."""
     text = httpx.get(f"{live_server.base_url}/metrics", timeout=10).text
@@ -127,7 +123,9 @@ def _post_requests_finished(live_server: LiveServer) -> float:
 
 
 @pytest.mark.parametrize("cut_in", ["first-file", "second-file"])
-def test_interrupted_upload_leaves_no_orphan(live_server: LiveServer, cut_in: str) -> None:
+def test_interrupted_upload_leaves_no_orphan(
+    live_server: LiveServer, cut_in: str, spool_dir: Path
+) -> None:
     stack = live_server.stack
     owner = stack.user("owner@example.com")
     project_id = stack.project(owner)["id"]
@@ -137,7 +135,6 @@ def test_interrupted_upload_leaves_no_orphan(live_server: LiveServer, cut_in: st
         cut = body.index(first) + len(first) // 2
     else:
         cut = body.index(second) + len(second) // 2
-    spooled_before = _spooled()
     finished_before = _post_requests_finished(live_server)
     host, port = live_server.base_url.removeprefix("http://").split(":")
     head = (
@@ -161,7 +158,7 @@ def test_interrupted_upload_leaves_no_orphan(live_server: LiveServer, cut_in: st
         lambda: _post_requests_finished(live_server) > finished_before,
         "the server to finish the interrupted request",
     )
-    _wait_for(lambda: _spooled() - spooled_before == set(), "temporary files to be removed", 10)
+    _wait_for(lambda: spooled_files() == set(), "temporary files to be removed", 10)
 
     keys = _assert_rows_and_objects_match(stack)
     rows = image_rows(stack)
@@ -172,4 +169,4 @@ def test_interrupted_upload_leaves_no_orphan(live_server: LiveServer, cut_in: st
         [key] = keys
         assert raw_object(stack, key) == first
     assert "second.jpg" not in {r["original_filename"] for r in rows}
-    assert _spooled() - spooled_before == set()
+    assert spooled_files() == set()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import tempfile
 import uuid
 import zipfile
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from tests.api.factories import (
     png_claiming,
     raw_keys,
     raw_object,
+    spooled_files,
     upload,
     upload_ok,
     webp_bytes,
@@ -61,10 +61,6 @@ def owner(stack: Stack) -> dict[str, str]:
 def project_id(stack: Stack, owner: dict[str, str]) -> int:
     project_id: int = stack.project(owner)["id"]
     return project_id
-
-
-def _spooled() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("labelbay-upload-*")}
 
 
 def _image_of(data: bytes, fmt: str) -> bytes:
@@ -178,9 +174,8 @@ BAD_UPLOADS = [
 
 @pytest.mark.parametrize("bad", BAD_UPLOADS, ids=[b.id for b in BAD_UPLOADS])
 def test_bad_upload_is_refused_and_nothing_is_stored(
-    stack: Stack, owner: dict[str, str], project_id: int, bad: BadUpload
+    stack: Stack, owner: dict[str, str], project_id: int, bad: BadUpload, spool_dir: Path
 ) -> None:
-    spooled_before = _spooled()
     part = Part(data=bad.data(), filename=bad.filename, field=bad.field)
 
     answer = upload(stack, project_id, owner, part)
@@ -199,7 +194,7 @@ def test_bad_upload_is_refused_and_nothing_is_stored(
     assert image_rows(stack) == []
     assert stack.object_keys() == set()
     assert raw_keys(stack) == set()
-    assert _spooled() - spooled_before == set()
+    assert spooled_files() == set()
 
 
 def test_png_named_jpg_is_accepted_by_its_content(
@@ -245,7 +240,7 @@ def test_hostile_path_is_reduced_to_its_last_component(
 
 
 def test_mixed_batch_stores_the_good_and_lists_the_bad(
-    stack: Stack, owner: dict[str, str], project_id: int
+    stack: Stack, owner: dict[str, str], project_id: int, spool_dir: Path
 ) -> None:
     good = jpeg_bytes(seed=1)
     answer = upload(
@@ -267,6 +262,7 @@ def test_mixed_batch_stores_the_good_and_lists_the_bad(
     keys = {i["storage_key"] for i in body["images"]}
     assert raw_keys(stack) == keys
     assert {r["storage_key"] for r in image_rows(stack)} == keys
+    assert spooled_files() == set()
 
 
 @pytest.mark.parametrize(
@@ -308,8 +304,9 @@ def test_no_files_is_400(
 
 
 def test_cut_off_multipart_body_is_400_and_stores_nothing(
-    stack: Stack, owner: dict[str, str], project_id: int
+    stack: Stack, owner: dict[str, str], project_id: int, spool_dir: Path
 ) -> None:
+    """The request itself is complete, but its multipart body stops without a closing boundary."""
     body, content_type = multipart(image_part(jpeg_bytes(), "a.jpg"))
     answer = stack.client.post(
         f"/api/v1/projects/{project_id}/images",
@@ -317,11 +314,15 @@ def test_cut_off_multipart_body_is_400_and_stores_nothing(
         headers={**owner, "Content-Type": content_type},
     )
     assert answer.status_code == 400, answer.text
+    assert answer.json()["detail"] == "multipart body ended early"
     assert raw_keys(stack) == set()
     assert image_rows(stack) == []
+    assert spooled_files() == set()
 
 
-def test_bad_metadata_json_is_400(stack: Stack, owner: dict[str, str], project_id: int) -> None:
+def test_bad_metadata_json_is_400(
+    stack: Stack, owner: dict[str, str], project_id: int, spool_dir: Path
+) -> None:
     answer = upload(
         stack,
         project_id,
@@ -332,6 +333,7 @@ def test_bad_metadata_json_is_400(stack: Stack, owner: dict[str, str], project_i
     assert answer.status_code == 400, answer.text
     assert answer.json()["detail"] == "metadata is not valid JSON"
     assert raw_keys(stack) == set()
+    assert spooled_files() == set()
 
 
 @pytest.mark.parametrize(

@@ -636,7 +636,7 @@ def test_custom_output_names_and_spec_class_names(scripted: list[ScriptedServer]
     answer = detections_answer(boxes={"name": "detection_boxes"}, text=None)
     server = script(scripted, Reply(body=answer))
     model = remote(
-        server.url, boxes="detection_boxes", class_names=("a", "b"), confidence_threshold=0.5
+        server.url, boxes_output="detection_boxes", class_names=("a", "b"), confidence_threshold=0.5
     )
     (result,) = model.predict([TINY])
     model.close()

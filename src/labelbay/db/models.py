@@ -149,6 +149,12 @@ class Image(TimestampMixin, Base):
     sha256: Mapped[str] = mapped_column(String(64))
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Review state of the image as a whole: "unreviewed" until a person marks it "reviewed".
+    review_status: Mapped[str] = mapped_column(
+        String(20), default="unreviewed", server_default="unreviewed"
+    )
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Comment(Base):
@@ -378,4 +384,30 @@ class Prediction(TimestampMixin, Base):
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
     detections: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     num_detections: Mapped[int] = mapped_column(Integer, default=0)
+    # Reviewers' verdicts on single detections: {"<index>": "accepted" | "rejected"}.
+    review: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict, server_default="{}")
     processing_time_ms: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class Annotation(TimestampMixin, Base):
+    """A label a person made or accepted: a box, circle, polygon, or the image's class.
+
+    `geometry` by kind: box `{"x1","y1","x2","y2"}`, circle `{"cx","cy","r"}`, polygon
+    `{"points": [[x, y], ...]}`, classification `{}` — pixels of the original image.
+    """
+
+    __tablename__ = "annotations"
+    __table_args__ = (Index("ix_annotations_image_id_id", "image_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    label: Mapped[str] = mapped_column(String(200))
+    geometry: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # "human", or "prediction" when accepted from a model's detection (then the model is named).
+    source: Mapped[str] = mapped_column(String(20), default="human")
+    model_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="SET NULL")
+    )
+    confidence: Mapped[float | None] = mapped_column(Float)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

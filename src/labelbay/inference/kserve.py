@@ -7,14 +7,16 @@ sent; a leading batch dimension of 1 is accepted), `scores` (`[N]`) and `class_i
 `Detections`; `text`, `circles` and `class_names` outputs are used when present. Class names come
 from the answer (`parameters.class_names`, or a `class_names` output), else from `spec.class_names`.
 
-`spec.options`: `remote_name`; `input_name` (default "image"); output names `boxes`, `scores`,
-`class_ids`, `text`, `circles`, `class_names` (each defaults to itself); `input_encoding` ("uint8", or
+`spec.options`: `remote_name`; `input_name` (default "image"); `<output>_output` to rename an output
+(e.g. `boxes_output="detection_boxes"`; each defaults to its own name); `input_encoding` ("uint8", or
 "png" to send one base64 PNG as a BYTES tensor, which labelbay's own v2 endpoint accepts);
-`timeout_s` (default 30); `retries` (default 3) with exponential backoff from `backoff_s` (default
-0.5) on refused connections, dropped connections, 429 and 5xx answers, never on other 4xx; and
-`api_key`, or `api_key_env` naming an environment variable that holds it (sent as a Bearer token,
-which is how a remote labelbay is used). `check_endpoint` is for registration: a wrong URL, name or
-key fails there, not at the first image.
+`timeout_s` (default 30; a model slower than that is not asked again); `retries` (default 3) with
+exponential backoff from `backoff_s` (default 0.5) on refused or dropped connections, 429 and 5xx
+answers, never on other 4xx; `api_key_env` naming an environment variable that holds the API key
+(sent as a Bearer token, which is how a remote labelbay is used), or `api_key` itself (programmatic
+use; registry rows should not carry credentials). `spec.confidence_threshold` and `max_detections`
+apply on top of whatever the server filtered. `check_endpoint` is for registration: a wrong URL,
+name or key fails there, not at the first image.
 """
 
 from __future__ import annotations
@@ -125,7 +127,7 @@ class KServeModel(Model):
         options = spec.options
         self.remote_name = str(options.get("remote_name") or spec.name)
         self.input_name = str(options.get("input_name", "image"))
-        self.output_names = {name: str(options.get(name, name)) for name in OUTPUTS}
+        self.output_names = {name: str(options.get(f"{name}_output", name)) for name in OUTPUTS}
         self.encoding = str(options.get("input_encoding", "uint8"))
         if self.encoding not in ("uint8", "png"):
             raise ModelError(f"input_encoding must be 'uint8' or 'png', not {self.encoding!r}")

@@ -66,6 +66,9 @@ def process_batch(deps: Runtime, task_ids: Sequence[int]) -> int:
         assert job is not None
         for item in items:
             _store(deps, session, job, model_version_id, item)
+        # Locked (and re-read) only now, just before the commit: batches finishing at once on
+        # several workers would otherwise overwrite each other's stage totals.
+        session.refresh(job, ["stage_ms"], with_for_update=True)
         for stage, value in stages.items():
             job.stage_ms = {**job.stage_ms, stage: job.stage_ms.get(stage, 0.0) + value}
     stages["store"] = _ms(started)
@@ -90,18 +93,28 @@ def _claim(deps: Runtime, task_ids: Sequence[int]) -> tuple[int, int, list[_Item
         job = rows[0][2]
         if job.status == JobStatus.cancelled:
             return None
-        ids = [task.id for task, _, _ in rows]
-        session.execute(
-            update(JobTask)
-            .where(JobTask.id.in_(ids))
-            .values(status=TaskStatus.running.value, attempts=JobTask.attempts + 1, started_at=now)
+        # The status condition again, in the UPDATE itself: a cancel that committed after the
+        # SELECT above must not see its cancelled tasks turned back into running ones.
+        claimable = [TaskStatus.queued.value, TaskStatus.running.value]
+        ids = set(
+            session.scalars(
+                update(JobTask)
+                .where(JobTask.id.in_([task.id for task, _, _ in rows]))
+                .where(JobTask.status.in_(claimable))
+                .values(
+                    status=TaskStatus.running.value, attempts=JobTask.attempts + 1, started_at=now
+                )
+                .returning(JobTask.id)
+            )
         )
+        if not ids:
+            return None
         session.execute(
             update(Job)
             .where(Job.id == job.id, Job.status == JobStatus.queued.value)
             .values(status=JobStatus.running.value, started_at=now)
         )
-        items = [_Item(task_id=task.id, image=image) for task, image, _ in rows]
+        items = [_Item(task_id=task.id, image=image) for task, image, _ in rows if task.id in ids]
         return job.id, job.model_version_id, items
 
 
@@ -183,7 +196,9 @@ def _save_outputs(deps: Runtime, item: _Item) -> None:
 
 def _finish_job_if_done(deps: Runtime, job_id: int) -> None:
     with transaction(deps.sessions) as session:
-        job = session.get(Job, job_id)
+        # Locked: without it a finisher that counted before another batch's commit could write
+        # its stale counts over the final ones after that other finisher completed the job.
+        job = session.get(Job, job_id, with_for_update=True)
         assert job is not None
         counts = refresh_counts(session, job=job)
         open_tasks = counts.get(TaskStatus.queued.value, 0) + counts.get(

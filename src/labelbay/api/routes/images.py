@@ -123,6 +123,7 @@ async def upload_images(
         reader.abort()
         raise
     if not reader.ended:
+        reader.abort()  # the part being written when the body stopped: close and delete its file
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "multipart body ended early")
     if seen_files == 0:
         raise HTTPException(
