@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from labelbay.db.models import Comment, Image, Label, Project, ProjectMember, Role, User
+from labelbay.db.models import Annotation, Comment, Image, Label, Project, ProjectMember, Role, User
 
 
 class Token(BaseModel):
@@ -159,6 +159,7 @@ class ImageOut(BaseModel):
     sha256: str
     metadata: dict[str, Any]
     content_url: str
+    review_status: str
     created_at: datetime
     updated_at: datetime
 
@@ -176,6 +177,7 @@ class ImageOut(BaseModel):
             sha256=image.sha256,
             metadata=image.meta,
             content_url=f"/api/v1/images/{image.id}/content",
+            review_status=image.review_status,
             created_at=image.created_at,
             updated_at=image.updated_at,
         )
@@ -297,3 +299,67 @@ class ModelOut(BaseModel):
     format: str
     class_names: list[str]
     is_active: bool
+
+
+class AnnotationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["box", "circle", "polygon", "classification"]
+    label: str = Field(min_length=1, max_length=200)
+    geometry: dict[str, Any] = Field(default_factory=dict)
+
+
+class AnnotationPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str | None = Field(default=None, min_length=1, max_length=200)
+    geometry: dict[str, Any] | None = None
+
+
+class AnnotationOut(BaseModel):
+    id: int
+    image_id: uuid.UUID
+    kind: str
+    label: str
+    geometry: dict[str, Any]
+    source: str
+    model_version_id: int | None
+    confidence: float | None
+    created_by_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Annotation) -> AnnotationOut:
+        return cls(
+            id=row.id,
+            image_id=row.image_id,
+            kind=row.kind,
+            label=row.label,
+            geometry=row.geometry,
+            source=row.source,
+            model_version_id=row.model_version_id,
+            confidence=row.confidence,
+            created_by_id=row.created_by_id,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+class PredictionOut(BaseModel):
+    model_version_id: int
+    model: str
+    model_version: str
+    detections: list[dict[str, Any]]
+    review: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class DetectionReview(BaseModel):
+    index: int = Field(ge=0)
+    verdict: Literal["accepted", "rejected"] | None
+
+
+class ReviewIn(BaseModel):
+    status: Literal["reviewed", "unreviewed"]

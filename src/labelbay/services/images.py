@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from labelbay.db.models import Comment, Image, Role, User
+from labelbay.db.models import Annotation, Comment, Image, Prediction, Role, User
 from labelbay.db.session import transaction
 from labelbay.errors import Invalid, NotFound
 from labelbay.services.filters import metadata_conditions
@@ -118,12 +118,13 @@ def list_images(
     order: Order = "asc",
     filename: str | None = None,
     meta_filters: Mapping[str, str] | None = None,
+    extra: ImageFilter | None = None,
 ) -> tuple[list[Image], str | None]:
     """One page of a project's images in upload order, and the cursor of the next page (or None).
 
     Keyset pagination on the time-ordered id: every page costs the same however deep it is.
     """
-    conditions = _image_conditions(session, project_id, filename, meta_filters)
+    conditions = _image_conditions(session, project_id, filename, meta_filters, extra)
     stmt = select(Image).where(*conditions)
     if cursor is not None:
         after = decode_cursor(cursor)
@@ -140,9 +141,21 @@ def count_images(
     project_id: int,
     filename: str | None = None,
     meta_filters: Mapping[str, str] | None = None,
+    extra: ImageFilter | None = None,
 ) -> int:
-    conditions = _image_conditions(session, project_id, filename, meta_filters)
+    conditions = _image_conditions(session, project_id, filename, meta_filters, extra)
     return session.scalar(select(func.count(Image.id)).where(*conditions)) or 0
+
+
+@dataclass(frozen=True)
+class ImageFilter:
+    """What a list of images can be narrowed by; every field is optional."""
+
+    filename: str | None = None
+    meta: Mapping[str, str] | None = None
+    review_status: str | None = None
+    has_predictions: bool | None = None
+    label: str | None = None
 
 
 def _image_conditions(
@@ -150,8 +163,19 @@ def _image_conditions(
     project_id: int,
     filename: str | None,
     meta_filters: Mapping[str, str] | None,
+    extra: ImageFilter | None = None,
 ) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [Image.project_id == project_id]
+    if extra is not None:
+        if extra.review_status:
+            conditions.append(Image.review_status == extra.review_status)
+        if extra.has_predictions is not None:
+            has = exists().where(Prediction.image_id == Image.id)
+            conditions.append(has if extra.has_predictions else ~has)
+        if extra.label:
+            conditions.append(
+                exists().where(Annotation.image_id == Image.id, Annotation.label == extra.label)
+            )
     if filename:
         escaped = filename.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(Image.original_filename.ilike(f"%{escaped}%", escape="\\"))

@@ -6,7 +6,7 @@ import json
 import logging
 import uuid
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
@@ -226,11 +226,18 @@ def list_images(
     order: Annotated[images.Order, Query()] = "asc",
     filename: Annotated[str | None, Query(max_length=255)] = None,
     with_total: bool = False,
+    review_status: Annotated[Literal["reviewed", "unreviewed"] | None, Query()] = None,
+    has_predictions: bool | None = None,
+    label: Annotated[str | None, Query(max_length=200)] = None,
 ) -> ImagePage:
     """A page of the project's images, in upload order (keyset pagination: pass `next_cursor`).
 
-    Filters: `filename` (contains, case-insensitive) and `metadata.<key>=<value>`.
+    Filters: `filename` (contains, case-insensitive), `metadata.<key>=<value>`, `review_status`,
+    `has_predictions`, `label` (has an annotation with that label).
     """
+    extra = images.ImageFilter(
+        review_status=review_status, has_predictions=has_predictions, label=label
+    )
     require_project(session, user=user, project_id=project_id, min_role=Role.viewer)
     settings = context.settings
     size = min(limit or settings.page_size_default, settings.page_size_max)
@@ -243,10 +250,15 @@ def list_images(
         order=order,
         filename=filename,
         meta_filters=meta_filters,
+        extra=extra,
     )
     total = (
         images.count_images(
-            session, project_id=project_id, filename=filename, meta_filters=meta_filters
+            session,
+            project_id=project_id,
+            filename=filename,
+            meta_filters=meta_filters,
+            extra=extra,
         )
         if with_total
         else None
