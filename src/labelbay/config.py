@@ -89,6 +89,14 @@ class Settings(BaseSettings):
     # Hosts or networks a callback may reach although they are private or loopback.
     callback_allowlist: list[str] = Field(default_factory=list)
 
+    # The old services' HTTP contracts (`POST /upload`, `POST /api/v1/predict`, `POST /images/`):
+    # the project their images go to, and the models they run. Unset detect/classify models fall
+    # back to the project's default model / the registry's active classification model.
+    legacy_project_id: int | None = None
+    legacy_detect_model: str | None = None
+    legacy_classify_model: str | None = None
+    legacy_circles_model: str = "circles"
+
     page_size_default: int = Field(default=50, ge=1)
     page_size_max: int = Field(default=500, ge=1)
 

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from tests.api.factories import image_part, png_bytes, upload_ok
+from tests.support.moto_server import DUMMY_CREDENTIALS
 from tests.support.stack import Stack
 
 SECRET = "pipeline-shared-secret-for-tests"
@@ -140,8 +141,8 @@ def raw_artifact(stack: Stack, storage_path: str) -> bytes | None:
         "s3",
         endpoint_url=parse_qs(parts.query)["endpoint"][0],
         region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     )
     try:
         return bytes(

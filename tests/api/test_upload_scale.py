@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from tests.api.factories import (
     image_part,
@@ -169,4 +170,45 @@ def test_interrupted_upload_leaves_no_orphan(
         [key] = keys
         assert raw_object(stack, key) == first
     assert "second.jpg" not in {r["original_filename"] for r in rows}
+    assert spooled_files() == set()
+
+
+_REFUSE_IMAGE_ROWS = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_images BEFORE INSERT ON images "
+        "BEGIN SELECT RAISE(ABORT, 'simulated database failure'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_images() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'simulated database failure'; END $$",
+        "CREATE TRIGGER refuse_images BEFORE INSERT ON images "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_images()",
+    ],
+}
+
+
+def test_failure_after_the_object_is_written_leaves_no_orphan(
+    stack: Stack, spool_dir: Path
+) -> None:
+    """The object goes up first, then its row; when the row cannot be written (here the database
+    itself refuses it) the object must be removed again."""
+    owner = stack.user("owner@example.com")
+    project_id = stack.project(owner)["id"]
+    engine = stack.context.engine
+    with engine.begin() as conn:
+        for statement in _REFUSE_IMAGE_ROWS[engine.dialect.name]:
+            conn.exec_driver_sql(statement)
+    body, content_type = multipart(image_part(jpeg_bytes(), "doomed.jpg"))
+
+    # A second client on the same (already started) app, answering 500 instead of raising.
+    client = TestClient(stack.app, raise_server_exceptions=False)
+    answer = client.post(
+        f"/api/v1/projects/{project_id}/images",
+        content=body,
+        headers={**owner, "Content-Type": content_type},
+    )
+
+    assert answer.status_code == 500
+    assert image_rows(stack) == []
+    assert raw_keys(stack) == set()
     assert spooled_files() == set()

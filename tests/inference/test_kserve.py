@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
+from labelbay.api.routes.kserve import get_models, output_tensors
 from labelbay.db.session import transaction
 from labelbay.inference.base import Model, ModelError, ModelSpec, Prepared, RGBImage
 from labelbay.inference.detections import Detections
@@ -121,9 +122,6 @@ class ServedModels:
     def names(self) -> list[str]:
         return sorted(self.models)
 
-    def close(self) -> None:
-        """The app closes its models at shutdown; these belong to the module's fixture."""
-
 
 @pytest.fixture(scope="module")
 def served_models() -> ServedModels:
@@ -132,7 +130,8 @@ def served_models() -> ServedModels:
 
 @pytest.fixture
 def served(stack: Stack, served_models: ServedModels) -> Stack:
-    stack.context.models = served_models  # type: ignore[assignment]
+    """The stack's app serving `served_models` (in place of `context.models`)."""
+    stack.app.dependency_overrides[get_models] = lambda: served_models
     return stack
 
 
@@ -392,15 +391,32 @@ def test_bad_requests(
     [
         ({"inputs": []}, "malformed request"),
         ({}, "malformed request: inputs"),
+        ("{not json", "malformed request: Invalid JSON"),
         ({**tensor_body(TINY), "outputs": [{"name": "masks"}]}, "unknown outputs ['masks']"),
     ],
 )
 def test_bad_request_bodies(
-    served: Stack, headers: dict[str, str], body: dict[str, Any], message: str
+    served: Stack, headers: dict[str, str], body: Any, message: str
 ) -> None:
-    answer = served.client.post("/v2/models/circles/infer", json=body, headers=headers)
+    if isinstance(body, str):
+        answer = served.client.post("/v2/models/circles/infer", content=body, headers=headers)
+    else:
+        answer = served.client.post("/v2/models/circles/infer", json=body, headers=headers)
     assert answer.status_code == 400, answer.text
     assert message in answer.json()["error"]
+
+
+def test_a_body_larger_than_any_allowed_image_is_refused(
+    served: Stack, headers: dict[str, str]
+) -> None:
+    body = b" " * (MAX_PIXELS * 18 + 1_000_001)
+    answer = served.client.post(
+        "/v2/models/circles/infer",
+        content=body,
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 413
+    assert "request body is over" in answer.json()["error"]
 
 
 def test_unknown_model_and_failing_model(served: Stack, headers: dict[str, str]) -> None:
@@ -429,8 +445,6 @@ def test_model_endpoints_need_sign_in(served: Stack, method: str, path: str) -> 
 
 
 def test_text_and_missing_circles_rows_go_out_as_v2_tensors() -> None:
-    from labelbay.api.routes.kserve import output_tensors
-
     with_text = Detections.create([[0, 0, 2, 2]], [0.5], [1], text=["STOP"])
     merged = Detections.merge(
         [with_text, Detections.create([[1, 1, 3, 3]], [0.4], [0], circles=[[2, 2, 1]])]
@@ -701,3 +715,12 @@ def test_bad_specs(options: dict[str, Any], message: str) -> None:
     url = options.pop("url", "http://127.0.0.1:9")
     with pytest.raises(ModelError, match=message):
         load_model(ModelSpec("m", "kserve", url=url, options=options))
+
+
+def test_the_apps_own_models_are_served(stack: Stack, coins: RGBImage) -> None:
+    """No override: `context.models` (built-ins first) answers the v2 routes."""
+    pytest.importorskip("labelbay.inference.builtin")
+    headers = stack.user("own@example.com")
+    answer = stack.client.post("/v2/models/circles/infer", json=tensor_body(coins), headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert len({o["name"]: o for o in answer.json()["outputs"]}["scores"]["data"]) >= 20

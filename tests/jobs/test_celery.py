@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import redis
 from fastapi.testclient import TestClient
 from kombu import Connection
 from PIL import Image as PILImage
@@ -97,15 +98,10 @@ class Cluster:
         proc.wait(timeout=10)
 
     def stop_all(self) -> None:
+        """The test is over: no need for a graceful shutdown (it takes seconds)."""
         for proc in self.workers:
             if proc.poll() is None:
-                proc.send_signal(signal.SIGQUIT)  # Celery's cold shutdown: the test is over
-        for proc in self.workers:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+                self.kill(proc)
 
     def worker_logs(self, tail: int = 4000) -> str:
         parts = []
@@ -134,6 +130,18 @@ class Cluster:
             return wait_for_job(self.stack, self.headers, job_id, timeout=JOB_TIMEOUT_S)
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{self.worker_logs()}") from None
+
+    def wait_for_done(self, job_id: int, at_least: int) -> dict[str, int]:
+        """Wait until `at_least` tasks are done (and fail at once if any task failed)."""
+        deadline = time.monotonic() + JOB_TIMEOUT_S
+        while True:
+            counts = self.task_counts(job_id)
+            assert counts[TaskStatus.failed] == 0, f"{counts}\n{self.worker_logs()}"
+            if counts[TaskStatus.done] >= at_least:
+                return counts
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{at_least} tasks not done: {counts}\n{self.worker_logs()}")
+            time.sleep(0.05)
 
     def task_counts(self, job_id: int) -> dict[str, int]:
         """Tasks per status, read from SQL (the truth), not from the API's cached counts."""
@@ -220,12 +228,16 @@ def make_cluster(
 
 
 def _delete_queue(broker_url: str, queue: str) -> None:
-    """Delete the test queue (and the direct exchange Celery declared for it)."""
+    """Delete the test queue and the direct exchange Celery declared for it (on Redis, kombu keeps
+    an exchange's bindings in keys of their own, which `queue_delete` leaves behind)."""
     with Connection(broker_url, connect_timeout=5) as conn:
         channel = conn.default_channel
         channel.queue_delete(queue)
         if broker_url.startswith("amqp"):
             channel.exchange_delete(queue)
+    if broker_url.startswith("redis"):
+        with redis.Redis.from_url(broker_url) as client:
+            client.delete(f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
 
 
 def rabbitmqctl(*args: str) -> str:
@@ -281,12 +293,7 @@ def test_a_worker_killed_mid_job_loses_and_repeats_nothing(
     cluster.images(100)
     first = cluster.start_worker()
     job = cluster.create_job()
-    wait_until(
-        "some tasks to be done",
-        lambda: cluster.task_counts(job["id"])[TaskStatus.done] >= 10,
-        cluster,
-        timeout=JOB_TIMEOUT_S,
-    )
+    cluster.wait_for_done(job["id"], at_least=10)
     cluster.kill(first)
     at_kill = cluster.task_counts(job["id"])
     assert 0 < at_kill[TaskStatus.done] < 100, f"the kill came too late to test anything: {at_kill}"
@@ -309,12 +316,7 @@ def test_a_cut_broker_connection_recovers(
     cluster.images(60)
     worker = cluster.start_worker()
     job = cluster.create_job()
-    wait_until(
-        "some tasks to be done",
-        lambda: cluster.task_counts(job["id"])[TaskStatus.done] >= 6,
-        cluster,
-        timeout=JOB_TIMEOUT_S,
-    )
+    cluster.wait_for_done(job["id"], at_least=6)
     out = rabbitmqctl("close_all_connections", "-p", rabbit_vhost, "test: connection cut")
     assert "Closed" in out, out
     assert cluster.task_counts(job["id"])[TaskStatus.done] < 60, "the cut came too late"
@@ -322,9 +324,9 @@ def test_a_cut_broker_connection_recovers(
     job = cluster.wait_for_job(job["id"])
     assert_completed_exactly_once(cluster, job, 60)
     assert worker.poll() is None, "the worker should reconnect, not exit"
-    assert "CONNECTION_FORCED" in cluster.worker_logs(tail=10**6) or "lost" in (
-        cluster.worker_logs(tail=10**6)
-    )
+    logs = cluster.worker_logs(tail=10**6)
+    assert "Connection to broker lost" in logs, logs
+    assert logs.count("Connected to amqp://") >= 2, "connected, cut, connected again"
 
 
 @pytest.mark.parametrize("broker_url", [REDIS_URL], ids=["redis"])
@@ -362,12 +364,7 @@ def test_cancel_stops_the_remaining_tasks(make_cluster: Callable[..., Cluster]) 
     cluster.images(100)
     cluster.start_worker()
     job = cluster.create_job()
-    wait_until(
-        "some tasks to be done",
-        lambda: cluster.task_counts(job["id"])[TaskStatus.done] >= 4,
-        cluster,
-        timeout=JOB_TIMEOUT_S,
-    )
+    cluster.wait_for_done(job["id"], at_least=4)
     answer = cluster.stack.client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=cluster.headers)
     assert answer.status_code == 200, answer.text
     assert answer.json()["status"] == "cancelled"

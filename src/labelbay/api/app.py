@@ -12,7 +12,20 @@ from labelbay import __version__
 from labelbay.api.context import AppContext
 from labelbay.api.errors import install_error_handlers
 from labelbay.api.middleware import RequestContextMiddleware
-from labelbay.api.routes import analyses, auth, images, jobs, kserve, ops, projects, review
+from labelbay.api.routes import (
+    analyses,
+    auth,
+    exports,
+    images,
+    jobs,
+    kserve,
+    legacy,
+    ops,
+    projects,
+    review,
+    thumbnails,
+    web,
+)
 from labelbay.config import Settings, get_settings
 from labelbay.jobs.executors import submit_all
 from labelbay.jobs.service import unfinished_task_ids
@@ -52,7 +65,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.context = context
     install_error_handlers(app)
-    for module in (ops, auth, projects, images, review, jobs, kserve, analyses):
+    for module in (ops, auth, projects, images, review, jobs, kserve, analyses, exports, legacy):
         app.include_router(module.router)
+    app.include_router(thumbnails.router)
+    app.include_router(web.router)  # last: its catch-all serves the web app's client routes
     app.add_middleware(RequestContextMiddleware, context=context)
     return app

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -136,6 +137,8 @@ class Image(TimestampMixin, Base):
         Index("ix_images_project_id_id", "project_id", "id"),
         Index("ix_images_project_id_sha256", "project_id", "sha256"),
         Index("ix_images_project_id_original_filename", "project_id", "original_filename"),
+        # One image per imported object: a re-run of an import can never add it twice.
+        Index("ix_images_project_id_source_url", "project_id", "source_url", unique=True),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
@@ -155,6 +158,30 @@ class Image(TimestampMixin, Base):
     )
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Imported images: the object they came from (`s3://bucket/key?...`, `file:///...`) and its
+    # ETag when imported. `external`: reference mode, the bytes stay at `source_url` and
+    # `storage_key` only names where rendered outputs go.
+    source_url: Mapped[str | None] = mapped_column(String(1024))
+    source_etag: Mapped[str | None] = mapped_column(String(200))
+    external: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class ImportSource(Base):
+    """A bucket prefix or folder imported into a project, and how far its imports have got."""
+
+    __tablename__ = "import_sources"
+    __table_args__ = (UniqueConstraint("project_id", "url", name="uq_import_sources_project_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(1024))
+    mode: Mapped[str] = mapped_column(String(20))
+    # Newest last-modified time among the objects imported so far (the cursor's high-water mark).
+    cursor_last_modified: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    imported: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Comment(Base):

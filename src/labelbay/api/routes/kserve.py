@@ -15,7 +15,7 @@ import base64
 import binascii
 import math
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Annotated, Any, Protocol
 
 import numpy as np
@@ -23,7 +23,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from labelbay.api.deps import ContextDep, CurrentUser
 from labelbay.inference.base import Model, ModelError, RGBImage
@@ -40,6 +41,8 @@ OUTPUT_METADATA = [
     {"name": "circles", "datatype": "FP32", "shape": [-1, 3]},
 ]
 OUTPUT_NAMES = frozenset(str(o["name"]) for o in OUTPUT_METADATA)
+# Flat JSON spends at most 4 bytes per UINT8 value ("255,"); allow for spaces and nesting too.
+BODY_BYTES_PER_PIXEL = 3 * 6
 
 
 class ModelSource(Protocol):
@@ -64,7 +67,7 @@ class V2Route(APIRoute):
                     {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
                 )
             except RequestValidationError as exc:
-                return JSONResponse({"error": _validation_message(exc)}, status_code=400)
+                return JSONResponse({"error": _validation_message(exc.errors())}, status_code=400)
 
         return handle
 
@@ -148,12 +151,54 @@ def model_ready(name: str, model: ModelDep) -> dict[str, Any]:
     return {"name": name, "ready": True}
 
 
+def _inline_refs(schema: Any, definitions: dict[str, Any]) -> Any:
+    """A JSON schema with its `$defs` references written out (OpenAPI resolves refs from its root)."""
+    if isinstance(schema, dict):
+        if "$ref" in schema:
+            return _inline_refs(definitions[schema["$ref"].rsplit("/", 1)[1]], definitions)
+        return {k: _inline_refs(v, definitions) for k, v in schema.items() if k != "$defs"}
+    if isinstance(schema, list):
+        return [_inline_refs(v, definitions) for v in schema]
+    return schema
+
+
+_REQUEST_SCHEMA = InferRequest.model_json_schema()
+INFER_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": _inline_refs(_REQUEST_SCHEMA, _REQUEST_SCHEMA.get("$defs", {}))
+        }
+    },
+}
+
+
 @router.post(
     "/models/{name}/infer",
-    responses={400: {"description": "a malformed request"}, 404: {"description": "no such model"}},
+    openapi_extra={"requestBody": INFER_BODY},
+    responses={
+        400: {"description": "a malformed request"},
+        404: {"description": "no such model"},
+        413: {"description": "a body larger than the largest image allowed"},
+    },
 )
-def infer(name: str, body: InferRequest, model: ModelDep, context: ContextDep) -> dict[str, Any]:
+async def infer(
+    name: str, request: Request, model: ModelDep, context: ContextDep
+) -> dict[str, Any]:
     """Detect objects in one image: UINT8 `[1, H, W, 3]` pixels, or BYTES `[1]` base64 JPEG/PNG."""
+    # The body is parsed in the thread pool, not by FastAPI: the JSON of a 1080p image holds six
+    # million numbers, and parsing them on the event loop would stall every other request.
+    max_pixels = context.settings.max_image_pixels
+    raw = await _read_body(request, limit=max_pixels * BODY_BYTES_PER_PIXEL + 1_000_000)
+    return await run_in_threadpool(run_inference, name, model, raw, max_pixels=max_pixels)
+
+
+def run_inference(name: str, model: Model, raw: bytes, *, max_pixels: int) -> dict[str, Any]:
+    """Parse, validate and answer one v2 inference request (HTTP 4xx/5xx as HTTPException)."""
+    try:
+        body = InferRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        raise _bad(_validation_message(exc.errors())) from None
     if len(body.inputs) != 1 or body.inputs[0].name != INPUT_NAME:
         given = [t.name for t in body.inputs]
         raise _bad(f"expected one input named {INPUT_NAME!r}, got {given}")
@@ -161,7 +206,7 @@ def infer(name: str, body: InferRequest, model: ModelDep, context: ContextDep) -
     unknown = sorted(set(wanted or ()) - OUTPUT_NAMES)
     if unknown:
         raise _bad(f"unknown outputs {unknown}; this model has {sorted(OUTPUT_NAMES)}")
-    image = image_of(body.inputs[0], max_pixels=context.settings.max_image_pixels)
+    image = image_of(body.inputs[0], max_pixels=max_pixels)
     try:
         detections = model.predict([image])[0]
     except ModelError as exc:
@@ -173,6 +218,22 @@ def infer(name: str, body: InferRequest, model: ModelDep, context: ContextDep) -
         "parameters": {"class_names": list(detections.class_names or model.spec.class_names)},
         "outputs": output_tensors(detections, wanted),
     }
+
+
+async def _read_body(request: Request, *, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    too_large = HTTPException(
+        status.HTTP_413_CONTENT_TOO_LARGE, f"the request body is over {limit} bytes"
+    )
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def image_of(tensor: InferTensor, *, max_pixels: int) -> RGBImage:
@@ -255,9 +316,9 @@ def _bad(message: str) -> HTTPException:
     return HTTPException(status.HTTP_400_BAD_REQUEST, message)
 
 
-def _validation_message(exc: RequestValidationError) -> str:
+def _validation_message(errors: Sequence[Any]) -> str:
     parts = []
-    for error in exc.errors()[:5]:
+    for error in errors[:5]:
         where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
         parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg")))
     return "malformed request: " + "; ".join(parts)

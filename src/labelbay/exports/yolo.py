@@ -1,0 +1,63 @@
+"""YOLO detection labels as a zip: `labels/<stem>.txt` per image, `images.txt`, and `data.yaml`.
+
+Each label line is `class cx cy w h`, normalised to the image size; class indices are 0-based in the
+order of `data.yaml`'s `names` (the project's label set, then any other names met on the way). Every
+image gets its txt file, empty when it has no box, which YOLO trainers read as "background". The zip
+is written to a non-seekable sink, so it streams (entries carry data descriptors).
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+
+from labelbay.exports.project import ExportImage, Sink
+
+
+class YoloWriter:
+    def __init__(self, sink: Sink, *, categories: Sequence[str]) -> None:
+        self._zip = zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED)  # type: ignore[arg-type]
+        self._names = list(categories)
+        self._index = {name: i for i, name in enumerate(self._names)}
+        self._image_list: list[str] = []
+
+    def class_index(self, name: str) -> int:
+        if name not in self._index:
+            self._index[name] = len(self._names)
+            self._names.append(name)
+        return self._index[name]
+
+    def add(self, image: ExportImage) -> None:
+        lines = []
+        for obj in image.objects:
+            if obj.box is None:
+                continue
+            x1, y1, x2, y2 = (float(v) for v in obj.box)
+            # Clip to the image: a box hanging over the edge would normalise outside [0, 1].
+            x1, x2 = max(0.0, x1), min(float(image.width), x2)
+            y1, y2 = max(0.0, y1), min(float(image.height), y2)
+            if x2 <= x1 or y2 <= y1:
+                continue
+            cx = (x1 + x2) / 2 / image.width
+            cy = (y1 + y2) / 2 / image.height
+            w = (x2 - x1) / image.width
+            h = (y2 - y1) / image.height
+            lines.append(f"{self.class_index(obj.label)} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}")
+        stem = PurePosixPath(image.file_name).stem
+        self._zip.writestr(f"labels/{stem}.txt", "".join(line + "\n" for line in lines))
+        self._image_list.append(f"images/{image.file_name}")
+
+    def close(self) -> None:
+        # `images.txt` costs one short string per image (a few MB at 100k): the one list kept.
+        self._zip.writestr("images.txt", "".join(name + "\n" for name in self._image_list))
+        self._zip.writestr("data.yaml", data_yaml(self._names))
+        self._zip.close()
+
+
+def data_yaml(names: Sequence[str]) -> str:
+    """Ultralytics' dataset file. Names are JSON-quoted, which YAML reads as plain strings."""
+    lines = ["path: .", "train: images.txt", "val: images.txt", f"nc: {len(names)}", "names:"]
+    lines += [f"  {i}: {json.dumps(name)}" for i, name in enumerate(names)]
+    return "\n".join(lines) + "\n"
