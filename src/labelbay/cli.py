@@ -97,6 +97,68 @@ def task_worker(
         runtime.close()
 
 
+@app.command("import")
+def import_images(
+    project_id: Annotated[int, typer.Argument(help="The project to import into.")],
+    source_url: Annotated[
+        str, typer.Argument(help="s3://bucket/prefix?endpoint=... or a folder (path or file://).")
+    ],
+    copy: Annotated[
+        bool, typer.Option("--copy", help="Copy into the input location (default: reference).")
+    ] = False,
+    model: Annotated[str | None, typer.Option(help="Run this model on what was added.")] = None,
+) -> None:
+    """Import the images of a bucket prefix or a folder; a re-run imports only new or changed
+    keys. Without --copy the images stay where they are and are read from there."""
+    from labelbay.db.migrate import upgrade
+    from labelbay.errors import DomainError
+    from labelbay.imports.service import run_import, start_job
+    from labelbay.jobs.executors import batches, make_executor, submit_all
+    from labelbay.jobs.tasks import process_batch
+    from labelbay.runtime import build_runtime
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    runtime = build_runtime(settings)
+    try:
+        result = run_import(
+            runtime,
+            project_id=project_id,
+            url=source_url,
+            mode="copy" if copy else "reference",
+            user_id=None,
+        )
+        for rejection in result.rejected:
+            typer.echo(f"refused {rejection.filename}: {rejection.reason}", err=True)
+        typer.echo(
+            f"added {len(result.added)}, updated {len(result.updated)}, "
+            f"unchanged {result.unchanged}, refused {len(result.rejected)}"
+        )
+        if model and result.added:
+            job_id, queued = start_job(
+                runtime,
+                project_id=project_id,
+                user_id=None,
+                model=model,
+                model_version=None,
+                image_ids=result.added,
+            )
+            if settings.executor == "celery":
+                executor = make_executor(runtime)
+                submit_all(executor, queued, batch_size=settings.job_batch_size)
+                executor.close()
+                typer.echo(f"job {job_id} queued for the workers")
+            else:
+                for batch in batches(queued, settings.job_batch_size):
+                    process_batch(runtime, batch)
+                typer.echo(f"job {job_id} done")
+    except DomainError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    finally:
+        runtime.close()
+
+
 def _hint_first_user(database_url: str) -> None:
     from labelbay.db.session import make_engine, make_sessionmaker
     from labelbay.services.users import count_users

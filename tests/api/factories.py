@@ -7,6 +7,7 @@ in file names, so a NUL or a newline would never reach the server as sent.
 from __future__ import annotations
 
 import io
+import json
 import os
 import struct
 import tempfile
@@ -134,8 +135,6 @@ def multipart(*parts: Part, boundary: str | None = None) -> tuple[bytes, str]:
 
 
 def metadata_part(meta: dict[str, Any]) -> Part:
-    import json
-
     return Part(data=json.dumps(meta).encode(), filename=None, field="metadata")
 
 

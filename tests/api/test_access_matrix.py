@@ -88,6 +88,7 @@ MATRIX = [
     Route("PATCH",  IMG,                                         "200 200 200 200 403 404 401",
           body={"metadata": {"checked": True}}),
     Route("GET",    IMG + "/content",                            "200 200 200 200 200 404 401"),
+    Route("GET",    IMG + "/thumbnail",                          "200 200 200 200 200 404 401"),
     Route("DELETE", IMG,                                         "204 204 204 403 403 404 401"),
     Route("GET",    IMG + "/comments",                           "200 200 200 200 200 404 401"),
     Route("POST",   IMG + "/comments",                           "201 201 201 201 403 404 401",

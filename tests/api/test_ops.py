@@ -137,7 +137,7 @@ def _metric(text: str, name: str, **labels: str) -> float:
 
 
 def test_metrics_count_uploads(stack: Stack) -> None:
-    owner = stack.user("owner@example.com")
+    owner = stack.quick_user("owner@example.com")
     project_id = stack.project(owner)["id"]
     good = jpeg_bytes()
     answer = upload(

@@ -52,7 +52,7 @@ def _assert_rows_and_objects_match(stack: Stack) -> set[str]:
 
 
 def test_batch_of_200_images_in_one_request(stack: Stack) -> None:
-    owner = stack.user("owner@example.com")
+    owner = stack.quick_user("owner@example.com")
     project_id = stack.project(owner)["id"]
     files = {f"batch_{i:03}.jpg": jpeg_bytes(12, 8, seed=i) for i in range(200)}
 
@@ -72,7 +72,7 @@ def test_batch_of_200_images_in_one_request(stack: Stack) -> None:
 
 def test_20_clients_upload_at_once(live_server: LiveServer) -> None:
     stack = live_server.stack
-    owner = stack.user("owner@example.com")
+    owner = stack.quick_user("owner@example.com")
     project_id = stack.project(owner)["id"]
     start = threading.Barrier(CLIENTS)
 
@@ -128,7 +128,7 @@ def test_interrupted_upload_leaves_no_orphan(
     live_server: LiveServer, cut_in: str, spool_dir: Path
 ) -> None:
     stack = live_server.stack
-    owner = stack.user("owner@example.com")
+    owner = stack.quick_user("owner@example.com")
     project_id = stack.project(owner)["id"]
     first, second = jpeg_bytes(40, 30, seed=1), jpeg_bytes(400, 300, seed=2)
     body, content_type = multipart(image_part(first, "first.jpg"), image_part(second, "second.jpg"))
@@ -192,7 +192,7 @@ def test_failure_after_the_object_is_written_leaves_no_orphan(
 ) -> None:
     """The object goes up first, then its row; when the row cannot be written (here the database
     itself refuses it) the object must be removed again."""
-    owner = stack.user("owner@example.com")
+    owner = stack.quick_user("owner@example.com")
     project_id = stack.project(owner)["id"]
     engine = stack.context.engine
     with engine.begin() as conn:

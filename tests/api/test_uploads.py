@@ -54,7 +54,7 @@ def stack_settings_overrides() -> dict[str, Any]:
 
 @pytest.fixture
 def owner(stack: Stack) -> dict[str, str]:
-    return stack.user("owner@example.com")
+    return stack.quick_user("owner@example.com")
 
 
 @pytest.fixture
@@ -63,7 +63,8 @@ def project_id(stack: Stack, owner: dict[str, str]) -> int:
     return project_id
 
 
-def _image_of(data: bytes, fmt: str) -> bytes:
+def _other_format(fmt: str) -> bytes:
+    """A real, valid picture in a format the platform does not take (GIF, BMP)."""
     buffer = io.BytesIO()
     Image.new("RGB", (8, 8), (200, 10, 10)).save(buffer, format=fmt)
     return buffer.getvalue()
@@ -126,8 +127,8 @@ BAD_UPLOADS = [
     BadUpload("corrupt-jpeg-body", _corrupt_jpeg_body, CORRUPT),
     BadUpload("jpeg-header-only", _jpeg_header_only, CORRUPT),
     BadUpload("jpeg-magic-only", lambda: jpeg_bytes()[:20], "JPEG header is corrupt"),
-    BadUpload("gif", lambda: _image_of(b"", "GIF"), NOT_AN_IMAGE, "upload.gif"),
-    BadUpload("bmp", lambda: _image_of(b"", "BMP"), NOT_AN_IMAGE, "upload.bmp"),
+    BadUpload("gif", lambda: _other_format("GIF"), NOT_AN_IMAGE, "upload.gif"),
+    BadUpload("bmp", lambda: _other_format("BMP"), NOT_AN_IMAGE, "upload.bmp"),
     BadUpload(
         "pdf", lambda: b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n", NOT_AN_IMAGE
     ),
@@ -509,7 +510,7 @@ def test_delete_removes_row_and_object(
 def test_comments_are_posted_and_listed_with_their_author(
     stack: Stack, owner: dict[str, str], project_id: int
 ) -> None:
-    annotator = stack.user("ann@example.com")
+    annotator = stack.quick_user("ann@example.com")
     put = stack.client.put(
         f"/api/v1/projects/{project_id}/members",
         json={"email": "ann@example.com", "role": "annotator"},

@@ -80,7 +80,11 @@ def test_coco_fields(stack: Stack, tmp_path: Path) -> None:
         annotations={
             0: [
                 {"kind": "box", "label": "cat", "geometry": box(10, 20, 40, 60)},
-                {"kind": "polygon", "label": "bird", "geometry": {"points": [[0, 0], [10, 0], [0, 10]]}},
+                {
+                    "kind": "polygon",
+                    "label": "bird",
+                    "geometry": {"points": [[0, 0], [10, 0], [0, 10]]},
+                },
             ]
         },
     )
@@ -96,16 +100,21 @@ def test_coco_fields(stack: Stack, tmp_path: Path) -> None:
     # Every image, labelled or not; relative, unique file names.
     assert len(coco.getImgIds()) == 3
     names = [image["file_name"] for image in data["images"]]
-    assert names[0] == "a.jpg" and names[2] == "b.jpg"
-    assert names[1].endswith("_a.jpg") and "/" not in names[1]
+    assert names[0] == "a.jpg"
+    assert names[2] == "b.jpg"
+    assert names[1].endswith("_a.jpg")
+    assert "/" not in names[1]
     assert [(i["width"], i["height"]) for i in data["images"]] == [(200, 160), (64, 48), (64, 48)]
     by_kind = sorted(data["annotations"], key=lambda a: (a["category_id"], "score" in a))
     polygon, cat_truth, cat_predicted = by_kind
-    assert polygon["category_id"] == 1 and polygon["area"] == 50.0
+    assert polygon["category_id"] == 1
+    assert polygon["area"] == 50.0
     assert polygon["segmentation"] == [[0.0, 0.0, 10.0, 0.0, 0.0, 10.0]]
-    assert cat_truth["bbox"] == [10.0, 20.0, 30.0, 40.0] and cat_truth["area"] == 1200.0
+    assert cat_truth["bbox"] == [10.0, 20.0, 30.0, 40.0]
+    assert cat_truth["area"] == 1200.0
     assert "score" not in cat_truth
-    assert cat_predicted["score"] == 0.75 and cat_predicted["category_id"] == 2
+    assert cat_predicted["score"] == 0.75
+    assert cat_predicted["category_id"] == 2
     assert all(a["iscrowd"] == 0 and a["image_id"] == 1 for a in data["annotations"])
 
 
@@ -118,7 +127,8 @@ def test_selection_and_refusals(stack: Stack) -> None:
         annotations={},
     )
     only = export(stack, labelled, format="coco", has_predictions="true").json()
-    assert len(only["images"]) == 1 and len(only["annotations"]) == 1
+    assert len(only["images"]) == 1
+    assert len(only["annotations"]) == 1
     url = f"/api/v1/projects/{labelled.project_id}/export"
     assert stack.client.get(url, params={"model": "det"}).status_code == 401
     answer = stack.client.get(url, params={"source": "predictions"}, headers=labelled.headers)

@@ -35,13 +35,17 @@ def test_yolo_zip_reads_back(stack: Stack) -> None:
     assert archive.testzip() is None
     data_yaml = archive.read("data.yaml").decode()
     assert "nc: 2" in data_yaml
-    assert '  0: "bird"' in data_yaml and '  1: "cat"' in data_yaml
+    assert '  0: "bird"' in data_yaml
+    assert '  1: "cat"' in data_yaml
     lines = archive.read("labels/img0.txt").decode().splitlines()
     parsed = [(int(c), *map(float, rest)) for c, *rest in (line.split() for line in lines)]
     assert parsed[0] == pytest.approx((1, 0.2, 0.3, 0.2, 0.4))
     assert parsed[1] == pytest.approx((0, 0.75, 0.5, 0.5, 1.0))
     assert archive.read("labels/img1.txt") == b""  # every image, even without a box
-    assert archive.read("images.txt").decode().splitlines() == ["images/img0.jpg", "images/img1.jpg"]
+    assert archive.read("images.txt").decode().splitlines() == [
+        "images/img0.jpg",
+        "images/img1.jpg",
+    ]
 
 
 def test_csv(stack: Stack) -> None:
@@ -58,7 +62,8 @@ def test_csv(stack: Stack) -> None:
     first = rows[0]
     assert float(first["score"]) == 0.9
     assert [float(first[k]) for k in ("x1", "y1", "x2", "y2")] == [20, 10, 60, 50]
-    assert rows[2]["score"] == "" and rows[0]["image_id"] == str(labelled.image_ids[0])
+    assert rows[2]["score"] == ""
+    assert rows[0]["image_id"] == str(labelled.image_ids[0])
 
 
 def test_json(stack: Stack) -> None:
@@ -73,7 +78,8 @@ def test_json(stack: Stack) -> None:
             "bbox": {"x1": 0.0, "y1": 0.0, "x2": 100.0, "y2": 50.0},
         }
     ]
-    assert data[1]["objects"] == [] and data[1]["width"] == 64
+    assert data[1]["objects"] == []
+    assert data[1]["width"] == 64
 
 
 def test_label_studio_tasks(stack: Stack) -> None:
@@ -86,7 +92,8 @@ def test_label_studio_tasks(stack: Stack) -> None:
     assert prediction["model_version"] == "det:1"
     cat = prediction["result"][0]
     assert cat["type"] == "rectanglelabels"
-    assert cat["from_name"] == "label" and cat["to_name"] == "image"
+    assert cat["from_name"] == "label"
+    assert cat["to_name"] == "image"
     assert (cat["original_width"], cat["original_height"]) == (200, 100)
     value = cat["value"]
     assert value["rectanglelabels"] == ["cat"]

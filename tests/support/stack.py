@@ -7,11 +7,13 @@ server). Tests that use it run on both. `live_server` runs the same app under a 
 
 from __future__ import annotations
 
+import functools
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,10 @@ from fastapi.testclient import TestClient
 from labelbay.api.app import create_app
 from labelbay.api.context import AppContext
 from labelbay.config import Settings
+from labelbay.db.models import User
 from labelbay.db.session import transaction
+from labelbay.security.passwords import hash_password
+from labelbay.security.tokens import create_access_token
 from labelbay.services.users import create_user
 
 PASSWORD = "correct-horse-battery"
@@ -49,6 +54,23 @@ class Stack:
             create_user(session, email=email, password=PASSWORD, is_admin=admin)
         return self.login(email)
 
+    def quick_user(self, email: str, *, admin: bool = False) -> dict[str, str]:
+        """Like `user()`, without its two deliberately slow Argon2 runs: the row gets a hash of
+        PASSWORD computed once per session and the token is minted directly. For tests about
+        something other than signing in (which `user()` and the auth tests exercise)."""
+        with transaction(self.context.sessions) as session:
+            row = User(email=email.strip().lower(), password_hash=_password_hash(), is_admin=admin)
+            session.add(row)
+            session.flush()
+            user_id = row.id
+        token = create_access_token(
+            user_id=user_id,
+            secret=self.settings.secret_key.get_secret_value(),
+            algorithm=self.settings.jwt_algorithm,
+            expires_in=timedelta(hours=1),
+        )
+        return {"Authorization": f"Bearer {token}"}
+
     def login(self, email: str, password: str = PASSWORD) -> dict[str, str]:
         answer = self.client.post(
             "/api/v1/auth/token", data={"username": email, "password": password}
@@ -66,6 +88,11 @@ class Stack:
     def object_keys(self) -> set[str]:
         """Every object in the input location, read through the store's own listing."""
         return {info.key for info in self.context.storage.input.list("")}
+
+
+@functools.cache
+def _password_hash() -> str:
+    return hash_password(PASSWORD)
 
 
 def make_settings(database_url: str, storage_url: str, **overrides: Any) -> Settings:

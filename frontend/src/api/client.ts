@@ -158,3 +158,12 @@ export function uploadFiles(
   });
   return { promise, abort: () => xhr.abort() };
 }
+
+/** GET JSON from a URL built by hand (for query parameters the schema can't name, such as
+ * `metadata.<key>`), typed by the caller from the generated schema. */
+export async function getJson<T>(url: string): Promise<T> {
+  const blob = await fetchBlob(url);
+  return JSON.parse(await blob.text()) as T;
+}
+
+export type ImagePage = Schemas['ImagePage'];

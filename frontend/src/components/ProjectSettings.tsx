@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { api, must, type Project } from '../api/client';
 import { parseMetadata } from '../pages/Projects';
+import { labelColor } from '../colors';
 
 /** The label set (name + colour) and the project's metadata. */
 export function ProjectSettings({ project, onChanged }: { project: Project; onChanged: () => void }) {
@@ -32,7 +33,7 @@ export function ProjectSettings({ project, onChanged }: { project: Project; onCh
             <input
               type="color"
               aria-label={`Colour of ${l.name}`}
-              value={l.color.startsWith('#') && l.color.length === 7 ? l.color : '#888888'}
+              value={/^#[0-9a-f]{6}$/i.test(l.color) ? l.color : labelColor(l.name, null)}
               onChange={(e) =>
                 void attempt(() =>
                   must(api.PATCH('/api/v1/projects/{project_id}/labels/{label_id}', { params: { path: { ...path, label_id: l.id } }, body: { color: e.target.value } })),

@@ -17,6 +17,7 @@ from labelbay.api.routes import (
     auth,
     exports,
     images,
+    imports,
     jobs,
     kserve,
     legacy,
@@ -39,8 +40,13 @@ def requeue_unfinished(context: AppContext) -> None:
     With Celery the broker keeps the messages (late acks), so nothing is re-sent here."""
     if context.settings.executor != "inprocess":
         return
-    with context.sessions() as session:
-        ids = unfinished_task_ids(session)
+    try:
+        with context.sessions() as session:
+            ids = unfinished_task_ids(session)
+    except Exception:
+        # The server must start (and answer /ready with 503) even when the database is down.
+        log.exception("could not look for unfinished tasks at start-up")
+        return
     if ids:
         log.info("re-queueing %d unfinished tasks", len(ids))
         submit_all(context.executor, ids, batch_size=context.settings.job_batch_size)
@@ -65,7 +71,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.context = context
     install_error_handlers(app)
-    for module in (ops, auth, projects, images, review, jobs, kserve, analyses, exports, legacy):
+    for module in (
+        ops,
+        auth,
+        projects,
+        images,
+        review,
+        jobs,
+        kserve,
+        analyses,
+        exports,
+        imports,
+        legacy,
+    ):
         app.include_router(module.router)
     app.include_router(thumbnails.router)
     app.include_router(web.router)  # last: its catch-all serves the web app's client routes

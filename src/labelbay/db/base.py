@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -49,15 +50,33 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_uuid7_lock = threading.Lock()
+_uuid7_last = [0, 0]  # last millisecond, counter within it
+
+
 def uuid7() -> uuid.UUID:
-    """A time-ordered UUID (version 7): keyset pagination on it walks images in upload order."""
-    millis = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
+    """A time-ordered UUID (version 7): keyset pagination on it walks images in upload order.
+
+    Within one millisecond the 12-bit `rand_a` field is a counter, so ids made by one process
+    stay strictly increasing (RFC 9562, method 1); across processes the order within a
+    millisecond is arbitrary.
+    """
+    with _uuid7_lock:
+        millis = time.time_ns() // 1_000_000
+        last_ms, counter = _uuid7_last
+        if millis <= last_ms:
+            millis, counter = last_ms, counter + 1
+            if counter > 0xFFF:  # 4096 ids in one millisecond: borrow the next one
+                millis, counter = millis + 1, 0
+        else:
+            counter = 0
+        _uuid7_last[:] = [millis, counter]
+    rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
     value = (millis & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76  # version
-    value |= ((rand >> 62) & 0xFFF) << 64  # rand_a, 12 bits
+    value |= counter << 64  # rand_a used as a counter
     value |= 0b10 << 62  # variant
-    value |= rand & ((1 << 62) - 1)  # rand_b
+    value |= rand_b
     return uuid.UUID(int=value)
 
 

@@ -73,6 +73,9 @@ class Sink:
     def flush(self) -> None:
         pass
 
+    def close(self) -> None:
+        pass
+
     def take(self) -> bytes:
         data = b"".join(self._parts)
         self._parts.clear()
@@ -127,7 +130,9 @@ def iter_images(
             names_seen.add(file_name)
             objects = predicted.get(row.id, []) + annotated.get(row.id, [])
             page.append(
-                ExportImage(row.id, file_name, row.original_filename, row.width, row.height, objects)
+                ExportImage(
+                    row.id, file_name, row.original_filename, row.width, row.height, objects
+                )
             )
         session.expunge_all()  # the page is copied out; let its ORM objects go
         yield page

@@ -18,7 +18,7 @@ from labelbay.exports.project import ExportImage, Sink
 
 class YoloWriter:
     def __init__(self, sink: Sink, *, categories: Sequence[str]) -> None:
-        self._zip = zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED)  # type: ignore[arg-type]
+        self._zip = zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED)
         self._names = list(categories)
         self._index = {name: i for i, name in enumerate(self._names)}
         self._image_list: list[str] = []

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from labelbay.db.models import Image, Job, JobStatus, JobTask, Prediction, Project, TaskStatus
 from labelbay.db.session import transaction
+from labelbay.imports.sources import image_store
 from labelbay.inference.base import Model
 from labelbay.inference.detections import Detections
 from labelbay.inference.imageio import ImageDecodeError, decode_image
@@ -57,7 +58,8 @@ def process_batch(deps: Runtime, task_ids: Sequence[int]) -> int:
     model = deps.models.get_by_id(model_version_id)
     started = time.perf_counter()
     for item in items:
-        item.data = deps.storage.input.get(item.image.storage_key)
+        store, key = image_store(deps.storage, deps.settings, item.image)
+        item.data = store.get(key)
     stages["download"] = _ms(started)
     _predict(model, items, stages)
     started = time.perf_counter()
@@ -66,12 +68,12 @@ def process_batch(deps: Runtime, task_ids: Sequence[int]) -> int:
         assert job is not None
         for item in items:
             _store(deps, session, job, model_version_id, item)
+        stages["store"] = _ms(started)  # measured here so that it is saved with the others
         # Locked (and re-read) only now, just before the commit: batches finishing at once on
         # several workers would otherwise overwrite each other's stage totals.
         session.refresh(job, ["stage_ms"], with_for_update=True)
         for stage, value in stages.items():
             job.stage_ms = {**job.stage_ms, stage: job.stage_ms.get(stage, 0.0) + value}
-    stages["store"] = _ms(started)
     _finish_job_if_done(deps, job_id)
     return len(items)
 

@@ -40,6 +40,15 @@ class Rejection:
     reason: str
 
 
+@dataclass(frozen=True)
+class ImportedFrom:
+    """Where an imported file came from; `external`: keep only the reference, store no copy."""
+
+    url: str
+    etag: str | None
+    external: bool = False
+
+
 def store_upload(
     *,
     sessions: sessionmaker[Session],
@@ -49,6 +58,7 @@ def store_upload(
     uploader_id: int | None,
     limits: UploadLimits,
     meta: Mapping[str, Any] | None = None,
+    origin: ImportedFrom | None = None,
 ) -> Image | Rejection:
     """Validate one received file and keep it (object first, then its row), or say why not.
 
@@ -71,7 +81,9 @@ def store_upload(
         except RejectedFile as exc:
             return Rejection(filename, str(exc))
         key = new_image_key(facts.extension)
-        store.put(key, part.path, content_type=facts.mime_type)
+        external = origin is not None and origin.external
+        if not external:
+            store.put(key, part.path, content_type=facts.mime_type)
         try:
             with transaction(sessions) as session:
                 image = Image(
@@ -85,10 +97,14 @@ def store_upload(
                     sha256=part.sha256,
                     meta=dict(meta or {}),
                     uploaded_by_id=uploader_id,
+                    source_url=origin.url if origin else None,
+                    source_etag=origin.etag if origin else None,
+                    external=external,
                 )
                 session.add(image)
         except BaseException:
-            store.delete(key)
+            if not external:
+                store.delete(key)
             raise
         return image
     finally:

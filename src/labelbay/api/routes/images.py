@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
@@ -28,6 +28,7 @@ from labelbay.api.schemas import (
 from labelbay.db.models import Image, Project, Role, TaskStatus, User
 from labelbay.db.session import transaction
 from labelbay.errors import DomainError
+from labelbay.imports.sources import image_store
 from labelbay.jobs.executors import submit_all
 from labelbay.jobs.service import create_job, task_ids
 from labelbay.services import images
@@ -114,8 +115,10 @@ async def upload_images(
                 outcome = await _judge(part, seen_files, project_id, user.id, limits, context, meta)
                 (stored if isinstance(outcome, Image) else rejected).append(outcome)  # type: ignore[arg-type]
     except ClientDisconnect:
+        # Nobody is listening any more; files finished before the cut stay stored, each whole.
         reader.abort()
-        raise
+        log.info("upload to project %s: client went away after %d files", project_id, seen_files)
+        return Response(status_code=499)
     except MultipartError as exc:
         reader.abort()
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
@@ -293,13 +296,13 @@ def get_image_content(
 ) -> Any:
     """The image's bytes; on S3, a redirect to a short-lived presigned URL instead."""
     image = images.get_image(session, user=user, image_id=image_id, min_role=Role.viewer)
-    store = context.storage.input
+    store, key = image_store(context.storage, context.settings, image)
     expires = context.settings.presign_expiry_seconds
-    url = store.presign(image.storage_key, method="GET", expires_in=timedelta(seconds=expires))
+    url = store.presign(key, method="GET", expires_in=timedelta(seconds=expires))
     if url is not None:
         return RedirectResponse(url, status_code=status.HTTP_307_TEMPORARY_REDIRECT)
     return StreamingResponse(
-        store.iter_chunks(image.storage_key),
+        store.iter_chunks(key),
         media_type=image.mime_type,
         headers={
             "Content-Length": str(image.size_bytes),

@@ -115,7 +115,11 @@ def get_job(job_id: int, user: CurrentUser, session: SessionDep) -> JobOut:
     """Status, counts, throughput, per-stage time and the first errors of a job."""
     job = _visible_job(session, user, job_id, Role.viewer)
     service.refresh_counts(session, job=job)
-    return job_out(session, job)
+    out = job_out(session, job)
+    # Shown, not stored: written from a read that raced the job's completion, these counts
+    # could overwrite the final ones. Only the task code writes a job's row.
+    session.rollback()
+    return out
 
 
 @router.get("/projects/{project_id}/jobs")

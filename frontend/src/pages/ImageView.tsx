@@ -1,0 +1,357 @@
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import {
+  api,
+  must,
+  type AnalysisDetail,
+  type Annotation,
+  type ImageOut,
+  type Prediction,
+  type Project,
+} from '../api/client';
+import { AnalysesPanel } from '../components/AnalysesPanel';
+import { Comments } from '../components/Comments';
+import { rememberedOrder } from '../components/ImageGrid';
+import { Stage, type Box, type Detection, type Layers, type Mode, type Selection, type View } from '../components/Stage';
+import { linkClick, navigate } from '../router';
+import { labelColor } from '../colors';
+
+function typing(target: EventTarget | null): boolean {
+  const el = target as HTMLElement | null;
+  return !!el && (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA' || el.tagName === 'SELECT' || el.isContentEditable);
+}
+
+export function ImageView({ projectId, imageId }: { projectId: number; imageId: string }) {
+  const [image, setImage] = useState<ImageOut | null>(null);
+  const [project, setProject] = useState<Project | null>(null);
+  const [annotations, setAnnotations] = useState<Annotation[]>([]);
+  const [predictions, setPredictions] = useState<Prediction[]>([]);
+  const [analysesEnabled, setAnalysesEnabled] = useState(false);
+  const [analysis, setAnalysis] = useState<AnalysisDetail | null>(null);
+  const [layers, setLayers] = useState<Layers>({ annotations: true, predictions: {}, analysis: true });
+  const [opacity, setOpacity] = useState(0.9);
+  const [sideBySide, setSideBySide] = useState(false);
+  const [mode, setMode] = useState<Mode>('select');
+  const [selection, setSelection] = useState<Selection>(null);
+  const [view, setView] = useState<View | null>(null);
+  const [drawLabel, setDrawLabel] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [status, setStatus] = useState('');
+  const imagePath = { image_id: imageId };
+
+  const attempt = useCallback(async (work: () => Promise<unknown>, done?: string) => {
+    setError(null);
+    try {
+      await work();
+      if (done) setStatus(done);
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }, []);
+
+  const loadLabels = useCallback(async () => {
+    const path = { image_id: imageId };
+    const [anns, preds] = await Promise.all([
+      must(api.GET('/api/v1/images/{image_id}/annotations', { params: { path } })),
+      must(api.GET('/api/v1/images/{image_id}/predictions', { params: { path } })),
+    ]);
+    setAnnotations(anns);
+    setPredictions(preds);
+  }, [imageId]);
+
+  useEffect(() => {
+    void attempt(async () => {
+      const [img, proj] = await Promise.all([
+        must(api.GET('/api/v1/images/{image_id}', { params: { path: { image_id: imageId } } })),
+        must(api.GET('/api/v1/projects/{project_id}', { params: { path: { project_id: projectId } } })),
+      ]);
+      setImage(img);
+      setProject(proj);
+      setDrawLabel((l) => l || proj.labels[0]?.name || '');
+      await loadLabels();
+      const config = await fetch('/config').then((r) => (r.ok ? r.json() : {}));
+      setAnalysesEnabled(Boolean((config as { ml_analysis_enabled?: boolean }).ml_analysis_enabled));
+    });
+  }, [imageId, projectId, attempt, loadLabels]);
+
+  const colors = useMemo(() => new Map(project?.labels.map((l) => [l.name, l.color]) ?? []), [project]);
+  const colorOf = useCallback((label: string) => labelColor(label, colors.get(label)), [colors]);
+
+  const order = rememberedOrder(projectId);
+  const at = order.indexOf(imageId);
+  const prev = at > 0 ? order[at - 1] : null;
+  const next = at >= 0 && at < order.length - 1 ? order[at + 1] : null;
+  const go = useCallback((id: string | null) => id && navigate(`/projects/${projectId}/images/${id}`), [projectId]);
+
+  const selectedAnnotation = selection?.kind === 'annotation' ? annotations.find((a) => a.id === selection.id) ?? null : null;
+  const classification = annotations.find((a) => a.kind === 'classification') ?? null;
+
+  const review = useCallback(
+    (modelVersionId: number, index: number, verdict: 'accepted' | 'rejected' | null) =>
+      attempt(async () => {
+        await must(
+          api.POST('/api/v1/images/{image_id}/predictions/{model_version_id}/review', {
+            params: { path: { image_id: imageId, model_version_id: modelVersionId } },
+            body: { index, verdict },
+          }),
+        );
+        await loadLabels();
+      }, verdict ? `Detection ${index + 1} ${verdict}` : 'Verdict cleared'),
+    [attempt, imageId, loadLabels],
+  );
+
+  const drawBox = (box: Box) =>
+    attempt(async () => {
+      if (!drawLabel) throw new Error('choose a class to draw with first');
+      const made = await must(
+        api.POST('/api/v1/images/{image_id}/annotations', { params: { path: imagePath }, body: { kind: 'box', label: drawLabel, geometry: { ...box } } }),
+      );
+      setAnnotations((old) => [...old, made]);
+      setSelection({ kind: 'annotation', id: made.id });
+    }, 'Box added');
+
+  const changeBox = (id: number, box: Box) =>
+    attempt(async () => {
+      const changed = await must(api.PATCH('/api/v1/annotations/{annotation_id}', { params: { path: { annotation_id: id } }, body: { geometry: { ...box } } }));
+      setAnnotations((old) => old.map((a) => (a.id === id ? changed : a)));
+    }, 'Box saved');
+
+  const relabel = (id: number, label: string) =>
+    attempt(async () => {
+      const changed = await must(api.PATCH('/api/v1/annotations/{annotation_id}', { params: { path: { annotation_id: id } }, body: { label } }));
+      setAnnotations((old) => old.map((a) => (a.id === id ? changed : a)));
+    }, 'Class changed');
+
+  const remove = useCallback(
+    (id: number) =>
+      attempt(async () => {
+        await must(api.DELETE('/api/v1/annotations/{annotation_id}', { params: { path: { annotation_id: id } } }));
+        setAnnotations((old) => old.filter((a) => a.id !== id));
+        setSelection(null);
+      }, 'Annotation deleted'),
+    [attempt],
+  );
+
+  const classify = (label: string) =>
+    attempt(async () => {
+      if (!label) return;
+      await must(api.POST('/api/v1/images/{image_id}/annotations', { params: { path: imagePath }, body: { kind: 'classification', label, geometry: {} } }));
+      await loadLabels();
+    }, 'Image class set');
+
+  const markReviewed = (reviewed: boolean) =>
+    attempt(async () => {
+      setImage(await must(api.POST('/api/v1/images/{image_id}/review', { params: { path: imagePath }, body: { status: reviewed ? 'reviewed' : 'unreviewed' } })));
+    }, reviewed ? 'Marked reviewed' : 'Marked not reviewed');
+
+  // Keyboard shortcuts (not while typing in a field).
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (typing(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
+      const key = event.key;
+      if (key === 'b') setMode((m) => (m === 'draw' ? 'select' : 'draw'));
+      else if (key === 'Escape') {
+        setMode('select');
+        setSelection(null);
+      } else if ((key === 'Delete' || key === 'Backspace') && selection?.kind === 'annotation') void remove(selection.id);
+      else if ((key === 'a' || key === 'r') && selection?.kind === 'prediction')
+        void review(selection.modelVersionId, selection.index, key === 'a' ? 'accepted' : 'rejected');
+      else if (key === 'ArrowLeft') go(prev);
+      else if (key === 'ArrowRight') go(next);
+      else if (key === '0') setView(null);
+      else return;
+      event.preventDefault();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [selection, remove, review, go, prev, next]);
+
+  if (!image || !project) {
+    return error ? <p role="alert" className="error">{error}</p> : <p role="status">Loading…</p>;
+  }
+
+  const contentUrl = `/api/v1/images/${image.id}/content`;
+  const labelNames = project.labels.map((l) => l.name);
+  const stageProps = {
+    contentUrl,
+    alt: image.original_filename,
+    width: image.width,
+    height: image.height,
+    annotations,
+    predictions,
+    analysis,
+    layers,
+    opacity,
+    colorOf,
+    selection,
+    onSelect: setSelection,
+    mode,
+    view,
+    onView: setView,
+    onDraw: (b: Box) => void drawBox(b),
+    onChangeBox: (id: number, b: Box) => void changeBox(id, b),
+  };
+  const legend = [...new Set([...labelNames, ...annotations.map((a) => a.label), ...predictions.flatMap((p) => (p.detections as unknown as Detection[]).map((d) => d.class_name))])];
+
+  return (
+    <div className="page image-view">
+      <nav aria-label="Breadcrumb" className="crumbs">
+        <a href="/" onClick={linkClick}>
+          Projects
+        </a>{' '}
+        /{' '}
+        <a href={`/projects/${project.id}`} onClick={linkClick}>
+          {project.name}
+        </a>{' '}
+        / <span>{image.original_filename}</span>
+      </nav>
+      <div className="toolbar row" role="toolbar" aria-label="Image tools">
+        <button type="button" onClick={() => go(prev)} disabled={!prev} aria-keyshortcuts="ArrowLeft">
+          ← Previous
+        </button>
+        <button type="button" onClick={() => go(next)} disabled={!next} aria-keyshortcuts="ArrowRight">
+          Next →
+        </button>
+        <button type="button" aria-pressed={mode === 'draw'} onClick={() => setMode(mode === 'draw' ? 'select' : 'draw')} aria-keyshortcuts="b">
+          Draw box (b)
+        </button>
+        <label>
+          Class to draw
+          <select value={drawLabel} onChange={(e) => setDrawLabel(e.target.value)}>
+            {labelNames.map((n) => (
+              <option key={n}>{n}</option>
+            ))}
+          </select>
+        </label>
+        <button type="button" onClick={() => setView((v) => v && { ...v, scale: v.scale * 1.25 })}>
+          Zoom in
+        </button>
+        <button type="button" onClick={() => setView((v) => v && { ...v, scale: v.scale / 1.25 })}>
+          Zoom out
+        </button>
+        <button type="button" onClick={() => setView(null)} aria-keyshortcuts="0">
+          Fit
+        </button>
+        <label>
+          <input type="checkbox" checked={sideBySide} onChange={(e) => setSideBySide(e.target.checked)} /> Side by side
+        </label>
+        <button type="button" onClick={() => void markReviewed(image.review_status !== 'reviewed')} data-testid="review-toggle">
+          {image.review_status === 'reviewed' ? 'Mark not reviewed' : 'Mark reviewed'}
+        </button>
+        <span className="muted" data-testid="review-status">
+          {image.review_status}
+        </span>
+      </div>
+      <p className="status-line" role="status" aria-live="polite">
+        {status}
+      </p>
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      <div className="viewer-layout">
+        <div className={`stages ${sideBySide ? 'split' : ''}`}>
+          {sideBySide && <Stage {...stageProps} overlays={false} />}
+          <Stage {...stageProps} />
+        </div>
+        <aside className="side">
+          <section className="card" aria-labelledby="layers-heading">
+            <h2 id="layers-heading">Layers</h2>
+            <label>
+              <input type="checkbox" checked={layers.annotations} onChange={(e) => setLayers({ ...layers, annotations: e.target.checked })} /> Annotations ({annotations.filter((a) => a.kind !== 'classification').length})
+            </label>
+            {predictions.map((p) => (
+              <label key={p.model_version_id}>
+                <input
+                  type="checkbox"
+                  checked={layers.predictions[p.model_version_id] !== false}
+                  onChange={(e) => setLayers({ ...layers, predictions: { ...layers.predictions, [p.model_version_id]: e.target.checked } })}
+                />{' '}
+                Predictions: {p.model} {p.model_version} ({p.detections.length})
+              </label>
+            ))}
+            {analysis && (
+              <label>
+                <input type="checkbox" checked={layers.analysis} onChange={(e) => setLayers({ ...layers, analysis: e.target.checked })} /> Analysis {analysis.model_name}
+              </label>
+            )}
+            <label>
+              Overlay opacity
+              <input type="range" min={0} max={1} step={0.05} value={opacity} onChange={(e) => setOpacity(Number(e.target.value))} />
+            </label>
+            <h3>Legend</h3>
+            <ul className="legend" aria-label="Class colours">
+              {legend.map((name) => (
+                <li key={name}>
+                  <span className="swatch" style={{ background: colorOf(name) }} aria-hidden="true" /> {name}
+                </li>
+              ))}
+            </ul>
+          </section>
+          <section className="card" aria-labelledby="edit-heading">
+            <h2 id="edit-heading">Edit</h2>
+            <label>
+              Image class
+              <select value={classification?.label ?? ''} onChange={(e) => void classify(e.target.value)}>
+                <option value="">(none)</option>
+                {labelNames.map((n) => (
+                  <option key={n}>{n}</option>
+                ))}
+              </select>
+            </label>
+            {selectedAnnotation && (
+              <div className="selected" data-testid="selected-annotation">
+                <p>
+                  Selected {selectedAnnotation.kind} #{selectedAnnotation.id}
+                </p>
+                <label>
+                  Class
+                  <select value={selectedAnnotation.label} onChange={(e) => void relabel(selectedAnnotation.id, e.target.value)}>
+                    {[...new Set([selectedAnnotation.label, ...labelNames])].map((n) => (
+                      <option key={n}>{n}</option>
+                    ))}
+                  </select>
+                </label>
+                <button type="button" onClick={() => void remove(selectedAnnotation.id)} aria-keyshortcuts="Delete">
+                  Delete (Del)
+                </button>
+              </div>
+            )}
+            <p className="muted small">
+              Keys: b draw · Esc select · Del delete · a/r accept/reject · ←/→ images · 0 fit · wheel zoom · drag pan
+            </p>
+          </section>
+          {predictions.map((p) => (
+            <section className="card" key={p.model_version_id} aria-label={`Predictions of ${p.model}`}>
+              <h2>
+                {p.model} {p.model_version}
+              </h2>
+              <ol className="detections">
+                {(p.detections as unknown as Detection[]).map((d, index) => {
+                  const verdict = (p.review as Record<string, string>)[String(index)];
+                  const chosen = selection?.kind === 'prediction' && selection.modelVersionId === p.model_version_id && selection.index === index;
+                  return (
+                    <li key={index} className={chosen ? 'chosen' : ''} data-testid="detection-row">
+                      <button type="button" className="link" onClick={() => setSelection({ kind: 'prediction', modelVersionId: p.model_version_id, index })}>
+                        {d.class_name} {d.confidence !== undefined ? d.confidence.toFixed(2) : ''}
+                      </button>
+                      <span className="verdict">{verdict ?? ''}</span>
+                      <button type="button" aria-label={`Accept detection ${index + 1}`} onClick={() => void review(p.model_version_id, index, 'accepted')} disabled={verdict === 'accepted'}>
+                        Accept
+                      </button>
+                      <button type="button" aria-label={`Reject detection ${index + 1}`} onClick={() => void review(p.model_version_id, index, 'rejected')} disabled={verdict === 'rejected'}>
+                        Reject
+                      </button>
+                    </li>
+                  );
+                })}
+              </ol>
+            </section>
+          ))}
+          <Comments imageId={image.id} />
+          <AnalysesPanel imageId={image.id} enabled={analysesEnabled} selected={analysis} onSelect={setAnalysis} />
+        </aside>
+      </div>
+    </div>
+  );
+}

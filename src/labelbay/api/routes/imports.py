@@ -1,0 +1,83 @@
+"""Importing a bucket prefix or a folder into a project."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from labelbay.api.deps import ContextDep, CurrentUser, SessionDep
+from labelbay.api.schemas import Rejected
+from labelbay.db.models import Role
+from labelbay.errors import Forbidden
+from labelbay.imports.service import run_import, start_job
+from labelbay.imports.sources import canonical_url
+from labelbay.jobs.executors import submit_all
+from labelbay.services.projects import require_project
+
+router = APIRouter(prefix="/api/v1", tags=["imports"])
+
+
+class ImportIn(BaseModel):
+    source_url: str = Field(min_length=1, max_length=1000)
+    mode: Literal["reference", "copy"] = "reference"
+    model: str | None = Field(default=None, max_length=100)
+    model_version: str | None = Field(default=None, max_length=50)
+
+
+class ImportOut(BaseModel):
+    source_id: int
+    added: int
+    updated: int
+    unchanged: int
+    rejected: list[Rejected]
+    job_id: int | None = None
+
+
+@router.post("/projects/{project_id}/imports", status_code=status.HTTP_200_OK)
+async def import_images(
+    project_id: int, body: ImportIn, user: CurrentUser, session: SessionDep, context: ContextDep
+) -> ImportOut:
+    """Import the images at `source_url` (`s3://bucket/prefix?endpoint=...` or, for
+    administrators, `file:///folder`) into the project (manager and up).
+
+    `reference` keeps each image where it is and reads it from there; `copy` stores a copy in the
+    input location. Each file is judged like an upload. Running it again imports only new keys and
+    refreshes changed ones (by ETag). With `model`, a job runs that model on what was added.
+    """
+    await run_in_threadpool(
+        require_project, session, user=user, project_id=project_id, min_role=Role.manager
+    )
+    if canonical_url(body.source_url).startswith("file:") and not user.is_admin:
+        raise Forbidden("importing from the server's folders needs an administrator")
+    session.commit()
+    result = await run_in_threadpool(
+        run_import,
+        context.runtime,
+        project_id=project_id,
+        url=body.source_url,
+        mode=body.mode,
+        user_id=user.id,
+    )
+    job_id = None
+    if body.model and result.added:
+        job_id, queued = await run_in_threadpool(
+            start_job,
+            context.runtime,
+            project_id=project_id,
+            user_id=user.id,
+            model=body.model,
+            model_version=body.model_version,
+            image_ids=result.added,
+        )
+        submit_all(context.executor, queued, batch_size=context.settings.job_batch_size)
+    return ImportOut(
+        source_id=result.source_id,
+        added=len(result.added),
+        updated=len(result.updated),
+        unchanged=result.unchanged,
+        rejected=[Rejected(filename=r.filename, reason=r.reason) for r in result.rejected],
+        job_id=job_id,
+    )
