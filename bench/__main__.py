@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import argparse
 
-from bench import bench_upload
+from bench import bench_scale, bench_upload
 from bench.report import print_table
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="labelbay benchmarks")
-    parser.add_argument("--only", choices=["upload", "inference", "text"], action="append")
+    parser.add_argument("--only", choices=["upload", "inference", "text", "scale"], action="append")
     args = parser.parse_args()
-    selected = set(args.only or ["upload", "inference", "text"])
+    selected = set(args.only or ["upload", "inference", "text", "scale"])
     if "upload" in selected:
         print_table(
             bench_upload.run(), "Uploads (embedded: SQLite + local folder, one server process)"
         )
+    if "scale" in selected:
+        print_table(bench_scale.run(), "Scale (PostgreSQL: 100k images, 1M predictions)")
 
 
 if __name__ == "__main__":

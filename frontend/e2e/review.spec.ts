@@ -60,7 +60,9 @@ test('review workflow: upload, run circles, correct a box, comment, persist, exp
 
   // Run the built-in `circles` model on the coins image only, and watch the job finish.
   await page.getByLabel('Select coins.png').check();
-  await page.getByLabel('Model', { exact: true }).selectOption('circles');
+  const modelPicker = page.getByLabel('Model', { exact: true });
+  await expect(modelPicker.locator('option[value="circles"]'), 'GET /api/v1/models lists the built-in circles model').toHaveCount(1);
+  await modelPicker.selectOption('circles');
   await expect(page.getByLabel('Selected (1)')).toBeChecked();
   await page.getByRole('button', { name: 'Run model' }).click();
   const job = page.getByTestId('job');
@@ -92,6 +94,7 @@ test('review workflow: upload, run circles, correct a box, comment, persist, exp
   await page.mouse.move(rect.x + rect.width / 2 + 15, rect.y + rect.height / 2 + 10, { steps: 5 });
   await page.mouse.up();
   await patch;
+  await expect(annotation).not.toHaveAttribute('data-box', accepted.join(','));
   const moved = box(await annotation.getAttribute('data-box'));
   expect(moved[0]).toBeGreaterThan(accepted[0]);
   expect(moved[2] - moved[0]).toBeCloseTo(accepted[2] - accepted[0], 0);
@@ -103,6 +106,7 @@ test('review workflow: upload, run circles, correct a box, comment, persist, exp
   await page.mouse.move(handle.x + handle.width / 2 + 12, handle.y + handle.height / 2 + 12, { steps: 5 });
   await page.mouse.up();
   await patch;
+  await expect(annotation).not.toHaveAttribute('data-box', moved.join(','));
   const corrected = box(await annotation.getAttribute('data-box'));
   expect(corrected[2] - corrected[0]).toBeGreaterThan(moved[2] - moved[0]);
   expect(corrected[3] - corrected[1]).toBeGreaterThan(moved[3] - moved[1]);
@@ -141,6 +145,7 @@ test('review workflow: upload, run circles, correct a box, comment, persist, exp
   // Export COCO from the project page and read the file.
   await page.goto(projectUrl);
   await expect(page.getByRole('heading', { name })).toBeVisible();
+  await expect(page.getByLabel('Labels to export')).toHaveValue('annotations');
   const downloading = page.waitForEvent('download', { timeout: 20_000 });
   await page.getByRole('button', { name: 'Export COCO' }).click();
   const file = await downloading;

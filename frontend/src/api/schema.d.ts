@@ -904,6 +904,166 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Project
+         * @description Download the project's labels (viewer and up).
+         *
+         *     `source`: `predictions` (one model's detections, with scores; `model` names it, default the
+         *     project's default model, `model_version` a version, default the active one; detections a
+         *     reviewer rejected are left out), `annotations` (people's labels), or `both`. The selection
+         *     filters are the image list's: `filename`, `metadata.<key>=<value>`, `review_status`,
+         *     `has_predictions`, `label`. Every selected image is listed, with or without labels.
+         *     Category ids (COCO, 1-based) and class indices (YOLO, 0-based) follow the project's label set,
+         *     or the model's classes when the set is empty.
+         */
+        get: operations["export_project_api_v1_projects__project_id__export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import Images
+         * @description Import the images at `source_url` (`s3://bucket/prefix?endpoint=...` or, for
+         *     administrators, `file:///folder`) into the project (manager and up).
+         *
+         *     `reference` keeps each image where it is and reads it from there; `copy` stores a copy in the
+         *     input location. Each file is judged like an upload. Running it again imports only new keys and
+         *     refreshes changed ones (by ETag). With `model`, a job runs that model on what was added.
+         */
+        post: operations["import_images_api_v1_projects__project_id__imports_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Batch Upload
+         * @description Batch Labeling: detect objects in JPEG/PNG files; boxes as COCO `[x, y, width, height]`.
+         *
+         *     Originals go to the input location, rendered copies to the output location, images with no
+         *     detection to the no-label location.
+         */
+        post: operations["batch_upload_upload_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/predict": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Classify
+         * @description Image Classification Microservice: the image's class by the active classification model.
+         */
+        post: operations["classify_api_v1_predict_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/predictions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prediction History
+         * @description Image Classification Microservice: one user's classifications, newest first.
+         */
+        get: operations["prediction_history_api_v1_predictions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/images/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Circles Upload
+         * @description Circular detection backend: store the image, detect circles, answer both.
+         *
+         *     Each detection is `{"class_id", "class_name", "confidence", "bbox": {"x1", "y1", "x2", "y2"},
+         *     "circle": {"cx", "cy", "r"}}`, in pixels of the image.
+         */
+        post: operations["circles_upload_images__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/images/{image_id}/thumbnail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Thumbnail
+         * @description A JPEG thumbnail that fits in size x size (any member). Made on first request, then cached
+         *     in the `output` storage location; answers 304 to a matching `If-None-Match`.
+         */
+        get: operations["get_thumbnail_api_v1_images__image_id__thumbnail_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1126,6 +1286,26 @@ export interface components {
              */
             url: string | null;
         };
+        /** Body_batch_upload_upload_post */
+        Body_batch_upload_upload_post: {
+            /** Files */
+            files: string[];
+        };
+        /** Body_circles_upload_images__post */
+        Body_circles_upload_images__post: {
+            /** File */
+            file: string;
+        };
+        /** Body_classify_api_v1_predict_post */
+        Body_classify_api_v1_predict_post: {
+            /** File */
+            file: string;
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+        };
         /** Body_sign_in_api_v1_auth_token_post */
         Body_sign_in_api_v1_auth_token_post: {
             /** Grant Type */
@@ -1279,33 +1459,35 @@ export interface components {
                 [key: string]: unknown;
             };
         };
-        /** InferRequest */
-        InferRequest: {
-            /** Id */
-            id?: string | null;
-            /** Inputs */
-            inputs: components["schemas"]["InferTensor"][];
-            /** Outputs */
-            outputs?: components["schemas"]["RequestedOutput"][] | null;
-            /** Parameters */
-            parameters?: {
-                [key: string]: unknown;
-            } | null;
+        /** ImportIn */
+        ImportIn: {
+            /** Source Url */
+            source_url: string;
+            /**
+             * Mode
+             * @default reference
+             * @enum {string}
+             */
+            mode: "reference" | "copy";
+            /** Model */
+            model?: string | null;
+            /** Model Version */
+            model_version?: string | null;
         };
-        /** InferTensor */
-        InferTensor: {
-            /** Name */
-            name: string;
-            /** Shape */
-            shape: number[];
-            /** Datatype */
-            datatype: string;
-            /** Data */
-            data: unknown[];
-            /** Parameters */
-            parameters?: {
-                [key: string]: unknown;
-            } | null;
+        /** ImportOut */
+        ImportOut: {
+            /** Source Id */
+            source_id: number;
+            /** Added */
+            added: number;
+            /** Updated */
+            updated: number;
+            /** Unchanged */
+            unchanged: number;
+            /** Rejected */
+            rejected: components["schemas"]["Rejected"][];
+            /** Job Id */
+            job_id?: number | null;
         };
         /** JobCreate */
         JobCreate: {
@@ -1621,15 +1803,6 @@ export interface components {
             filename: string;
             /** Reason */
             reason: string;
-        };
-        /** RequestedOutput */
-        RequestedOutput: {
-            /** Name */
-            name: string;
-            /** Parameters */
-            parameters?: {
-                [key: string]: unknown;
-            } | null;
         };
         /** ReviewIn */
         ReviewIn: {
@@ -3277,7 +3450,38 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["InferRequest"];
+                "application/json": {
+                    /** Id */
+                    id?: string | null;
+                    /** Inputs */
+                    inputs: {
+                        /** Name */
+                        name: string;
+                        /** Shape */
+                        shape: number[];
+                        /** Datatype */
+                        datatype: string;
+                        /** Data */
+                        data: unknown[];
+                        /** Parameters */
+                        parameters?: {
+                            [key: string]: unknown;
+                        } | null;
+                    }[];
+                    /** Outputs */
+                    outputs?: {
+                        /** Name */
+                        name: string;
+                        /** Parameters */
+                        parameters?: {
+                            [key: string]: unknown;
+                        } | null;
+                    }[] | null;
+                    /** Parameters */
+                    parameters?: {
+                        [key: string]: unknown;
+                    } | null;
+                };
             };
         };
         responses: {
@@ -3301,6 +3505,13 @@ export interface operations {
             };
             /** @description no such model */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a body larger than the largest image allowed */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3653,6 +3864,268 @@ export interface operations {
                     "application/json": unknown;
                     "text/csv": unknown;
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    export_project_api_v1_projects__project_id__export_get: {
+        parameters: {
+            query?: {
+                format?: "coco" | "yolo" | "csv" | "json" | "labelstudio";
+                source?: "predictions" | "annotations" | "both";
+                model?: string | null;
+                model_version?: string | null;
+                filename?: string | null;
+                review_status?: ("reviewed" | "unreviewed") | null;
+                has_predictions?: boolean | null;
+                label?: string | null;
+            };
+            header?: never;
+            path: {
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/zip": unknown;
+                    "text/csv": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    import_images_api_v1_projects__project_id__imports_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    batch_upload_upload_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_batch_upload_upload_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: {
+                            [key: string]: unknown;
+                        }[];
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    classify_api_v1_predict_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_classify_api_v1_predict_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    prediction_history_api_v1_predictions_get: {
+        parameters: {
+            query: {
+                user_id: string;
+                page?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    circles_upload_images__post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_circles_upload_images__post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_thumbnail_api_v1_images__image_id__thumbnail_get: {
+        parameters: {
+            query?: {
+                /** @description one of 64, 128, 256, 512 */
+                size?: number;
+            };
+            header?: {
+                "if-none-match"?: string | null;
+            };
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": unknown;
+                };
+            };
+            /** @description not modified */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {

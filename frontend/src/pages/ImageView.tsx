@@ -111,8 +111,17 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
 
   const changeBox = (id: number, box: Box) =>
     attempt(async () => {
-      const changed = await must(api.PATCH('/api/v1/annotations/{annotation_id}', { params: { path: { annotation_id: id } }, body: { geometry: { ...box } } }));
-      setAnnotations((old) => old.map((a) => (a.id === id ? changed : a)));
+      // Shown at once; the server's answer replaces it, a refusal puts the old one back.
+      const before = annotations;
+      setAnnotations((old) => old.map((a) => (a.id === id ? { ...a, geometry: { ...box } } : a)));
+      setError(null);
+      try {
+        const changed = await must(api.PATCH('/api/v1/annotations/{annotation_id}', { params: { path: { annotation_id: id } }, body: { geometry: { ...box } } }));
+        setAnnotations((old) => old.map((a) => (a.id === id ? changed : a)));
+      } catch (e) {
+        setAnnotations(before);
+        throw e;
+      }
     }, 'Box saved');
 
   const relabel = (id: number, label: string) =>

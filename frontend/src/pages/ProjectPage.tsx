@@ -59,7 +59,7 @@ export function ProjectPage({ projectId, tab }: { projectId: number; tab: 'image
           <aside className="side">
             <Uploader projectId={project.id} onUploaded={refresh} />
             <RunModel projectId={project.id} selected={[...selected]} onFinished={refresh} />
-            <ExportButtons projectId={project.id} />
+            <ExportButtons projectId={project.id} defaultModel={project.default_model ?? null} />
           </aside>
           <ImageGrid project={project} selected={selected} onSelect={setSelected} reloadKey={reloadKey} />
         </div>
