@@ -27,7 +27,7 @@ from labelbay.storage import ObjectStore
 def _load_builtin_spec(spec: ModelSpec) -> Model:
     from labelbay.inference.builtin import load_builtin
 
-    return load_builtin(spec.name)
+    return load_builtin(spec.name, spec)
 
 
 # Built-in models have registry rows too (format "builtin", no artifact), so jobs and predictions

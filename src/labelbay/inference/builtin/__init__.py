@@ -1,0 +1,46 @@
+"""Built-in models that work offline on a fresh machine; their weights come from PyPI wheels.
+
+- `text`: PP-OCRv4 detection + recognition (ONNX files inside the rapidocr-onnxruntime wheel);
+- `circles`: OpenCV Hough circles;
+- `faces`: OpenCV's Haar frontal-face cascade (opencv-python-headless 4.x wheels).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from labelbay.inference.base import Model, ModelError, ModelSpec
+
+BUILTIN_NAMES: tuple[str, ...] = ("text", "circles", "faces")
+
+_MODULES = {
+    "text": ("labelbay.inference.builtin.text", "TextModel"),
+    "circles": ("labelbay.inference.builtin.circles", "CirclesModel"),
+    "faces": ("labelbay.inference.builtin.faces", "FacesModel"),
+}
+
+
+def builtin_spec(name: str) -> ModelSpec:
+    """The default spec of a built-in model (name, version, task, class names, thresholds)."""
+    module_name, _ = _lookup(name)
+    spec: ModelSpec = import_module(module_name).spec()
+    return spec
+
+
+def load_builtin(name: str, spec: ModelSpec | None = None) -> Model:
+    """A loaded built-in model; `spec` (e.g. a registry row's) overrides the defaults."""
+    module_name, class_name = _lookup(name)
+    try:
+        module = import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ModelError(f"built-in model {name!r} is not available here: {exc}") from exc
+    model: Model = getattr(module, class_name)(spec)
+    return model
+
+
+def _lookup(name: str) -> tuple[str, str]:
+    try:
+        return _MODULES[name]
+    except KeyError:
+        known = ", ".join(BUILTIN_NAMES)
+        raise ModelError(f"no built-in model {name!r}; built in: {known}") from None
