@@ -112,7 +112,10 @@ def ensure_builtin_models(session: Session) -> None:
     for name in BUILTIN_NAMES:
         if session.scalar(select(ModelVersion.id).where(ModelVersion.name == name)) is not None:
             continue
-        spec = builtin_spec(name)
+        try:
+            spec = builtin_spec(name)
+        except ModelError:
+            continue  # its weights' package is not installed here
         session.add(
             ModelVersion(
                 name=name,

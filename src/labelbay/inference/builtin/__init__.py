@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from importlib import import_module
+from types import ModuleType
 
 from labelbay.inference.base import Model, ModelError, ModelSpec
 
@@ -22,20 +23,23 @@ _MODULES = {
 
 def builtin_spec(name: str) -> ModelSpec:
     """The default spec of a built-in model (name, version, task, class names, thresholds)."""
-    module_name, _ = _lookup(name)
-    spec: ModelSpec = import_module(module_name).spec()
+    spec: ModelSpec = _module(name).spec()
     return spec
 
 
 def load_builtin(name: str, spec: ModelSpec | None = None) -> Model:
     """A loaded built-in model; `spec` (e.g. a registry row's) overrides the defaults."""
-    module_name, class_name = _lookup(name)
+    _, class_name = _lookup(name)
+    model: Model = getattr(_module(name), class_name)(spec)
+    return model
+
+
+def _module(name: str) -> ModuleType:
+    module_name, _ = _lookup(name)
     try:
-        module = import_module(module_name)
+        return import_module(module_name)
     except ModuleNotFoundError as exc:
         raise ModelError(f"built-in model {name!r} is not available here: {exc}") from exc
-    model: Model = getattr(module, class_name)(spec)
-    return model
 
 
 def _lookup(name: str) -> tuple[str, str]:
