@@ -60,8 +60,8 @@ test('review workflow: upload, run circles, correct a box, comment, persist, exp
 
   // Run the built-in `circles` model on the coins image only, and watch the job finish.
   await page.getByLabel('Select coins.png').check();
-  const modelPicker = page.getByLabel('Model', { exact: true });
-  await expect(modelPicker.locator('option[value="circles"]'), 'GET /api/v1/models lists the built-in circles model').toHaveCount(1);
+  const modelPicker = page.getByRole('region', { name: 'Run a model' }).getByRole('combobox');
+  await expect(modelPicker.locator('option', { hasText: 'circles' }), 'GET /api/v1/models lists the built-in circles model').toHaveCount(1);
   await modelPicker.selectOption('circles');
   await expect(page.getByLabel('Selected (1)')).toBeChecked();
   await page.getByRole('button', { name: 'Run model' }).click();

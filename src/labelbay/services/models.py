@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from labelbay.db.models import ModelVersion
@@ -106,7 +107,11 @@ def register_model(
 
 
 def ensure_builtin_models(session: Session) -> None:
-    """Registry rows for the built-in models (format "builtin", no artifact), once."""
+    """Registry rows for the built-in models (format "builtin", no artifact), once.
+
+    Safe when several processes start at the same time: each insert is in a savepoint, and a
+    row another process inserted first is simply kept.
+    """
     from labelbay.inference.builtin import BUILTIN_NAMES, builtin_spec
 
     for name in BUILTIN_NAMES:
@@ -116,20 +121,23 @@ def ensure_builtin_models(session: Session) -> None:
             spec = builtin_spec(name)
         except ModelError:
             continue  # its weights' package is not installed here
-        session.add(
-            ModelVersion(
-                name=name,
-                version=spec.version,
-                task=spec.task,
-                format="builtin",
-                class_names=list(spec.class_names),
-                confidence_threshold=spec.confidence_threshold,
-                iou_threshold=spec.iou_threshold,
-                max_detections=spec.max_detections,
-                is_active=True,
-            )
-        )
-    session.flush()
+        try:
+            with session.begin_nested():
+                session.add(
+                    ModelVersion(
+                        name=name,
+                        version=spec.version,
+                        task=spec.task,
+                        format="builtin",
+                        class_names=list(spec.class_names),
+                        confidence_threshold=spec.confidence_threshold,
+                        iou_threshold=spec.iou_threshold,
+                        max_detections=spec.max_detections,
+                        is_active=True,
+                    )
+                )
+        except IntegrityError:
+            continue
 
 
 def _next_version(session: Session, name: str) -> str:
