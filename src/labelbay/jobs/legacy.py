@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from labelbay.inference.imageio import ImageDecodeError, decode_image
+from labelbay.inference.pipeline import label_stream
 from labelbay.jobs import callbacks
 from labelbay.runtime import Runtime
 from labelbay.storage import ObjectNotFound
@@ -81,11 +81,10 @@ def _label(runtime: Runtime, task_id: str, image_key: str) -> dict[str, Any]:
     except ValueError as exc:  # an invalid key
         raise BadTaskMessage(str(exc)) from exc
     model = runtime.models.get(runtime.settings.legacy_task_model)
-    try:
-        decoded = decode_image(data, model.preferred_side)
-    except ImageDecodeError as exc:
-        raise BadTaskMessage(f"{image_key}: {exc}") from exc
-    detections = model.predict([decoded.pixels])[0].scaled(decoded.scale)
+    result = next(label_stream(model, [(task_id, data)]))
+    if result.detections is None:
+        raise BadTaskMessage(f"{image_key}: {result.error}")
+    detections = result.detections
     return {
         "task_id": task_id,
         "detections": detections.to_task_json(),

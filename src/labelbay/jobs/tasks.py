@@ -25,7 +25,8 @@ from labelbay.db.session import transaction
 from labelbay.imports.sources import image_store
 from labelbay.inference.base import Model
 from labelbay.inference.detections import Detections
-from labelbay.inference.imageio import ImageDecodeError, decode_image
+from labelbay.inference.imageio import decode_image
+from labelbay.inference.pipeline import StageTimes, label_stream
 from labelbay.inference.render import render_jpeg
 from labelbay.jobs import callbacks
 from labelbay.jobs.service import refresh_counts
@@ -121,24 +122,20 @@ def _claim(deps: Runtime, task_ids: Sequence[int]) -> tuple[int, int, list[_Item
 
 
 def _predict(model: Model, items: list[_Item], stages: dict[str, float]) -> None:
-    decoded = []
-    started = time.perf_counter()
+    """The batch through the shared labeling pipeline (the same one `labelbay label` uses)."""
+    times = StageTimes()
+    pairs = [(item, item.data) for item in items if item.data is not None]
+    for result in label_stream(model, pairs, batch_size=max(1, len(pairs)), timings=times):
+        item = result.key
+        if result.detections is None:
+            item.error = f"cannot decode image: {result.error}"
+        else:
+            item.detections = result.detections
+    stages["decode"] += times.decode * 1000
+    model_ms = (times.preprocess + times.infer + times.postprocess) * 1000
+    stages["infer"] += model_ms
     for item in items:
-        assert item.data is not None
-        try:
-            decoded.append((item, decode_image(item.data, model.preferred_side)))
-        except ImageDecodeError as exc:
-            item.error = f"cannot decode image: {exc}"
-    stages["decode"] += _ms(started)
-    if not decoded:
-        return
-    started = time.perf_counter()
-    results = model.predict([image.pixels for _, image in decoded])
-    elapsed = _ms(started)
-    stages["infer"] += elapsed
-    for (item, image), detections in zip(decoded, results, strict=True):
-        item.detections = detections.scaled(image.scale)
-        item.ms = elapsed / len(decoded)
+        item.ms = model_ms / max(1, times.images)
 
 
 def _upsert_prediction(session: Session, values: dict[str, Any]) -> None:
