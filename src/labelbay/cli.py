@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from labelbay.config import get_settings
+
+if TYPE_CHECKING:
+    from labelbay.inference.base import Model
 
 app = typer.Typer(
     help="labelbay: label images with ML models and review the labels.", no_args_is_help=True
@@ -76,6 +80,61 @@ def worker(
             "--without-mingle",
         ]
     )
+
+
+@app.command()
+def label(
+    paths: Annotated[list[Path], typer.Argument(help="Image files or folders (walked).")],
+    model: Annotated[
+        str, typer.Option("--model", help="A built-in (text, circles, faces) or registered model.")
+    ] = "circles",
+    out: Annotated[Path, typer.Option("--out", help="Where the labels go.")] = Path("labels.json"),
+    output_format: Annotated[str, typer.Option("--format", help="coco, json or csv.")] = "coco",
+    render: Annotated[
+        Path | None, typer.Option("--render", help="Also write images with boxes drawn here.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per model call.")] = 8,
+) -> None:
+    """Label images offline with a model and write COCO (default), JSON or CSV."""
+    from labelbay.labeler import find_images, label_files
+
+    if output_format not in ("coco", "json", "csv"):
+        raise typer.BadParameter("--format must be coco, json or csv")
+    files = find_images(paths)
+    if not files:
+        typer.echo("no images found (jpg, jpeg, png, webp)", err=True)
+        raise typer.Exit(code=1)
+    loaded = _load_model(model)
+    root = paths[0] if len(paths) == 1 and paths[0].is_dir() else None
+    with out.open("w", encoding="utf-8") as handle:
+        summary = label_files(
+            loaded,
+            files,
+            out=handle,
+            output_format=output_format,  # type: ignore[arg-type]
+            root=root,
+            render_dir=render,
+            batch_size=batch_size,
+        )
+    for line in summary.lines():
+        typer.echo(line)
+    typer.echo(f"wrote {out} ({output_format})")
+
+
+def _load_model(name: str) -> Model:
+    """A built-in model without touching the database; otherwise the registry's active version."""
+    from labelbay.inference.base import ModelError
+    from labelbay.inference.builtin import BUILTIN_NAMES, load_builtin
+    from labelbay.runtime import build_runtime
+
+    try:
+        if name in BUILTIN_NAMES:
+            return load_builtin(name)
+        runtime = build_runtime(get_settings())
+        return runtime.models.get(name)
+    except ModelError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
 
 
 @app.command("task-worker")

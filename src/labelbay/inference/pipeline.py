@@ -64,7 +64,7 @@ def label_stream(
     batch_size: int = 8,
     decode_threads: int = 2,
     timings: StageTimes | None = None,
-    on_batch: Callable[[int], None] | None = None,
+    on_batch: Callable[[int], object] | None = None,
 ) -> Iterator[Labelled[K]]:
     """Label `(key, encoded image)` pairs in order, yielding one `Labelled` per pair."""
     times = timings if timings is not None else StageTimes()
