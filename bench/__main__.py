@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import bench_scale, bench_upload
+from bench import bench_inference, bench_scale, bench_upload
 from bench.report import print_table
 
 
@@ -16,6 +16,11 @@ def main() -> None:
     if "upload" in selected:
         print_table(
             bench_upload.run(), "Uploads (embedded: SQLite + local folder, one server process)"
+        )
+    if "inference" in selected:
+        print_table(
+            bench_inference.run(),
+            "Inference (200 JPEGs 1920x1080, nudenet 320n.onnx, YOLOv8 layout)",
         )
     if "scale" in selected:
         print_table(bench_scale.run(), "Scale (PostgreSQL: 100k images, 1M predictions)")
