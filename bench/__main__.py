@@ -22,6 +22,8 @@ def main() -> None:
             bench_inference.run(),
             "Inference (200 JPEGs 1920x1080, nudenet 320n.onnx, YOLOv8 layout)",
         )
+    if "text" in selected:
+        print_table(bench_inference.run_text(), "Text model (60 JPEGs 1920x1080, PP-OCRv4)")
     if "scale" in selected:
         print_table(bench_scale.run(), "Scale (PostgreSQL: 100k images, 1M predictions)")
 

@@ -113,3 +113,53 @@ def run(count: int = 200, threads: int = 2) -> list[Row]:
         ),
         Row("decode + preprocess share of pipeline time", decode_share * 100, "%"),
     ]
+
+
+def run_text(count: int = 60, threads: int = 2) -> list[Row]:
+    """`text` (PP-OCRv4): raw ORT on the detector's ready inputs vs our pipeline from JPEG bytes."""
+    from dataclasses import replace
+
+    from labelbay.inference.builtin import builtin_spec, load_builtin
+    from labelbay.inference.builtin.text import TextModel
+
+    jpegs = photos_1080p(count)
+    options = {"intra_op_threads": threads}
+    base = builtin_spec("text")
+    detect_only = load_builtin("text", replace(base, options={**options, "recognize": False}))
+    full = load_builtin("text", replace(base, options=options))
+    assert isinstance(detect_only, TextModel)
+    rgb = [cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR_RGB) for j in jpegs[:10]]
+    ready = [detect_only.det_input(img)[0] for img in rgb]
+    name = detect_only.det.get_inputs()[0].name
+
+    def raw() -> None:
+        for i in range(count):
+            detect_only.det.run(None, {name: ready[i % len(ready)]})
+
+    def pipeline(model: Model) -> Callable[[], None]:
+        def go() -> None:
+            for _ in label_stream(model, enumerate(jpegs), batch_size=1):
+                pass
+
+        return go
+
+    raw_rate = _rate(count, raw, repeat=2)
+    det_rate = _rate(count, pipeline(detect_only), repeat=2)
+    full_rate = _rate(count, pipeline(full), repeat=1)
+    return [
+        Row(
+            f"text detection pipeline, JPEG→boxes ({threads} thr)",
+            det_rate,
+            "i/s",
+            "raw ORT, PP-OCRv4 det, ready inputs",
+            raw_rate,
+            goal=">= 0.9x",
+        ),
+        Row(
+            "text det + recognition pipeline (reads every line)",
+            full_rate,
+            "i/s",
+            "raw ORT, PP-OCRv4 det only",
+            raw_rate,
+        ),
+    ]
