@@ -12,6 +12,7 @@ those, or one batched tuple. A scripted torchvision model's `(losses, detections
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,13 @@ def load_torchscript(path: str | Path) -> Any:
     if not Path(path).is_file():
         raise ModelError(f"model file not found: {path}")
     try:
-        module = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():
+            # TorchScript is deprecated upstream in favour of torch.export; the old Batch Labeling
+            # models are TorchScript files, so loading them is the point of this adapter.
+            warnings.filterwarnings(
+                "ignore", message=r".*torch\.jit.*", category=DeprecationWarning
+            )
+            module = torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:  # torch raises RuntimeError or ValueError, depending on the damage
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ModelError(f"{Path(path).name} is not a TorchScript model: {first_line}") from exc
