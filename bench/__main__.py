@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from bench import bench_inference, bench_scale, bench_upload
+from bench import bench_inference, bench_jobs, bench_scale, bench_upload
 from bench.report import print_table
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="labelbay benchmarks")
-    parser.add_argument("--only", choices=["upload", "inference", "text", "scale"], action="append")
+    parser.add_argument(
+        "--only", choices=["upload", "inference", "text", "jobs", "scale"], action="append"
+    )
     args = parser.parse_args()
-    selected = set(args.only or ["upload", "inference", "text", "scale"])
+    selected = set(args.only or ["upload", "inference", "text", "jobs", "scale"])
     if "upload" in selected:
         print_table(
             bench_upload.run(), "Uploads (embedded: SQLite + local folder, one server process)"
@@ -24,6 +26,10 @@ def main() -> None:
         )
     if "text" in selected:
         print_table(bench_inference.run_text(), "Text model (60 JPEGs 1920x1080, PP-OCRv4)")
+    if "jobs" in selected:
+        print_table(
+            bench_jobs.run(), "Jobs (1,000 JPEGs 640x480, YOLOv8n-320, PostgreSQL + local folder)"
+        )
     if "scale" in selected:
         print_table(bench_scale.run(), "Scale (PostgreSQL: 100k images, 1M predictions)")
 

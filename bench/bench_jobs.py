@@ -1,0 +1,270 @@
+"""Jobs at scale: a 1,000-image job in process and on 1 and 2 Celery workers (RabbitMQ).
+
+PostgreSQL (a fresh database) + a local folder; the YOLOv8n-320 fixture; one ONNX Runtime thread per
+worker. References, measured in the same run: raw ONNX Runtime on ready tensors with one thread, and
+the 1-worker rate for the 2-worker scaling ratio. Queue overhead per task is the worker time not spent
+in download, decode, inference or storing, divided by the tasks.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import psycopg
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from bench.bench_inference import yolo_model
+from bench.report import Row
+from labelbay.api.app import create_app
+from labelbay.config import Settings
+from labelbay.db.migrate import upgrade
+from labelbay.db.session import transaction
+from labelbay.inference.imageio import letterbox_batch
+from labelbay.services.models import register_model
+from labelbay.services.users import create_user
+
+ADMIN_DSN = os.environ.get(
+    "LABELBAY_BENCH_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+BROKER = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def _jpegs(count: int) -> list[bytes]:
+    from skimage import data as samples
+
+    sources = [samples.astronaut(), samples.coffee(), samples.chelsea(), samples.rocket()]
+    out = []
+    for i in range(count):
+        img = cv2.resize(sources[i % len(sources)], (640, 480))
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, "JPEG", quality=80 + i % 10)
+        out.append(buf.getvalue())
+    return out
+
+
+@contextmanager
+def _database() -> Iterator[str]:
+    name = f"labelbay_bench_jobs_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    base = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+def _settings(database_url: str, storage: Path, **overrides: Any) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment="test",
+        database_url=database_url,
+        storage_url=f"file://{storage}",
+        model_cache_dir=str(storage / "cache"),
+        rate_limit_enabled=False,
+        log_level="WARNING",
+        log_json=False,
+        onnx_intra_op_threads=1,
+        job_batch_size=8,
+        **overrides,
+    )
+
+
+def _prepare(
+    client: TestClient, settings: Settings, jpegs: list[bytes]
+) -> tuple[dict[str, str], int]:
+    context = client.app.state.context  # type: ignore[attr-defined]
+    with transaction(context.sessions) as session:
+        create_user(session, email="bench@example.com", password="bench-password", is_admin=True)
+        register_model(
+            session,
+            store=context.storage.models,
+            name="yolo",
+            format="onnx-yolo",
+            file=Path(yolo_model(1).spec.path or ""),
+            input_size=(320, 320),
+        )
+    token = client.post(
+        "/api/v1/auth/token", data={"username": "bench@example.com", "password": "bench-password"}
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    project = client.post("/api/v1/projects", json={"name": "bench"}, headers=headers).json()["id"]
+    for start in range(0, len(jpegs), 100):
+        files = [
+            ("files", (f"{start + i}.jpg", b, "image/jpeg"))
+            for i, b in enumerate(jpegs[start : start + 100])
+        ]
+        answer = client.post(f"/api/v1/projects/{project}/images", files=files, headers=headers)
+        assert answer.status_code == 201, answer.text[:200]
+    return headers, project
+
+
+def _run_job(
+    client: TestClient, headers: dict[str, str], project: int, image_ids: list[str] | None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": "yolo", "save_outputs": False}
+    if image_ids is not None:
+        body["image_ids"] = image_ids
+    started = time.perf_counter()
+    job = client.post(f"/api/v1/projects/{project}/jobs", json=body, headers=headers).json()
+    while job["status"] not in ("completed", "failed", "cancelled"):
+        time.sleep(0.05)
+        job = client.get(f"/api/v1/jobs/{job['id']}", headers=headers).json()
+    job["wall_s"] = time.perf_counter() - started
+    if job["status"] != "completed" or job["done"] != job["total"]:
+        raise RuntimeError(f"job did not complete: {job}")
+    return job
+
+
+def _overhead_ms(job: dict[str, Any], workers: int) -> float:
+    busy_ms = sum(job["stage_ms"].values())
+    return max(0.0, (job["wall_s"] * 1000 * workers - busy_ms) / job["total"])
+
+
+def _first_ids(client: TestClient, headers: dict[str, str], project: int, n: int) -> list[str]:
+    page = client.get(f"/api/v1/projects/{project}/images?limit={n}", headers=headers).json()
+    return [image["id"] for image in page["images"]]
+
+
+def _start_workers(settings: Settings, count: int, workdir: Path) -> list[subprocess.Popen[bytes]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELBAY_")}
+    env.update(
+        {
+            "LABELBAY_DATABASE_URL": settings.database_url,
+            "LABELBAY_STORAGE_URL": settings.storage_url,
+            "LABELBAY_BROKER_URL": settings.broker_url,
+            "LABELBAY_JOB_QUEUE": settings.job_queue,
+            "LABELBAY_MODEL_CACHE_DIR": str(workdir / "worker-cache"),
+            "LABELBAY_ONNX_INTRA_OP_THREADS": "1",
+            "LABELBAY_LOG_LEVEL": "WARNING",
+            "LABELBAY_ENVIRONMENT": "test",
+        }
+    )
+    cli = [sys.executable, "-m", "labelbay.cli", "worker", "--concurrency", "1"]
+    return [
+        subprocess.Popen(
+            cli,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for _ in range(count)
+    ]
+
+
+def _stop(workers: list[subprocess.Popen[bytes]]) -> None:
+    for proc in workers:
+        proc.terminate()
+    for proc in workers:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _delete_queue(queue: str) -> None:
+    from kombu import Connection
+
+    with Connection(BROKER) as conn:
+        conn.default_channel.queue_delete(queue)
+        conn.default_channel.exchange_delete(queue)
+
+
+def _raw_rate(jpegs: list[bytes]) -> float:
+    model = yolo_model(1)
+    session = model.session  # type: ignore[attr-defined]
+    name = session.get_inputs()[0].name
+    tensors = [
+        letterbox_batch(
+            [cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR_RGB)], (320, 320)
+        )[0]
+        for j in jpegs[:8]
+    ]
+    started = time.perf_counter()
+    for i in range(200):
+        session.run(None, {name: tensors[i % len(tensors)]})
+    return 200 / (time.perf_counter() - started)
+
+
+def run(images: int = 1000) -> list[Row]:
+    jpegs = _jpegs(images)
+    raw = _raw_rate(jpegs)
+    rows: list[Row] = []
+    with _database() as database_url, tempfile.TemporaryDirectory() as tmp:
+        upgrade(database_url)
+        folder = Path(tmp)
+        embedded = _settings(
+            database_url, folder / "objects", executor="inprocess", inprocess_workers=2
+        )
+        with TestClient(create_app(embedded)) as client:
+            headers, project = _prepare(client, embedded, jpegs)
+            _run_job(client, headers, project, _first_ids(client, headers, project, 16))  # warm-up
+            job = _run_job(client, headers, project, None)
+        embedded_rate = job["total"] / job["wall_s"]
+        rows.append(
+            Row(
+                "job, in process (2 threads x 1 ORT thread)",
+                embedded_rate,
+                "i/s",
+                "raw ORT, 1 thread, x2",
+                2 * raw,
+            )
+        )
+        rows.append(Row("  queue overhead per task, in process", _overhead_ms(job, 2), "ms"))
+        rates = {}
+        for count in (1, 2):
+            queue = f"labelbay-bench-{uuid.uuid4().hex[:8]}"
+            settings = _settings(
+                database_url,
+                folder / "objects",
+                executor="celery",
+                broker_url=BROKER,
+                job_queue=queue,
+            )
+            workers = _start_workers(settings, count, folder)
+            try:
+                with TestClient(create_app(settings)) as client:
+                    token = client.post(
+                        "/api/v1/auth/token",
+                        data={"username": "bench@example.com", "password": "bench-password"},
+                    ).json()["access_token"]
+                    headers = {"Authorization": f"Bearer {token}"}
+                    _run_job(
+                        client, headers, project, _first_ids(client, headers, project, 32)
+                    )  # warm-up
+                    job = _run_job(client, headers, project, None)
+            finally:
+                _stop(workers)
+                _delete_queue(queue)
+            rates[count] = job["total"] / job["wall_s"]
+            rows.append(
+                Row(
+                    f"job, {count} Celery worker(s) on RabbitMQ",
+                    rates[count],
+                    "i/s",
+                    f"raw ORT, 1 thread, x{count}",
+                    count * raw,
+                )
+            )
+            rows.append(
+                Row(f"  queue overhead per task, {count} worker(s)", _overhead_ms(job, count), "ms")
+            )
+        rows.append(
+            Row("2 Celery workers", rates[2], "i/s", "1 Celery worker", rates[1], goal=">= 1.8x")
+        )
+    return rows
