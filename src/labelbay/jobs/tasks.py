@@ -64,15 +64,21 @@ def process_batch(deps: Runtime, task_ids: Sequence[int]) -> int:
     stages["download"] = _ms(started)
     _predict(model, items, stages)
     started = time.perf_counter()
-    with transaction(deps.sessions) as session:
-        job = session.get(Job, job_id)
-        assert job is not None
+    with deps.sessions() as session:
+        options = dict(session.get_one(Job, job_id).options)
+    if options.get("save_outputs", True):
+        # Object writes (and rendering) happen before the transaction, so it stays short.
         for item in items:
-            _store(deps, session, job, model_version_id, item)
+            if item.detections is not None:
+                _save_outputs(deps, item)
+    with transaction(deps.sessions) as session:
+        # The job row is locked first: every insert below takes a key-share lock on it (foreign
+        # keys), so locking it last would deadlock two batches finishing at once. Locked here,
+        # batches queue for a few milliseconds instead, and the stage totals add up correctly.
+        job = session.get_one(Job, job_id, with_for_update=True)
+        for item in items:
+            _store(session, job, model_version_id, item)
         stages["store"] = _ms(started)  # measured here so that it is saved with the others
-        # Locked (and re-read) only now, just before the commit: batches finishing at once on
-        # several workers would otherwise overwrite each other's stage totals.
-        session.refresh(job, ["stage_ms"], with_for_update=True)
         for stage, value in stages.items():
             job.stage_ms = {**job.stage_ms, stage: job.stage_ms.get(stage, 0.0) + value}
     _finish_job_if_done(deps, job_id)
@@ -151,7 +157,7 @@ def _upsert_prediction(session: Session, values: dict[str, Any]) -> None:
     )
 
 
-def _store(deps: Runtime, session: Session, job: Job, model_version_id: int, item: _Item) -> None:
+def _store(session: Session, job: Job, model_version_id: int, item: _Item) -> None:
     now = datetime.now(UTC)
     task_update = update(JobTask).where(
         JobTask.id == item.task_id, JobTask.status == TaskStatus.running.value
@@ -175,8 +181,6 @@ def _store(deps: Runtime, session: Session, job: Job, model_version_id: int, ite
             "updated_at": now,
         },
     )
-    if job.options.get("save_outputs", True):
-        _save_outputs(deps, item)
     session.execute(task_update.values(status=TaskStatus.done.value, error=None, finished_at=now))
 
 
