@@ -101,3 +101,22 @@ def test_unknown_model_name(stack: Stack, tmp_path: Path) -> None:
     )
     with pytest.raises(ModelError, match="no active version"):
         manager.get("nothing-here")
+
+
+def test_prefetch_downloads_active_artifacts(stack: Stack, tmp_path: Path) -> None:
+    row = register(stack, input_size=(320, 320))
+    cache = tmp_path / "cache"
+    manager = ModelManager(
+        sessions=stack.context.sessions, store=stack.context.storage.models, cache_dir=cache
+    )
+    assert manager.prefetch_active() == 1
+    assert (cache / f"{row.artifact_sha256}.onnx").is_file()
+
+
+def test_a_remote_model_that_does_not_answer_is_refused(stack: Stack) -> None:
+    with pytest.raises(Invalid, match="remote model refused"):
+        register(
+            stack, format="kserve", file=None, url="http://127.0.0.1:9/", options={"timeout_s": 2}
+        )
+    with stack.context.sessions() as session:
+        assert models.list_versions(session, name="faces") == []

@@ -124,6 +124,25 @@ class ModelManager:
         with self._sessions() as session:
             return any(row.is_active for row in list_versions(session, name=name))
 
+    def prefetch_active(self) -> int:
+        """Download the artifacts of every active registered version into the cache (a worker
+        does this when it starts, as the old batch service fetched its model at start-up)."""
+        if self._sessions is None:
+            return 0
+        from labelbay.services.models import list_versions
+
+        with self._sessions() as session:
+            wanted = [
+                (row.artifact_key, row.artifact_sha256)
+                for row in list_versions(session)
+                if row.is_active and row.artifact_key and row.artifact_sha256
+            ]
+        for key, sha in wanted:
+            assert key is not None
+            assert sha is not None
+            self.fetch_artifact(key, sha)
+        return len(wanted)
+
     def fetch_artifact(self, key: str, sha256: str) -> Path:
         """A local copy of an artifact, downloaded once and verified against its SHA-256."""
         suffix = Path(key).suffix

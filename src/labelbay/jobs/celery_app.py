@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from celery import Celery, Task
+from celery.signals import worker_process_init
 
 from labelbay.config import Settings, get_settings
 
@@ -45,7 +46,12 @@ def worker_deps() -> Any:
     """Built once per worker process: database, storage and the model cache."""
     from labelbay.runtime import build_runtime
 
-    return build_runtime(get_settings())
+    runtime = build_runtime(get_settings())
+    try:
+        runtime.models.prefetch_active()
+    except Exception:  # a missing artifact must not stop the worker; the task that needs it fails
+        log.exception("could not prefetch model artifacts")
+    return runtime
 
 
 def _process_batch_task(self: Task[Any, Any], task_ids: list[int]) -> int:
@@ -62,6 +68,14 @@ def _process_batch_task(self: Task[Any, Any], task_ids: list[int]) -> int:
             fail_tasks(deps, task_ids, f"{type(exc).__name__}: {exc}")
             return 0
         raise self.retry(exc=exc, countdown=settings.callback_backoff_s * 2**retries) from exc
+
+
+def _warm_up(**_: Any) -> None:
+    """Each worker process opens the database and storage and fetches model files at start."""
+    worker_deps()
+
+
+worker_process_init.connect(_warm_up, weak=False)
 
 
 celery_app = make_celery(get_settings())

@@ -88,6 +88,12 @@ def register_model(
         if not url:
             raise Invalid(f"a {format} model needs a URL")
         row.url = url
+        from labelbay.inference.kserve import check_spec
+
+        try:  # a wrong URL or model name fails here, not at the first job
+            check_spec(spec_of(row, local_path=None))
+        except ModelError as exc:
+            raise Invalid(f"remote model refused: {exc}") from exc
     else:
         if file is None:
             raise Invalid(f"a {format} model needs a file")
