@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 from fastapi.testclient import TestClient
@@ -243,12 +244,109 @@ def measure_export(name: str, project_id: int) -> list[Row]:
     ]
 
 
+def measure_ui(name: str, project_id: int, runs: int = 5) -> list[Row]:
+    """The web app: navigation to the 100k-image project until its first grid page shows, with
+    thumbnails, in headless Chromium against a real `labelbay serve` (first page's objects only)."""
+    import io
+    import shutil
+    import tempfile
+
+    import httpx
+    from PIL import Image
+
+    frontend = Path(__file__).resolve().parent.parent / "frontend"
+    static = Path(__file__).resolve().parent.parent / "src/labelbay/static/app/index.html"
+    if not (Path("/usr/bin/chromium").exists() and shutil.which("node") and static.exists()):
+        print("web app timing skipped: needs /usr/bin/chromium, node and a built frontend")
+        return []
+    with psycopg.connect(_url(name, "postgresql")) as conn:
+        keys = [
+            row[0]
+            for order in ("ASC", "DESC")
+            for row in conn.execute(f"SELECT storage_key FROM images ORDER BY id {order} LIMIT 200")
+        ]
+    with tempfile.TemporaryDirectory() as tmp:
+        buf = io.BytesIO()
+        Image.new("RGB", (640, 480), (90, 120, 150)).save(buf, "JPEG")
+        for key in keys:
+            target = Path(tmp) / "objects" / "input" / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(buf.getvalue())
+        port = _free_port()
+        env = {
+            **os.environ,
+            "LABELBAY_DATABASE_URL": _url(name),
+            "LABELBAY_STORAGE_URL": f"file://{tmp}/objects",
+            "LABELBAY_RATE_LIMIT_ENABLED": "false",
+            "LABELBAY_LOG_LEVEL": "WARNING",
+        }
+        server = subprocess.Popen(
+            [sys.executable, "-m", "labelbay.cli", "serve", "--port", str(port)],
+            env=env,
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_for(f"{base}/health")
+            token = httpx.post(
+                f"{base}/api/v1/auth/token", data={"username": EMAIL, "password": PASSWORD}
+            ).json()["access_token"]
+            out = subprocess.run(
+                ["node", "bench/first-page.mjs", base, token, str(project_id), str(runs)],
+                cwd=frontend,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=True,
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    times = json.loads(out.stdout.strip().splitlines()[-1])
+    return [
+        Row(
+            "web app: first grid page of 100k images",
+            statistics.median(times),
+            "ms",
+            f"median of {runs} loads; goal",
+            1000.0,
+            goal="< 1 s",
+        )
+    ]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_for(url: str) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
 def run(images: int = 100_000, runs: int = 200) -> list[Row]:
     with fresh_database() as name:
         project_id, seconds = seed(name, images)
         rows = [Row(f"seed {images:,} images + {images * MODELS:,} predictions", seconds, "s")]
         rows += measure(name, project_id, runs)
         rows += measure_export(name, project_id)
+        rows += measure_ui(name, project_id)
     return rows
 
 
