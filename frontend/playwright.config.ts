@@ -1,9 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { defineConfig } from '@playwright/test';
 
 // Debian's chromium (apt-get install chromium), driven by playwright-core: no browser download.
 // The server is a real `labelbay serve` on a temp data folder (e2e/serve.sh).
 const port = Number((process.env.LABELBAY_E2E_PORT ??= String(20000 + Math.floor(Math.random() * 20000))));
 export const baseURL = `http://127.0.0.1:${port}`;
+// The ML analyses HMAC secret: e2e/serve.sh gives it to the server, the tests sign pipeline calls with it.
+process.env.LABELBAY_E2E_HMAC_SECRET ??= `e2e-hmac-${randomBytes(16).toString('hex')}`;
+process.env.LABELBAY_E2E_ML_MODEL ??= 'e2e_heatmapper';
 
 export default defineConfig({
   testDir: './e2e',

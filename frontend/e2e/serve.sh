@@ -11,7 +11,9 @@ export LABELBAY_DATABASE_URL="sqlite:///$data/labelbay.db"
 export LABELBAY_STORAGE_URL="file://$data/objects"
 export LABELBAY_MODEL_CACHE_DIR="$data/model-cache"
 export LABELBAY_ML_ANALYSIS_ENABLED=true
-export LABELBAY_ML_CALLBACK_HMAC_SECRET="e2e-hmac-secret-$RANDOM$RANDOM"
+# playwright.config.ts makes the secret and hands it to the tests too (they sign pipeline calls).
+export LABELBAY_ML_CALLBACK_HMAC_SECRET="${LABELBAY_E2E_HMAC_SECRET:-e2e-hmac-secret-$RANDOM$RANDOM}"
+export LABELBAY_ML_ALLOWED_MODELS="${LABELBAY_E2E_ML_MODEL:-e2e_heatmapper}"
 export LABELBAY_LOG_JSON=false
 export LABELBAY_LOG_LEVEL=WARNING
 cd "$data"

@@ -1,7 +1,7 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { api, download, must, type Analysis, type AnalysisDetail } from '../api/client';
 
-/** ML analyses posted for the image by external pipelines: pick one to overlay its boxes. */
+/** ML analyses posted for the image by external pipelines: pick one to overlay its boxes and heatmaps. */
 export function AnalysesPanel({
   imageId,
   enabled,
@@ -15,6 +15,10 @@ export function AnalysesPanel({
 }) {
   const [analyses, setAnalyses] = useState<Analysis[]>([]);
   const [error, setError] = useState<string | null>(null);
+  // The analysis being fetched: its box is ticked at once, not when the answer comes.
+  const [pending, setPending] = useState<string | null | undefined>(undefined);
+  const ticked = pending !== undefined ? pending : selected?.id ?? null;
+  const latest = useRef<string | null>(null);
 
   useEffect(() => {
     if (!enabled) return;
@@ -24,10 +28,23 @@ export function AnalysesPanel({
   }, [imageId, enabled]);
 
   const choose = async (id: string) => {
-    if (selected?.id === id) return onSelect(null);
+    setError(null);
+    if (ticked === id) {
+      latest.current = null;
+      setPending(undefined);
+      return onSelect(null);
+    }
+    latest.current = id;
+    setPending(id);
     try {
-      onSelect(await must(api.GET('/api/analyses/{analysis_id}', { params: { path: { analysis_id: id } } })));
+      const detail = await must(api.GET('/api/analyses/{analysis_id}', { params: { path: { analysis_id: id } } }));
+      // Only the latest choice wins (a slower earlier answer must not replace it).
+      if (latest.current !== id) return;
+      onSelect(detail);
+      setPending(undefined);
     } catch (e) {
+      if (latest.current !== id) return;
+      setPending(undefined);
       setError((e as Error).message);
     }
   };
@@ -41,7 +58,7 @@ export function AnalysesPanel({
         {analyses.map((a) => (
           <li key={a.id}>
             <label>
-              <input type="checkbox" checked={selected?.id === a.id} onChange={() => void choose(a.id)} />
+              <input type="checkbox" checked={ticked === a.id} onChange={() => void choose(a.id)} />
               {a.model_name} {a.model_version} · {a.status} · {a.annotation_count} annotations
             </label>
             <span className="row">

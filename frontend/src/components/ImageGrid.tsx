@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { getJson, type ImageOut, type ImagePage, type Project } from '../api/client';
 import { linkClick } from '../router';
 import { AuthImage } from './AuthImage';
@@ -40,7 +40,39 @@ export function rememberedOrder(projectId: number): string[] {
   }
 }
 
-/** The project's images: keyset pages loaded as the end of the grid scrolls into view. */
+/** Rows rendered above and below the viewport. */
+const OVERSCAN_ROWS = 4;
+/** Tiles rendered before the grid has been measured (enough for a first screen). */
+const FIRST_RENDER = 60;
+
+interface GridWindow {
+  cols: number; // columns of the CSS grid (auto-fill), read from its computed tracks
+  pitch: number; // a row's height plus the row gap, in pixels
+  first: number; // first rendered row
+  last: number; // last rendered row (inclusive)
+}
+
+/** Which rows of a window-scrolled CSS grid of equal tiles are near the viewport. */
+function measureWindow(list: HTMLElement, count: number): GridWindow | null {
+  const tile = list.querySelector<HTMLElement>(':scope > li');
+  if (!tile) return null;
+  const style = getComputedStyle(list);
+  const cols = Math.max(1, style.gridTemplateColumns.split(' ').filter(Boolean).length);
+  const gap = parseFloat(style.rowGap) || 0;
+  const pitch = tile.getBoundingClientRect().height + gap;
+  if (pitch <= 0) return null;
+  const rows = Math.ceil(count / cols);
+  // Row k's top is the list's top + k * pitch whatever is rendered (the padding stands in for the
+  // rows above), so the rows in view follow from how far the list's top is above the viewport.
+  const fromTop = -list.getBoundingClientRect().top;
+  const first = Math.max(0, Math.floor(fromTop / pitch) - OVERSCAN_ROWS);
+  const last = Math.min(rows - 1, Math.ceil((fromTop + window.innerHeight) / pitch) + OVERSCAN_ROWS);
+  return { cols, pitch, first, last: Math.max(first, last) };
+}
+
+/** The project's images: keyset pages loaded as the end of the grid scrolls into view. Only the
+ * rows near the viewport are in the DOM (a 100,000-image project keeps a few dozen tiles); the
+ * list's padding stands in for the rows above and below. */
 export function ImageGrid({
   project,
   selected,
@@ -60,7 +92,45 @@ export function ImageGrid({
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const sentinel = useRef<HTMLDivElement>(null);
+  const list = useRef<HTMLUListElement>(null);
   const generation = useRef(0);
+  const [win, setWin] = useState<GridWindow | null>(null);
+  const count = images.length;
+
+  // Recompute the rendered rows on scroll, resize and new pages; a new state only when they change.
+  const remeasure = useCallback(() => {
+    const node = list.current;
+    if (!node) return;
+    const next = measureWindow(node, count);
+    setWin((old) =>
+      old && next && old.cols === next.cols && old.pitch === next.pitch && old.first === next.first && old.last === next.last ? old : next,
+    );
+  }, [count]);
+
+  useLayoutEffect(remeasure, [remeasure]);
+
+  useEffect(() => {
+    let frame = 0;
+    const schedule = () => {
+      if (!frame) frame = requestAnimationFrame(() => ((frame = 0), remeasure()));
+    };
+    window.addEventListener('scroll', schedule, { passive: true });
+    window.addEventListener('resize', schedule);
+    const resized = new ResizeObserver(schedule);
+    if (list.current) resized.observe(list.current);
+    return () => {
+      window.removeEventListener('scroll', schedule);
+      window.removeEventListener('resize', schedule);
+      resized.disconnect();
+      cancelAnimationFrame(frame);
+    };
+  }, [remeasure]);
+
+  const from = win ? win.first * win.cols : 0;
+  const to = win ? Math.min(count, (win.last + 1) * win.cols) : Math.min(count, FIRST_RENDER);
+  const rows = win ? Math.ceil(count / win.cols) : 0;
+  const padTop = win ? win.first * win.pitch : 0;
+  const padBottom = win ? Math.max(0, rows - win.last - 1) * win.pitch : 0;
 
   const loadPage = useCallback(
     async (from: string | null, reset: boolean) => {
@@ -183,9 +253,24 @@ export function ImageGrid({
           Clear selection ({selected.size})
         </button>
       </div>
-      <ul className="grid" aria-label="Image grid">
-        {images.map((image) => (
-          <li key={image.id} className={`tile ${selected.has(image.id) ? 'selected' : ''}`} data-testid="tile" data-filename={image.original_filename}>
+      <ul
+        ref={list}
+        className="grid"
+        aria-label="Image grid"
+        data-testid="image-grid"
+        data-rendered={`${from}-${to}`}
+        style={{ paddingTop: padTop, paddingBottom: padBottom }}
+      >
+        {images.slice(from, to).map((image, i) => (
+          <li
+            key={image.id}
+            className={`tile ${selected.has(image.id) ? 'selected' : ''}`}
+            data-testid="tile"
+            data-filename={image.original_filename}
+            data-index={from + i}
+            aria-posinset={from + i + 1}
+            aria-setsize={done ? count : -1}
+          >
             <a href={`/projects/${project.id}/images/${image.id}`} onClick={linkClick} title={image.original_filename}>
               <AuthImage src={`/api/v1/images/${image.id}/thumbnail?size=256`} alt={image.original_filename} className="thumb" />
               <span className="caption">

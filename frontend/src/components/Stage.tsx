@@ -1,8 +1,9 @@
-// The image with its SVG overlays, zoom (wheel) and pan (drag), and box drawing and editing.
+// The image with its SVG overlays, zoom (wheel) and pan (drag), box drawing, and editing of boxes,
+// circles (move, radius handle) and polygons (move, vertex handles).
 // Everything inside the SVG is in the original image's pixels (viewBox = 0 0 width height); one
 // CSS transform (translate + scale) on the wrapper does zoom and pan for image and overlays alike.
 import { useEffect, useRef, useState } from 'react';
-import type { Annotation, AnalysisDetail, Prediction } from '../api/client';
+import { fetchBlob, type Annotation, type AnalysisDetail, type Prediction } from '../api/client';
 import { AuthImage } from './AuthImage';
 
 export interface Box {
@@ -24,16 +25,32 @@ export type Mode = 'select' | 'draw';
 
 type Handle = 'nw' | 'ne' | 'sw' | 'se';
 
+export interface Circle {
+  cx: number;
+  cy: number;
+  r: number;
+}
+
+export interface Polygon {
+  points: [number, number][];
+}
+
+/** An annotation's geometry as the API stores it: a box, a circle or a polygon. */
+export type Geometry = Box | Circle | Polygon;
+
 type Drag =
   | { type: 'pan'; x: number; y: number; view: View }
   | { type: 'draw'; start: [number, number] }
-  | { type: 'move'; id: number; start: [number, number]; box: Box }
-  | { type: 'resize'; id: number; handle: Handle; box: Box };
+  | { type: 'move'; id: number; kind: string; start: [number, number]; geometry: Geometry }
+  | { type: 'resize'; id: number; handle: Handle; box: Box }
+  | { type: 'radius'; id: number; circle: Circle }
+  | { type: 'vertex'; id: number; index: number; polygon: Polygon };
 
 export interface Layers {
   annotations: boolean;
   predictions: Record<number, boolean>; // by model version id
-  analysis: boolean;
+  analysis: boolean; // the selected analysis's boxes, circles and polygons
+  heatmaps: boolean; // the selected analysis's heatmap images
 }
 
 export interface Detection {
@@ -58,6 +75,76 @@ export function fitView(width: number, height: number, paneWidth: number, paneHe
 }
 
 const round = (n: number) => Math.round(n * 10) / 10;
+const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, n));
+
+/** Move a geometry by (dx, dy), kept inside the image (the API refuses any point outside it). */
+export function moveGeometry(kind: string, g: Geometry, dx: number, dy: number, width: number, height: number): Geometry {
+  if (kind === 'circle') {
+    const c = g as Circle;
+    return { cx: clamp(c.cx + dx, 0, width), cy: clamp(c.cy + dy, 0, height), r: c.r };
+  }
+  if (kind === 'polygon') {
+    const pts = (g as Polygon).points;
+    const xs = pts.map((p) => p[0]);
+    const ys = pts.map((p) => p[1]);
+    const mx = clamp(dx, -Math.min(...xs), width - Math.max(...xs));
+    const my = clamp(dy, -Math.min(...ys), height - Math.max(...ys));
+    return { points: pts.map(([x, y]) => [x + mx, y + my] as [number, number]) };
+  }
+  const b = g as Box;
+  const w = b.x2 - b.x1;
+  const h = b.y2 - b.y1;
+  const x1 = Math.min(Math.max(0, b.x1 + dx), width - w);
+  const y1 = Math.min(Math.max(0, b.y1 + dy), height - h);
+  return { x1, y1, x2: x1 + w, y2: y1 + h };
+}
+
+export function roundGeometry(g: Geometry): Geometry {
+  if ('points' in g) return { points: g.points.map(([x, y]) => [round(x), round(y)] as [number, number]) };
+  if ('r' in g) return { cx: round(g.cx), cy: round(g.cy), r: round(g.r) };
+  return { x1: round(g.x1), y1: round(g.y1), x2: round(g.x2), y2: round(g.y2) };
+}
+
+const circleText = (c: Circle) => `${round(c.cx)},${round(c.cy)},${round(c.r)}`;
+const pointsText = (p: Polygon) => p.points.map(([x, y]) => `${round(x)},${round(y)}`).join(' ');
+
+/** A heatmap artifact, fetched with the credential and shown from a blob URL, stretched over the image. */
+function HeatmapImage({ url, width, height, opacity, label }: { url: string; width: number; height: number; opacity: number; label: string }) {
+  const [href, setHref] = useState<string | null>(null);
+  useEffect(() => {
+    const controller = new AbortController();
+    let objectUrl: string | null = null;
+    fetchBlob(url, controller.signal)
+      .then((blob) => {
+        objectUrl = URL.createObjectURL(blob);
+        setHref(objectUrl);
+      })
+      .catch((e: Error) => {
+        if (e.name !== 'AbortError') console.warn(`heatmap ${label}: ${e.message}`);
+      });
+    return () => {
+      controller.abort();
+      if (objectUrl) URL.revokeObjectURL(objectUrl);
+      setHref(null);
+    };
+  }, [url, label]);
+  if (!href) return null;
+  return (
+    <image
+      data-testid="heatmap"
+      className="heatmap"
+      href={href}
+      x={0}
+      y={0}
+      width={width}
+      height={height}
+      preserveAspectRatio="none"
+      opacity={opacity}
+    >
+      <title>{label}</title>
+    </image>
+  );
+}
 
 export function Stage({
   contentUrl,
@@ -76,7 +163,7 @@ export function Stage({
   view,
   onView,
   onDraw,
-  onChangeBox,
+  onChangeGeometry,
   overlays = true,
 }: {
   contentUrl: string;
@@ -95,12 +182,13 @@ export function Stage({
   view: View | null;
   onView: (v: View) => void;
   onDraw: (box: Box) => void;
-  onChangeBox: (id: number, box: Box) => void;
+  onChangeGeometry: (id: number, geometry: Geometry) => void;
   overlays?: boolean;
 }) {
   const pane = useRef<HTMLDivElement>(null);
   const drag = useRef<Drag | null>(null);
-  const [draft, setDraft] = useState<{ id: number | null; box: Box } | null>(null);
+  // The geometry being drawn (id null, a box) or edited (an annotation's id), shown until saved.
+  const [draft, setDraft] = useState<{ id: number | null; geometry: Geometry } | null>(null);
   const viewRef = useRef(view);
   viewRef.current = view;
 
@@ -150,7 +238,7 @@ export function Stage({
     if (mode === 'draw' && overlays) {
       const start = toImage(event);
       begin(event, { type: 'draw', start });
-      setDraft({ id: null, box: { x1: start[0], y1: start[1], x2: start[0], y2: start[1] } });
+      setDraft({ id: null, geometry: { x1: start[0], y1: start[1], x2: start[0], y2: start[1] } });
     } else {
       begin(event, { type: 'pan', x: event.clientX, y: event.clientY, view });
       if (overlays) onSelect(null);
@@ -166,20 +254,22 @@ export function Stage({
     }
     const [x, y] = toImage(event);
     if (d.type === 'draw') {
-      setDraft({ id: null, box: clampBox({ x1: d.start[0], y1: d.start[1], x2: x, y2: y }, width, height) });
+      setDraft({ id: null, geometry: clampBox({ x1: d.start[0], y1: d.start[1], x2: x, y2: y }, width, height) });
     } else if (d.type === 'move') {
-      const w = d.box.x2 - d.box.x1;
-      const h = d.box.y2 - d.box.y1;
-      const x1 = Math.min(Math.max(0, d.box.x1 + x - d.start[0]), width - w);
-      const y1 = Math.min(Math.max(0, d.box.y1 + y - d.start[1]), height - h);
-      setDraft({ id: d.id, box: { x1, y1, x2: x1 + w, y2: y1 + h } });
+      setDraft({ id: d.id, geometry: moveGeometry(d.kind, d.geometry, x - d.start[0], y - d.start[1], width, height) });
+    } else if (d.type === 'radius') {
+      const r = Math.max(1, Math.hypot(x - d.circle.cx, y - d.circle.cy));
+      setDraft({ id: d.id, geometry: { ...d.circle, r } });
+    } else if (d.type === 'vertex') {
+      const points = d.polygon.points.map((p, i) => (i === d.index ? ([clamp(x, 0, width), clamp(y, 0, height)] as [number, number]) : p));
+      setDraft({ id: d.id, geometry: { points } });
     } else {
       const b = { ...d.box };
       if (d.handle.includes('n')) b.y1 = y;
       if (d.handle.includes('s')) b.y2 = y;
       if (d.handle.includes('w')) b.x1 = x;
       if (d.handle.includes('e')) b.x2 = x;
-      setDraft({ id: d.id, box: clampBox(b, width, height) });
+      setDraft({ id: d.id, geometry: clampBox(b, width, height) });
     }
   };
 
@@ -191,16 +281,28 @@ export function Stage({
       setDraft(null);
       return;
     }
-    const box = { x1: round(draft.box.x1), y1: round(draft.box.y1), x2: round(draft.box.x2), y2: round(draft.box.y2) };
+    const geometry = roundGeometry(draft.geometry);
     setDraft(null);
-    if (box.x2 - box.x1 < MIN_SIDE || box.y2 - box.y1 < MIN_SIDE) return;
-    if (d.type === 'draw') onDraw(box);
-    else if (JSON.stringify(box) !== JSON.stringify(d.box)) onChangeBox(d.id, box);
+    if ('x1' in geometry && (geometry.x2 - geometry.x1 < MIN_SIDE || geometry.y2 - geometry.y1 < MIN_SIDE)) return;
+    if (d.type === 'draw') {
+      onDraw(geometry as Box);
+      return;
+    }
+    const before = d.type === 'move' ? d.geometry : d.type === 'resize' ? d.box : d.type === 'radius' ? d.circle : d.polygon;
+    if (JSON.stringify(geometry) !== JSON.stringify(roundGeometry(before))) onChangeGeometry(d.id, geometry);
   };
 
   const v = view ?? { scale: 1, tx: 0, ty: 0 };
   const handle = 8 / v.scale;
   const visible = annotations.filter((a) => a.kind !== 'classification');
+  // The selected analysis's heatmap annotations, each with its artifact's (short-lived, signed) link.
+  const heatmaps = !analysis
+    ? []
+    : analysis.annotations.flatMap((item) => {
+        if (item.annotation_type !== 'heatmap' || !item.storage_path) return [];
+        const artifact = analysis.artifacts.find((x) => x.storage_path === item.storage_path);
+        return artifact?.url ? [{ id: item.id, url: artifact.url, label: `heatmap ${item.class_name ?? ''} (${analysis.model_name})`.replace('  ', ' ') }] : [];
+      });
 
   return (
     <div
@@ -218,145 +320,239 @@ export function Stage({
       >
         <AuthImage src={contentUrl} alt={alt} lazy={false} className="stage-image" />
         {overlays && (
-          <svg
-            className="overlay"
-            viewBox={`0 0 ${width} ${height}`}
-            width={width}
-            height={height}
-            style={{ opacity }}
-            role="group"
-            aria-label="Overlays"
-          >
-            {predictions.map((p) =>
-              layers.predictions[p.model_version_id] === false ? null : (
-                <g key={p.model_version_id} data-layer="prediction" data-model={p.model}>
-                  {(p.detections as unknown as Detection[]).map((det, index) => {
-                    const verdict = (p.review as Record<string, string>)[String(index)];
-                    const chosen =
-                      selection?.kind === 'prediction' && selection.modelVersionId === p.model_version_id && selection.index === index;
-                    const b = det.bbox;
+          <svg className="overlay" viewBox={`0 0 ${width} ${height}`} width={width} height={height} role="group" aria-label="Overlays">
+            {/* Heatmaps first: under every outline. Opacity per layer (the slider), not on the <svg>,
+                so each layer's element carries it. */}
+            {layers.heatmaps && heatmaps.length > 0 && (
+              <g data-layer="heatmaps">
+                {heatmaps.map((h) => (
+                  <HeatmapImage key={h.id} url={h.url} width={width} height={height} opacity={opacity} label={h.label} />
+                ))}
+              </g>
+            )}
+            <g opacity={opacity} data-testid="outlines">
+              {predictions.map((p) =>
+                layers.predictions[p.model_version_id] === false ? null : (
+                  <g key={p.model_version_id} data-layer="prediction" data-model={p.model}>
+                    {(p.detections as unknown as Detection[]).map((det, index) => {
+                      const verdict = (p.review as Record<string, string>)[String(index)];
+                      const chosen =
+                        selection?.kind === 'prediction' && selection.modelVersionId === p.model_version_id && selection.index === index;
+                      const b = det.bbox;
+                      return (
+                        <rect
+                          key={index}
+                          data-testid="prediction-box"
+                          data-index={index}
+                          data-verdict={verdict ?? 'none'}
+                          className={`pred ${verdict ?? ''} ${chosen ? 'chosen' : ''}`}
+                          x={b.x1}
+                          y={b.y1}
+                          width={b.x2 - b.x1}
+                          height={b.y2 - b.y1}
+                          stroke={colorOf(det.class_name)}
+                          vectorEffect="non-scaling-stroke"
+                          onPointerDown={(e) => {
+                            if (mode !== 'select') return;
+                            e.stopPropagation();
+                            onSelect({ kind: 'prediction', modelVersionId: p.model_version_id, index });
+                          }}
+                        >
+                          <title>
+                            {det.class_name} {det.confidence !== undefined ? det.confidence.toFixed(2) : ''} ({p.model})
+                          </title>
+                        </rect>
+                      );
+                    })}
+                  </g>
+                ),
+              )}
+              {layers.annotations && (
+                <g data-layer="annotations">
+                  {visible.map((a) => {
+                    const color = colorOf(a.label);
+                    const chosen = selection?.kind === 'annotation' && selection.id === a.id;
+                    const stored = a.geometry as unknown as Geometry;
+                    const g = draft && draft.id === a.id ? draft.geometry : stored;
+                    const grab = (e: React.PointerEvent) => {
+                      if (mode !== 'select' || e.button !== 0) return;
+                      onSelect({ kind: 'annotation', id: a.id });
+                      begin(e, { type: 'move', id: a.id, kind: a.kind, start: toImage(e), geometry: stored });
+                    };
+                    if (a.kind === 'circle') {
+                      const c = g as Circle;
+                      return (
+                        <g key={a.id}>
+                          <circle
+                            data-testid="annotation-circle"
+                            data-id={a.id}
+                            data-label={a.label}
+                            data-circle={circleText(c)}
+                            className={`ann ${chosen ? 'chosen' : ''}`}
+                            cx={c.cx}
+                            cy={c.cy}
+                            r={c.r}
+                            stroke={color}
+                            fill={color}
+                            vectorEffect="non-scaling-stroke"
+                            onPointerDown={grab}
+                          >
+                            <title>{a.label}</title>
+                          </circle>
+                          {chosen && (
+                            <rect
+                              data-testid="handle-radius"
+                              className="handle handle-radius"
+                              x={c.cx + c.r - handle / 2}
+                              y={c.cy - handle / 2}
+                              width={handle}
+                              height={handle}
+                              onPointerDown={(e) => {
+                                if (e.button !== 0) return;
+                                begin(e, { type: 'radius', id: a.id, circle: stored as Circle });
+                              }}
+                            >
+                              <title>Drag to change the radius</title>
+                            </rect>
+                          )}
+                        </g>
+                      );
+                    }
+                    if (a.kind === 'polygon') {
+                      const poly = g as Polygon;
+                      return (
+                        <g key={a.id}>
+                          <polygon
+                            data-testid="annotation-polygon"
+                            data-id={a.id}
+                            data-label={a.label}
+                            data-points={pointsText(poly)}
+                            className={`ann ${chosen ? 'chosen' : ''}`}
+                            points={poly.points.map((p) => p.join(',')).join(' ')}
+                            stroke={color}
+                            fill={color}
+                            vectorEffect="non-scaling-stroke"
+                            onPointerDown={grab}
+                          >
+                            <title>{a.label}</title>
+                          </polygon>
+                          {chosen &&
+                            poly.points.map(([px, py], index) => (
+                              <rect
+                                key={index}
+                                data-testid="handle-vertex"
+                                data-index={index}
+                                className="handle handle-vertex"
+                                x={px - handle / 2}
+                                y={py - handle / 2}
+                                width={handle}
+                                height={handle}
+                                onPointerDown={(e) => {
+                                  if (e.button !== 0) return;
+                                  begin(e, { type: 'vertex', id: a.id, index, polygon: stored as Polygon });
+                                }}
+                              />
+                            ))}
+                        </g>
+                      );
+                    }
+                    const b = g as Box;
                     return (
-                      <rect
-                        key={index}
-                        data-testid="prediction-box"
-                        data-index={index}
-                        data-verdict={verdict ?? 'none'}
-                        className={`pred ${verdict ?? ''} ${chosen ? 'chosen' : ''}`}
-                        x={b.x1}
-                        y={b.y1}
-                        width={b.x2 - b.x1}
-                        height={b.y2 - b.y1}
-                        stroke={colorOf(det.class_name)}
-                        vectorEffect="non-scaling-stroke"
-                        onPointerDown={(e) => {
-                          if (mode !== 'select') return;
-                          e.stopPropagation();
-                          onSelect({ kind: 'prediction', modelVersionId: p.model_version_id, index });
-                        }}
-                      >
-                        <title>
-                          {det.class_name} {det.confidence !== undefined ? det.confidence.toFixed(2) : ''} ({p.model})
-                        </title>
-                      </rect>
+                      <g key={a.id}>
+                        <rect
+                          data-testid="annotation-box"
+                          data-id={a.id}
+                          data-label={a.label}
+                          data-box={`${round(b.x1)},${round(b.y1)},${round(b.x2)},${round(b.y2)}`}
+                          className={`ann ${chosen ? 'chosen' : ''}`}
+                          x={b.x1}
+                          y={b.y1}
+                          width={b.x2 - b.x1}
+                          height={b.y2 - b.y1}
+                          stroke={color}
+                          fill={color}
+                          vectorEffect="non-scaling-stroke"
+                          onPointerDown={grab}
+                        >
+                          <title>{a.label}</title>
+                        </rect>
+                        {chosen &&
+                          (['nw', 'ne', 'sw', 'se'] as Handle[]).map((h) => (
+                            <rect
+                              key={h}
+                              data-testid={`handle-${h}`}
+                              className={`handle handle-${h}`}
+                              x={(h.includes('w') ? b.x1 : b.x2) - handle / 2}
+                              y={(h.includes('n') ? b.y1 : b.y2) - handle / 2}
+                              width={handle}
+                              height={handle}
+                              onPointerDown={(e) => {
+                                if (e.button !== 0) return;
+                                begin(e, { type: 'resize', id: a.id, handle: h, box: stored as Box });
+                              }}
+                            />
+                          ))}
+                      </g>
                     );
                   })}
                 </g>
-              ),
-            )}
-            {layers.annotations && (
-              <g data-layer="annotations">
-                {visible.map((a) => {
-                  const color = colorOf(a.label);
-                  const chosen = selection?.kind === 'annotation' && selection.id === a.id;
-                  const g = a.geometry as Record<string, unknown>;
-                  if (a.kind === 'circle') {
-                    return (
-                      <circle key={a.id} data-testid="annotation-circle" cx={Number(g.cx)} cy={Number(g.cy)} r={Number(g.r)} stroke={color} className="ann" vectorEffect="non-scaling-stroke" fill={color} />
-                    );
-                  }
-                  if (a.kind === 'polygon') {
-                    const points = (g.points as [number, number][]).map((p) => p.join(',')).join(' ');
-                    return <polygon key={a.id} data-testid="annotation-polygon" points={points} stroke={color} fill={color} className="ann" vectorEffect="non-scaling-stroke" />;
-                  }
-                  const b = draft && draft.id === a.id ? draft.box : (g as unknown as Box);
-                  return (
-                    <g key={a.id}>
-                      <rect
-                        data-testid="annotation-box"
-                        data-id={a.id}
-                        data-label={a.label}
-                        data-box={`${round(b.x1)},${round(b.y1)},${round(b.x2)},${round(b.y2)}`}
-                        className={`ann ${chosen ? 'chosen' : ''}`}
-                        x={b.x1}
-                        y={b.y1}
-                        width={b.x2 - b.x1}
-                        height={b.y2 - b.y1}
-                        stroke={color}
-                        fill={color}
-                        vectorEffect="non-scaling-stroke"
-                        onPointerDown={(e) => {
-                          if (mode !== 'select' || e.button !== 0) return;
-                          onSelect({ kind: 'annotation', id: a.id });
-                          begin(e, { type: 'move', id: a.id, start: toImage(e), box: g as unknown as Box });
-                        }}
-                      >
-                        <title>{a.label}</title>
-                      </rect>
-                      {chosen &&
-                        (['nw', 'ne', 'sw', 'se'] as Handle[]).map((h) => (
-                          <rect
-                            key={h}
-                            data-testid={`handle-${h}`}
-                            className={`handle handle-${h}`}
-                            x={(h.includes('w') ? b.x1 : b.x2) - handle / 2}
-                            y={(h.includes('n') ? b.y1 : b.y2) - handle / 2}
-                            width={handle}
-                            height={handle}
-                            onPointerDown={(e) => {
-                              if (e.button !== 0) return;
-                              begin(e, { type: 'resize', id: a.id, handle: h, box: g as unknown as Box });
-                            }}
-                          />
-                        ))}
-                    </g>
-                  );
-                })}
-              </g>
-            )}
-            {layers.analysis && analysis && (
-              <g data-layer="analysis">
-                {analysis.annotations.map((item) => {
-                  const d = item.data as Record<string, number>;
-                  if (item.annotation_type !== 'bounding_box') return null;
-                  return (
-                    <rect
-                      key={item.id}
-                      data-testid="analysis-box"
-                      className="analysis"
-                      x={d.x_min}
-                      y={d.y_min}
-                      width={d.x_max - d.x_min}
-                      height={d.y_max - d.y_min}
-                      stroke={colorOf(item.class_name ?? '')}
-                      vectorEffect="non-scaling-stroke"
-                    >
-                      <title>{item.class_name ?? item.annotation_type}</title>
-                    </rect>
-                  );
-                })}
-              </g>
-            )}
-            {draft && draft.id === null && (
-              <rect
-                data-testid="draft-box"
-                className="draft"
-                x={draft.box.x1}
-                y={draft.box.y1}
-                width={draft.box.x2 - draft.box.x1}
-                height={draft.box.y2 - draft.box.y1}
-                vectorEffect="non-scaling-stroke"
-              />
-            )}
+              )}
+              {layers.analysis && analysis && (
+                <g data-layer="analysis">
+                  {analysis.annotations.map((item) => {
+                    const d = item.data as Record<string, unknown>;
+                    const stroke = colorOf(item.class_name ?? '');
+                    const title = <title>{item.class_name ?? item.annotation_type}</title>;
+                    if (item.annotation_type === 'bounding_box') {
+                      const n = d as Record<string, number>;
+                      return (
+                        <rect
+                          key={item.id}
+                          data-testid="analysis-box"
+                          className="analysis"
+                          x={n.x_min}
+                          y={n.y_min}
+                          width={n.x_max - n.x_min}
+                          height={n.y_max - n.y_min}
+                          stroke={stroke}
+                          vectorEffect="non-scaling-stroke"
+                        >
+                          {title}
+                        </rect>
+                      );
+                    }
+                    if (item.annotation_type === 'circle') {
+                      const n = d as Record<string, number>;
+                      return (
+                        <circle key={item.id} data-testid="analysis-circle" className="analysis" cx={n.x} cy={n.y} r={n.radius} stroke={stroke} vectorEffect="non-scaling-stroke">
+                          {title}
+                        </circle>
+                      );
+                    }
+                    if (item.annotation_type === 'polygon' && Array.isArray(d.points)) {
+                      const points = (d.points as number[][]).map((p) => `${p[0]},${p[1]}`).join(' ');
+                      return (
+                        <polygon key={item.id} data-testid="analysis-polygon" className="analysis" points={points} stroke={stroke} vectorEffect="non-scaling-stroke">
+                          {title}
+                        </polygon>
+                      );
+                    }
+                    return null;
+                  })}
+                </g>
+              )}
+              {draft && draft.id === null && 'x1' in draft.geometry && (
+                <rect
+                  data-testid="draft-box"
+                  className="draft"
+                  x={draft.geometry.x1}
+                  y={draft.geometry.y1}
+                  width={draft.geometry.x2 - draft.geometry.x1}
+                  height={draft.geometry.y2 - draft.geometry.y1}
+                  vectorEffect="non-scaling-stroke"
+                />
+              )}
+            </g>
           </svg>
         )}
       </div>

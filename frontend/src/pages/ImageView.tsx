@@ -11,7 +11,7 @@ import {
 import { AnalysesPanel } from '../components/AnalysesPanel';
 import { Comments } from '../components/Comments';
 import { rememberedOrder } from '../components/ImageGrid';
-import { Stage, type Box, type Detection, type Layers, type Mode, type Selection, type View } from '../components/Stage';
+import { Stage, type Box, type Detection, type Geometry, type Layers, type Mode, type Selection, type View } from '../components/Stage';
 import { linkClick, navigate } from '../router';
 import { labelColor } from '../colors';
 
@@ -27,7 +27,7 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
   const [predictions, setPredictions] = useState<Prediction[]>([]);
   const [analysesEnabled, setAnalysesEnabled] = useState(false);
   const [analysis, setAnalysis] = useState<AnalysisDetail | null>(null);
-  const [layers, setLayers] = useState<Layers>({ annotations: true, predictions: {}, analysis: true });
+  const [layers, setLayers] = useState<Layers>({ annotations: true, predictions: {}, analysis: true, heatmaps: true });
   const [opacity, setOpacity] = useState(0.9);
   const [sideBySide, setSideBySide] = useState(false);
   const [mode, setMode] = useState<Mode>('select');
@@ -109,20 +109,22 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
       setSelection({ kind: 'annotation', id: made.id });
     }, 'Box added');
 
-  const changeBox = (id: number, box: Box) =>
+  const changeGeometry = (id: number, geometry: Geometry) =>
     attempt(async () => {
       // Shown at once; the server's answer replaces it, a refusal puts the old one back.
       const before = annotations;
-      setAnnotations((old) => old.map((a) => (a.id === id ? { ...a, geometry: { ...box } } : a)));
+      const kind = annotations.find((a) => a.id === id)?.kind ?? 'box';
+      setAnnotations((old) => old.map((a) => (a.id === id ? { ...a, geometry: { ...geometry } } : a)));
       setError(null);
       try {
-        const changed = await must(api.PATCH('/api/v1/annotations/{annotation_id}', { params: { path: { annotation_id: id } }, body: { geometry: { ...box } } }));
+        const changed = await must(api.PATCH('/api/v1/annotations/{annotation_id}', { params: { path: { annotation_id: id } }, body: { geometry: { ...geometry } } }));
         setAnnotations((old) => old.map((a) => (a.id === id ? changed : a)));
       } catch (e) {
         setAnnotations(before);
         throw e;
       }
-    }, 'Box saved');
+      setStatus(`${kind[0].toUpperCase()}${kind.slice(1)} saved`);
+    });
 
   const relabel = (id: number, label: string) =>
     attempt(async () => {
@@ -197,7 +199,7 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
     view,
     onView: setView,
     onDraw: (b: Box) => void drawBox(b),
-    onChangeBox: (id: number, b: Box) => void changeBox(id, b),
+    onChangeGeometry: (id: number, g: Geometry) => void changeGeometry(id, g),
   };
   const legend = [...new Set([...labelNames, ...annotations.map((a) => a.label), ...predictions.flatMap((p) => (p.detections as unknown as Detection[]).map((d) => d.class_name))])];
 
@@ -284,6 +286,12 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
                 <input type="checkbox" checked={layers.analysis} onChange={(e) => setLayers({ ...layers, analysis: e.target.checked })} /> Analysis {analysis.model_name}
               </label>
             )}
+            {analysis && analysis.annotations.some((a) => a.annotation_type === 'heatmap') && (
+              <label>
+                <input type="checkbox" checked={layers.heatmaps} onChange={(e) => setLayers({ ...layers, heatmaps: e.target.checked })} /> Heatmaps{' '}
+                {analysis.model_name} ({analysis.annotations.filter((a) => a.annotation_type === 'heatmap').length})
+              </label>
+            )}
             <label>
               Overlay opacity
               <input type="range" min={0} max={1} step={0.05} value={opacity} onChange={(e) => setOpacity(Number(e.target.value))} />
@@ -327,7 +335,7 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
               </div>
             )}
             <p className="muted small">
-              Keys: b draw · Esc select · Del delete · a/r accept/reject · ←/→ images · 0 fit · wheel zoom · drag pan
+              Keys: b draw · Esc select · Del delete · a/r accept/reject · ←/→ images · 0 fit · wheel zoom · drag pan. Drag a shape to move it, its handles to resize it.
             </p>
           </section>
           {predictions.map((p) => (

@@ -7,6 +7,7 @@ and the model sees whole batches. Each stage's time is recorded for the benchmar
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -16,6 +17,7 @@ from typing import Generic, TypeVar
 
 from labelbay.inference.base import Model
 from labelbay.inference.detections import Detections
+from labelbay.inference.geometry import clip_boxes
 from labelbay.inference.imageio import DecodedImage, ImageDecodeError, decode_image
 
 K = TypeVar("K")
@@ -87,19 +89,23 @@ def label_stream(
         fill()
         while pending:
             batch: list[tuple[K, DecodedImage]] = []
+            # Unreadable images wait beside the batch so results come out in input order.
+            failed: list[tuple[int, Labelled[K]]] = []
             while pending and len(batch) < batch_size:
                 key, future, _ = pending.popleft()
                 decoded, seconds = future.result()
                 times.decode += seconds
                 if isinstance(decoded, str):
-                    yield Labelled(key, 0, 0, None, decoded)
+                    failed.append((len(batch) + len(failed), Labelled(key, 0, 0, None, decoded)))
                 else:
                     batch.append((key, decoded))
                 fill()
-            if batch:
-                yield from _run_batch(model, batch, times)
-                if on_batch is not None:
-                    on_batch(len(batch))
+            labelled = list(_run_batch(model, batch, times)) if batch else []
+            for position, failure in failed:
+                labelled.insert(position, failure)
+            yield from labelled
+            if batch and on_batch is not None:
+                on_batch(len(batch))
     times.wall += time.perf_counter() - started
 
 
@@ -125,4 +131,14 @@ def _run_batch(
     times.images += len(batch)
     for (key, decoded), detections in zip(batch, results, strict=True):
         width, height = decoded.original_size
-        yield Labelled(key, width, height, detections.scaled(decoded.scale))
+        yield Labelled(key, width, height, _to_original(detections, decoded))
+
+
+def _to_original(detections: Detections, decoded: DecodedImage) -> Detections:
+    """Scale to original pixels; clip, because libjpeg rounds reduced sizes up (1921 px / 4 -> 481,
+    and 481 * 4 = 1924 would overshoot the image)."""
+    if decoded.scale == 1.0:
+        return detections
+    scaled = detections.scaled(decoded.scale)
+    width, height = decoded.original_size
+    return dataclasses.replace(scaled, xyxy=clip_boxes(scaled.xyxy, width, height))

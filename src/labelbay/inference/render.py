@@ -54,7 +54,8 @@ def draw(image: RGBImage, detections: Detections) -> RGBImage:
             cx, cy, r = (round(float(v)) for v in circle)
             cv2.circle(canvas, (cx, cy), r, colour, thickness, cv2.LINE_AA)
         else:
-            cv2.rectangle(canvas, (x1, y1), (x2, y2), colour, thickness, cv2.LINE_AA)
+            # Axis-aligned lines gain nothing from anti-aliasing; crisp edges keep the exact colour.
+            cv2.rectangle(canvas, (x1, y1), (x2, y2), colour, thickness, cv2.LINE_8)
         text = _label(detections, i)
         (text_w, text_h), baseline = cv2.getTextSize(text, font, font_scale, thickness)
         # Label above the box when there is room, else inside its top edge.
