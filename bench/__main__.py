@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import bench_inference, bench_jobs, bench_scale, bench_upload
+from bench import bench_inference, bench_jobs, bench_scale, bench_text, bench_upload
 from bench.report import print_table
 
 
@@ -25,7 +25,9 @@ def main() -> None:
             "Inference (200 JPEGs 1920x1080, nudenet 320n.onnx, YOLOv8 layout)",
         )
     if "text" in selected:
-        print_table(bench_inference.run_text(), "Text model (60 JPEGs 1920x1080, PP-OCRv4)")
+        print_table(
+            bench_text.run(), "Text model (PP-OCRv4): raw ONNX Runtime detector vs our pipeline"
+        )
     if "jobs" in selected:
         print_table(
             bench_jobs.run(), "Jobs (1,000 JPEGs 640x480, YOLOv8n-320, PostgreSQL + local folder)"

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from importlib import import_module
 from types import ModuleType
 
@@ -27,9 +28,16 @@ def builtin_spec(name: str) -> ModelSpec:
     return spec
 
 
-def load_builtin(name: str, spec: ModelSpec | None = None) -> Model:
-    """A loaded built-in model; `spec` (e.g. a registry row's) overrides the defaults."""
+def load_builtin(name: str, spec: ModelSpec | None = None, /, **options: object) -> Model:
+    """A loaded built-in model.
+
+    `spec` (e.g. a registry row's) replaces the defaults; keyword `options` are laid over its
+    options, e.g. `load_builtin("text", recognize=False, intra_op_threads=2)`.
+    """
     _, class_name = _lookup(name)
+    if options:
+        base = spec or builtin_spec(name)
+        spec = replace(base, options={**base.options, **options})
     model: Model = getattr(_module(name), class_name)(spec)
     return model
 

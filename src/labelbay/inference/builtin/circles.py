@@ -2,7 +2,7 @@
 
 The circular-detection backend's job, offline. Every parameter is relative to the image's shorter
 side, so the same settings work on a 300-pixel scan and a 4K photo. The confidence of a circle is
-its edge support: the share of points on its circumference that lie on an image edge.
+its edge support: the share of points on its circumference that lie on an edge running along it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from labelbay.inference.detections import Detections
 
 CLASS_NAMES = ("circle",)
 _SAMPLES = 96  # points checked on each circumference
+_RADIAL = 0.8  # |cos| between an edge's gradient and the radius: within ~37 degrees
 WORKING_SIDE = 480  # shorter side the transform runs at
 
 
@@ -57,11 +58,13 @@ class CirclesModel(Model):
 
     def _hough(self, gray: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         # The accumulator threshold counts votes, which grow with the radius: working at a fixed
-        # size makes one threshold right for every input size.
-        factor = min(1.0, WORKING_SIDE / min(gray.shape))
-        if factor < 1.0:
+        # size makes one threshold right for every input size. Small images are enlarged (up to
+        # 4x) for the same reason: a 10-pixel rim gives too few votes to pass that threshold.
+        factor = min(4.0, WORKING_SIDE / min(gray.shape))
+        if factor != 1.0:
+            interpolation = cv2.INTER_AREA if factor < 1.0 else cv2.INTER_LINEAR
             gray = np.asarray(
-                cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA), np.uint8
+                cv2.resize(gray, None, fx=factor, fy=factor, interpolation=interpolation), np.uint8
             )
         side = min(gray.shape)
         blurred = np.asarray(cv2.GaussianBlur(gray, (0, 0), max(1.0, side / 300)), np.uint8)
@@ -103,16 +106,29 @@ class CirclesModel(Model):
 def _edge_support(
     gray: npt.NDArray[np.uint8], circles: npt.NDArray[np.float32], canny_high: float
 ) -> npt.NDArray[np.float32]:
-    """Share of circumference samples within two pixels of a Canny edge, per circle."""
-    edges = cv2.Canny(gray, canny_high / 2, canny_high)
-    near_edge = cv2.dilate(edges, np.ones((5, 5), np.uint8)) > 0
+    """Share of circumference samples that sit on a rim: a Canny edge whose gradient is radial.
+
+    Each sample looks a few pixels in and out along its radius (a coin is never a perfect circle),
+    and counts only an edge whose gradient points along that radius, so texture inside a coin or a
+    straight edge crossing the circle does not count as support.
+    """
+    edges = cv2.Canny(gray, canny_high / 2, canny_high) > 0
+    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
+    magnitude = np.hypot(gx, gy) + 1e-6
     angles = np.linspace(0, 2 * np.pi, _SAMPLES, endpoint=False)
-    xs = circles[:, 0:1] + circles[:, 2:3] * np.cos(angles)
-    ys = circles[:, 1:2] + circles[:, 2:3] * np.sin(angles)
+    cos, sin = np.cos(angles), np.sin(angles)
+    radius = circles[:, 2:3]
+    tolerance = np.maximum(1.5, 0.05 * radius)
     height, width = gray.shape
-    inside = (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
-    xi = np.clip(xs.astype(np.int64), 0, width - 1)
-    yi = np.clip(ys.astype(np.int64), 0, height - 1)
-    hits = near_edge[yi, xi] & inside
+    hits = np.zeros((len(circles), _SAMPLES), bool)
+    for step in np.linspace(-1.0, 1.0, 5):
+        xs = circles[:, 0:1] + (radius + step * tolerance) * cos
+        ys = circles[:, 1:2] + (radius + step * tolerance) * sin
+        inside = (xs >= 0) & (xs <= width - 1) & (ys >= 0) & (ys <= height - 1)
+        xi = np.clip(np.rint(xs).astype(np.int64), 0, width - 1)
+        yi = np.clip(np.rint(ys).astype(np.int64), 0, height - 1)
+        radial = np.abs(gx[yi, xi] * cos + gy[yi, xi] * sin) / magnitude[yi, xi]
+        hits |= edges[yi, xi] & (radial > _RADIAL) & inside
     support: npt.NDArray[np.float32] = hits.mean(axis=1).astype(np.float32)
     return support

@@ -1,7 +1,12 @@
 """`faces`: frontal faces with the Haar cascade that ships inside the opencv-python-headless 4.x wheel.
 
-The cascade gives no probability. Its confidence here is the final stage's level weight squashed
-monotonically into (0, 1) by a logistic: higher means more certain, but it is not calibrated.
+The cascade gives no probability. With `outputRejectLevels`, OpenCV reports for each face the vote
+sum of the cascade's last stage (the "level weight"); a window passes that stage when the sum is at
+least the stage's threshold (-2.99 in this cascade), so the sum says how far past the final test it
+got. Confidence here is that weight squashed monotonically into (0, 1) by a logistic: higher means
+more face-like, and 0.5 sits between what faces and false windows measured (see WEIGHT_CENTRE), but
+it is not a calibrated probability: the only labelled faces offline (skimage's lfw_subset) give
+too few false detections to fit one.
 """
 
 from __future__ import annotations
@@ -18,6 +23,12 @@ from labelbay.inference.detections import Detections
 
 CLASS_NAMES = ("face",)
 CASCADE = "haarcascade_frontalface_default.xml"
+# Measured with this cascade: on the 100 faces of skimage's lfw_subset() the final-stage weight has
+# 10th percentile 2.7 and median 6.0. Windows it wrongly takes for faces in skimage's other photos
+# (asking 1 neighbour instead of 5) have median weight 1.1, but a quarter reach 3 to 5.6: the
+# weight alone separates faces only roughly; the neighbour count removes most false windows.
+WEIGHT_CENTRE = 2.0
+WEIGHT_SCALE = 1.0
 
 
 def spec() -> ModelSpec:
@@ -77,7 +88,8 @@ class FacesModel(Model):
         results = []
         for boxes, weights in outputs:
             boxes = boxes.reshape(-1, 4)
-            scores = 1.0 / (1.0 + np.exp(-(weights.reshape(-1) - 2.0)))
+            margin = (weights.reshape(-1) - WEIGHT_CENTRE) / WEIGHT_SCALE
+            scores = 1.0 / (1.0 + np.exp(-margin))
             keep = scores >= self.spec.confidence_threshold
             boxes, scores = boxes[keep], scores[keep]
             order = np.argsort(-scores)[: self.spec.max_detections]

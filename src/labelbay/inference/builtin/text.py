@@ -30,7 +30,6 @@ from labelbay.inference.onnx_session import create_session
 CLASS_NAMES = ("text",)
 DET_FILE, REC_FILE = "ch_PP-OCRv4_det_infer.onnx", "ch_PP-OCRv4_rec_infer.onnx"
 REC_HEIGHT = 48
-REC_BATCH = 8
 FloatArray = npt.NDArray[np.float32]
 
 
@@ -41,13 +40,14 @@ def spec() -> ModelSpec:
         task="detect",
         version="ppocrv4",
         class_names=CLASS_NAMES,
-        confidence_threshold=0.5,  # DB box score
+        confidence_threshold=0.6,  # DB region score: mean text probability inside it
         options={
             "det_side": 960,  # the longer side the detector sees
             "bin_threshold": 0.3,
             "unclip_ratio": 1.6,
             "min_text_score": 0.5,  # mean recognition confidence of a kept line
             "recognize": True,
+            "rec_batch": 1,  # lines per recogniser run; >1 pays on a GPU, not on a CPU
         },
     )
 
@@ -71,9 +71,18 @@ class TextModel(Model):
         det_path, rec_path = model_files()
         self.det = create_session(det_path, intra_op_threads=threads)
         self.rec = create_session(rec_path, intra_op_threads=threads)
+        # CTC classes: 0 is the blank, then the table stored in the model, then the space.
         meta = self.rec.get_modelmeta().custom_metadata_map
         self.characters = ["", *meta.get("character", "").splitlines(), " "]
-        self.preferred_side = int(self.opts["det_side"])
+        classes = self.rec.get_outputs()[0].shape[-1]
+        if classes != len(self.characters):
+            raise ModelError(
+                f"{rec_path.name}: {len(self.characters)} characters in its metadata, "
+                f"{classes} output classes"
+            )
+        # The detector sees `det_side`, but lines are read from the decoded image itself, where
+        # small glyphs need their pixels: let the decoder shrink only what is over twice that.
+        self.preferred_side = 2 * int(self.opts["det_side"])
 
     # -- detection --------------------------------------------------------------------------------
 
@@ -83,9 +92,16 @@ class TextModel(Model):
         scale = float(self.opts["det_side"]) / max(height, width)
         det_h = max(32, round(height * scale / 32) * 32)
         det_w = max(32, round(width * scale / 32) * 32)
-        bgr = cv2.resize(image[:, :, ::-1], (det_w, det_h), interpolation=cv2.INTER_LINEAR)
-        tensor = (bgr.astype(np.float32) * (2 / 255) - 1).transpose(2, 0, 1)[None]
-        return np.ascontiguousarray(tensor), width / det_w, height / det_h
+        # Resize the uint8 RGB first (a flipped view would be copied whole by cv2), then write
+        # each channel into its BGR plane (PaddleOCR trained on cv2's BGR) and scale in place:
+        # one pass over the small image instead of several float temporaries.
+        resized = cv2.resize(image, (det_w, det_h), interpolation=cv2.INTER_LINEAR)
+        tensor = np.empty((1, 3, det_h, det_w), np.float32)
+        for plane in range(3):
+            tensor[0, plane] = resized[:, :, 2 - plane]
+        tensor *= 2 / 255
+        tensor -= 1  # (x / 255 - 0.5) / 0.5
+        return tensor, width / det_w, height / det_h
 
     def pre_process(self, images: Sequence[RGBImage]) -> Prepared:
         inputs, meta = [], []
@@ -113,11 +129,12 @@ class TextModel(Model):
                 quads, scores = quads[keep], scores[keep]
                 texts = [t for t, k in zip(texts, keep, strict=True) if k]
             boxes = np.column_stack([quads.min(axis=1), quads.max(axis=1)]).reshape(-1, 4)
-            results.append(
-                Detections.create(
-                    boxes, scores, np.zeros(len(boxes)), class_names=CLASS_NAMES, text=texts
-                )
+            # Reading order (top to bottom, then left to right); contours come out bottom first.
+            order = np.lexsort((boxes[:, 0], boxes[:, 1]))
+            found = Detections.create(
+                boxes, scores, np.zeros(len(boxes)), class_names=CLASS_NAMES, text=texts
             )
+            results.append(found[order])
         return results
 
     def regions(self, prob: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -131,10 +148,12 @@ class TextModel(Model):
             rect = cv2.minAreaRect(contour)
             if min(rect[1]) < 3:
                 continue
-            corners = np.asarray(cv2.boxPoints(rect), np.float32)
-            score = _mean_inside(prob, corners)
+            # Scored on the region itself, not its rectangle: a line bent by the page's curl fills
+            # only part of its rectangle, and would score as if it were half background.
+            score = _mean_inside(prob, contour.reshape(-1, 2).astype(np.float32))
             if score < self.spec.confidence_threshold:
                 continue
+            corners = np.asarray(cv2.boxPoints(rect), np.float32)
             grown = _unclip(corners, float(self.opts["unclip_ratio"]))
             if grown is None:
                 continue
@@ -153,23 +172,23 @@ class TextModel(Model):
     # -- recognition ------------------------------------------------------------------------------
 
     def read(self, image: RGBImage, quads: FloatArray) -> tuple[list[str], FloatArray]:
-        crops = [_upright_crop(image, quad) for quad in quads]
-        ratios = np.array([c.shape[1] / max(1, c.shape[0]) for c in crops])
-        texts: list[str] = [""] * len(crops)
-        scores = np.zeros(len(crops), np.float32)
+        """Recognise each quadrilateral's line: its text and mean character confidence."""
+        lines = [_line_input(image, quad) for quad in quads]
+        texts: list[str] = [""] * len(lines)
+        scores = np.zeros(len(lines), np.float32)
         name = self.rec.get_inputs()[0].name
-        order = np.argsort(ratios)  # similar widths share a batch: less padding
-        for start in range(0, len(order), REC_BATCH):
-            chunk = order[start : start + REC_BATCH]
-            width = max(320, math.ceil(REC_HEIGHT * float(max(ratios[chunk]))))
-            batch = np.zeros((len(chunk), 3, REC_HEIGHT, width), np.float32)
+        # One line per run by default: on CPU a batch pads every line to the widest and measured
+        # twice as slow as running them one by one. Where batching pays (a GPU), similar widths
+        # share a batch so the padding stays small.
+        batch_size = max(1, int(self.opts["rec_batch"]))
+        order = np.argsort([line.shape[1] for line in lines])
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            width = max(lines[i].shape[1] for i in chunk)
+            batch = np.zeros((len(chunk), 3, REC_HEIGHT, width), np.float32)  # 0 = mid-grey
             for row, index in enumerate(chunk):
-                crop = crops[index]
-                crop_w = min(width, max(1, math.ceil(REC_HEIGHT * ratios[index])))
-                resized = cv2.resize(crop[:, :, ::-1], (crop_w, REC_HEIGHT))
-                batch[row, :, :, :crop_w] = (resized.astype(np.float32) * (2 / 255) - 1).transpose(
-                    2, 0, 1
-                )
+                line = lines[index].transpose(2, 0, 1)[::-1]  # HWC RGB -> CHW BGR, as trained
+                batch[row, :, :, : line.shape[2]] = line * np.float32(2 / 255) - 1
             probs = np.asarray(self.rec.run(None, {name: batch})[0])
             for row, index in enumerate(chunk):
                 texts[index], scores[index] = self._ctc_greedy(probs[row])
@@ -187,13 +206,13 @@ class TextModel(Model):
         del self.det, self.rec
 
 
-def _mean_inside(prob: FloatArray, quad: FloatArray) -> float:
-    """Mean probability inside a quadrilateral (computed on its bounding patch only)."""
+def _mean_inside(prob: FloatArray, polygon: FloatArray) -> float:
+    """Mean probability inside a polygon (computed on its bounding patch only)."""
     height, width = prob.shape
-    x0, y0 = np.clip(np.floor(quad.min(axis=0)).astype(int), 0, [width - 1, height - 1])
-    x1, y1 = np.clip(np.ceil(quad.max(axis=0)).astype(int), 0, [width - 1, height - 1])
+    x0, y0 = np.clip(np.floor(polygon.min(axis=0)).astype(int), 0, [width - 1, height - 1])
+    x1, y1 = np.clip(np.ceil(polygon.max(axis=0)).astype(int), 0, [width - 1, height - 1])
     mask = np.zeros((y1 - y0 + 1, x1 - x0 + 1), np.uint8)
-    cv2.fillPoly(mask, [(quad - [x0, y0]).astype(np.int32)], 1)
+    cv2.fillPoly(mask, [(polygon - [x0, y0]).astype(np.int32)], 1)
     return float(cv2.mean(prob[y0 : y1 + 1, x0 : x1 + 1], mask)[0])
 
 
@@ -220,16 +239,29 @@ def _order_points(quad: FloatArray) -> FloatArray:
     return np.array([top_left, top_right, bottom_right, bottom_left], np.float32)
 
 
-def _upright_crop(image: RGBImage, quad: FloatArray) -> RGBImage:
-    width = max(1, round(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[3] - quad[2]))))
-    height = max(
-        1, round(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2])))
-    )
-    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+def _line_input(image: RGBImage, quad: FloatArray) -> RGBImage:
+    """The line inside `quad`, straightened and scaled to the recogniser's height (uint8 RGB).
+
+    The warp itself shrinks a tall line only to twice the target height; INTER_AREA then does the
+    rest, which keeps thin strokes that a single large perspective step would alias away, and
+    avoids warping a full-resolution crop of a 4K line only to shrink it.
+    """
+    top = float(np.linalg.norm(quad[0] - quad[1]))
+    bottom = float(np.linalg.norm(quad[3] - quad[2]))
+    left = float(np.linalg.norm(quad[0] - quad[3]))
+    right = float(np.linalg.norm(quad[1] - quad[2]))
+    width, height = max(1.0, top, bottom), max(1.0, left, right)
+    vertical = height / width >= 1.5  # a vertical line: read it turned
+    across = width if vertical else height  # the side that becomes the recogniser's height
+    shrink = min(1.0, 2 * REC_HEIGHT / across)
+    out_w, out_h = max(1, round(width * shrink)), max(1, round(height * shrink))
+    target = np.array([[0, 0], [out_w, 0], [out_w, out_h], [0, out_h]], np.float32)
     matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
     crop = cv2.warpPerspective(
-        image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC
+        image, matrix, (out_w, out_h), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_LINEAR
     )
-    if height / width >= 1.5:  # a vertical line: read it turned
-        crop = np.rot90(crop)
-    return np.ascontiguousarray(crop)
+    if vertical:
+        crop = np.ascontiguousarray(np.rot90(crop))
+    line_w = max(1, math.ceil(REC_HEIGHT * crop.shape[1] / crop.shape[0]))
+    interpolation = cv2.INTER_AREA if crop.shape[0] > REC_HEIGHT else cv2.INTER_LINEAR
+    return np.asarray(cv2.resize(crop, (line_w, REC_HEIGHT), interpolation=interpolation))
