@@ -9,16 +9,15 @@ from pathlib import Path
 import cv2
 import nudenet
 import numpy as np
-import onnx
 import pytest
 import torch
-from onnx import TensorProto, helper
 from skimage import data as samples
 
 from labelbay.inference.base import ModelError, ModelSpec
 from labelbay.inference.geometry import box_iou, nms
 from labelbay.inference.pipeline import label_stream
 from labelbay.inference.registry import load_model, validate_artifact
+from tests.inference.conftest import constant_output_onnx
 
 YOLO_FILE = Path(nudenet.__file__).parent / "320n.onnx"
 ASTRONAUT_FACE = np.array([[170, 55, 275, 170]], np.float32)  # x1 y1 x2 y2, by hand
@@ -62,37 +61,11 @@ def test_pipeline_reduced_decode_gives_the_full_decode_boxes(tmp_path: Path) -> 
     assert bad.error
 
 
-def _constant_graph(path: Path, outputs: dict[str, np.ndarray], size: int = 64) -> None:
-    """A graph whose outputs are constants (plus 0 x the input, so the input is used)."""
-    nodes = [helper.make_node("ReduceMean", ["images"], ["mean"], keepdims=0)]
-    nodes.append(helper.make_node("Mul", ["mean", "zero"], ["nothing"]))
-    initializers = [helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])]
-    graph_outputs = []
-    for name, value in outputs.items():
-        initializers.append(
-            helper.make_tensor(
-                f"{name}_c", TensorProto.FLOAT, value.shape, value.flatten().tolist()
-            )
-        )
-        nodes.append(helper.make_node("Add", [f"{name}_c", "nothing"], [name]))
-        graph_outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, value.shape))
-    graph = helper.make_graph(
-        nodes,
-        "constant",
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, size, size])],
-        graph_outputs,
-        initializers,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 9
-    onnx.save(model, str(path))
-
-
 def test_detr_layout_gives_exactly_the_known_boxes(tmp_path: Path) -> None:
     path = tmp_path / "detr.onnx"
     boxes = np.array([[[0.5, 0.5, 0.2, 0.4], [0.25, 0.25, 0.1, 0.1], [0.8, 0.8, 0.1, 0.1]]])
     logits = np.array([[[4.0, -4.0], [-4.0, 3.0], [-5.0, -5.0]]])  # last query: nothing
-    _constant_graph(path, {"pred_boxes": boxes.astype(np.float32), "pred_logits": logits})
+    constant_output_onnx(path, {"pred_boxes": boxes.astype(np.float32), "pred_logits": logits})
     validate_artifact("onnx-detr", path)
     model = load_model(
         ModelSpec(name="detr", format="onnx-detr", path=str(path), class_names=("cat", "dog"))
@@ -109,7 +82,7 @@ def test_detr_layout_gives_exactly_the_known_boxes(tmp_path: Path) -> None:
 def test_classifier_gives_softmax_top_k(tmp_path: Path) -> None:
     path = tmp_path / "cls.onnx"
     logits = np.array([[1.0, 3.0, 2.0]], np.float32)
-    _constant_graph(path, {"logits": logits})
+    constant_output_onnx(path, {"logits": logits})
     model = load_model(
         ModelSpec(
             name="cls",
@@ -195,7 +168,7 @@ def test_bad_model_files_fail_at_registration(
 
 def test_a_detr_graph_is_not_a_yolo_model(tmp_path: Path) -> None:
     path = tmp_path / "detr.onnx"
-    _constant_graph(path, {"boxes": np.zeros((1, 3, 4), np.float32)[0]})
+    constant_output_onnx(path, {"boxes": np.zeros((1, 3, 4), np.float32)[0]})
     with pytest.raises(ModelError, match="YOLOv8"):
         validate_artifact("onnx-yolo", path)
 
