@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
+from fastapi import Depends, Query, Request
 from starlette.datastructures import QueryParams
 
 from labelbay.errors import Invalid
+from labelbay.services.images import ImageFilter
 
 META_PREFIX = "metadata."
 
@@ -19,3 +23,28 @@ def metadata_filters(params: QueryParams) -> dict[str, str]:
                 raise Invalid(f"metadata filter {name!r} given twice")
             filters[name] = value
     return filters
+
+
+def image_selection(
+    request: Request,
+    filename: Annotated[
+        str | None, Query(max_length=255, description="File name contains (case-insensitive)")
+    ] = None,
+    review_status: Annotated[Literal["reviewed", "unreviewed"] | None, Query()] = None,
+    has_predictions: bool | None = None,
+    label: Annotated[
+        str | None, Query(max_length=200, description="Has an annotation with this label")
+    ] = None,
+) -> ImageFilter:
+    """The image-selection filters every image list and export accepts, plus
+    `metadata.<key>=<value>` pairs."""
+    return ImageFilter(
+        filename=filename,
+        meta=metadata_filters(request.query_params),
+        review_status=review_status,
+        has_predictions=has_predictions,
+        label=label,
+    )
+
+
+ImageSelection = Annotated[ImageFilter, Depends(image_selection)]

@@ -111,9 +111,7 @@ def iter_images(
             project_id=project_id,
             limit=page_size,
             cursor=cursor,
-            filename=image_filter.filename,
-            meta_filters=image_filter.meta,
-            extra=image_filter,
+            selection=image_filter,
         )
         ids = [row.id for row in rows]
         predicted = (

@@ -22,7 +22,7 @@ from labelbay.db.models import (
     User,
 )
 from labelbay.errors import Conflict, Invalid, NotFound
-from labelbay.services.filters import metadata_conditions
+from labelbay.services.images import ImageFilter, image_conditions
 from labelbay.services.models import get_version
 
 MAX_IMAGE_IDS = 100_000
@@ -58,8 +58,7 @@ def create_job(
         conditions.append(Image.id.in_(list(image_ids)))
         selection = {"image_ids": [str(i) for i in image_ids]}
     elif meta_filters:
-        dialect = session.get_bind().dialect.name
-        conditions.extend(metadata_conditions(Image.meta, meta_filters, dialect=dialect))
+        conditions = image_conditions(session, project.id, ImageFilter(meta=meta_filters))
         selection = {"metadata": dict(meta_filters)}
     else:
         selection = {"all": True}

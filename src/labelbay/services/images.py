@@ -132,16 +132,13 @@ def list_images(
     limit: int,
     cursor: str | None = None,
     order: Order = "asc",
-    filename: str | None = None,
-    meta_filters: Mapping[str, str] | None = None,
-    extra: ImageFilter | None = None,
+    selection: ImageFilter | None = None,
 ) -> tuple[list[Image], str | None]:
     """One page of a project's images in upload order, and the cursor of the next page (or None).
 
     Keyset pagination on the time-ordered id: every page costs the same however deep it is.
     """
-    conditions = _image_conditions(session, project_id, filename, meta_filters, extra)
-    stmt = select(Image).where(*conditions)
+    stmt = select(Image).where(*image_conditions(session, project_id, selection))
     if cursor is not None:
         after = decode_cursor(cursor)
         stmt = stmt.where(Image.id > after if order == "asc" else Image.id < after)
@@ -151,15 +148,8 @@ def list_images(
     return rows[:limit], next_cursor
 
 
-def count_images(
-    session: Session,
-    *,
-    project_id: int,
-    filename: str | None = None,
-    meta_filters: Mapping[str, str] | None = None,
-    extra: ImageFilter | None = None,
-) -> int:
-    conditions = _image_conditions(session, project_id, filename, meta_filters, extra)
+def count_images(session: Session, *, project_id: int, selection: ImageFilter | None = None) -> int:
+    conditions = image_conditions(session, project_id, selection)
     return session.scalar(select(func.count(Image.id)).where(*conditions)) or 0
 
 
@@ -174,30 +164,29 @@ class ImageFilter:
     label: str | None = None
 
 
-def _image_conditions(
-    session: Session,
-    project_id: int,
-    filename: str | None,
-    meta_filters: Mapping[str, str] | None,
-    extra: ImageFilter | None = None,
+def image_conditions(
+    session: Session, project_id: int, selection: ImageFilter | None
 ) -> list[ColumnElement[bool]]:
+    """WHERE conditions for a project's images narrowed by `selection`."""
     conditions: list[ColumnElement[bool]] = [Image.project_id == project_id]
-    if extra is not None:
-        if extra.review_status:
-            conditions.append(Image.review_status == extra.review_status)
-        if extra.has_predictions is not None:
-            has = exists().where(Prediction.image_id == Image.id)
-            conditions.append(has if extra.has_predictions else ~has)
-        if extra.label:
-            conditions.append(
-                exists().where(Annotation.image_id == Image.id, Annotation.label == extra.label)
-            )
-    if filename:
-        escaped = filename.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    if selection is None:
+        return conditions
+    if selection.review_status:
+        conditions.append(Image.review_status == selection.review_status)
+    if selection.has_predictions is not None:
+        has = exists().where(Prediction.image_id == Image.id)
+        conditions.append(has if selection.has_predictions else ~has)
+    if selection.label:
+        conditions.append(
+            exists().where(Annotation.image_id == Image.id, Annotation.label == selection.label)
+        )
+    if selection.filename:
+        name = selection.filename
+        escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(Image.original_filename.ilike(f"%{escaped}%", escape="\\"))
-    if meta_filters:
+    if selection.meta:
         dialect = session.get_bind().dialect.name
-        conditions.extend(metadata_conditions(Image.meta, meta_filters, dialect=dialect))
+        conditions.extend(metadata_conditions(Image.meta, selection.meta, dialect=dialect))
     return conditions
 
 

@@ -3,13 +3,13 @@ Label Studio tasks; the body is streamed page by page."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from labelbay.api.deps import ContextDep, CurrentUser, SessionDep
-from labelbay.api.params import metadata_filters
+from labelbay.api.params import ImageSelection
 from labelbay.db.models import ModelVersion, Role
 from labelbay.errors import Invalid
 from labelbay.exports.project import (
@@ -35,6 +35,7 @@ router = APIRouter(prefix="/api/v1", tags=["exports"])
 def export_project(
     project_id: int,
     request: Request,
+    image_filter: ImageSelection,
     user: CurrentUser,
     session: SessionDep,
     context: ContextDep,
@@ -42,10 +43,6 @@ def export_project(
     source: Source = "predictions",
     model: Annotated[str | None, Query(max_length=100)] = None,
     model_version: Annotated[str | None, Query(max_length=50)] = None,
-    filename: Annotated[str | None, Query(max_length=255)] = None,
-    review_status: Annotated[Literal["reviewed", "unreviewed"] | None, Query()] = None,
-    has_predictions: bool | None = None,
-    label: Annotated[str | None, Query(max_length=200)] = None,
 ) -> StreamingResponse:
     """Download the project's labels (viewer and up).
 
@@ -64,22 +61,8 @@ def export_project(
         if not name:
             raise Invalid("exporting predictions needs `model` (the project has no default model)")
         version = get_version(session, name=name, version=model_version)
-    image_filter = images.ImageFilter(
-        filename=filename,
-        meta=metadata_filters(request.query_params),
-        review_status=review_status,
-        has_predictions=has_predictions,
-        label=label,
-    )
     # Bad filters fail here, as a 422, rather than halfway through a streamed body.
-    images.list_images(
-        session,
-        project_id=project_id,
-        limit=1,
-        filename=filename,
-        meta_filters=image_filter.meta,
-        extra=image_filter,
-    )
+    images.list_images(session, project_id=project_id, limit=1, selection=image_filter)
     categories = label_names(session, project_id=project_id, model=version)
     session.commit()
     base = str(request.base_url).rstrip("/")

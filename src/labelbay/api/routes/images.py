@@ -6,7 +6,7 @@ import json
 import logging
 import uuid
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from labelbay.api.deps import ContextDep, CurrentUser, SessionDep
-from labelbay.api.params import metadata_filters
+from labelbay.api.params import ImageSelection
 from labelbay.api.schemas import (
     CommentIn,
     CommentList,
@@ -220,49 +220,33 @@ def _parse_meta(value: str) -> dict[str, Any]:
 @router.get("/projects/{project_id}/images")
 def list_images(
     project_id: int,
-    request: Request,
+    selection: ImageSelection,
     user: CurrentUser,
     session: SessionDep,
     context: ContextDep,
     limit: Annotated[int | None, Query(ge=1)] = None,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     order: Annotated[images.Order, Query()] = "asc",
-    filename: Annotated[str | None, Query(max_length=255)] = None,
     with_total: bool = False,
-    review_status: Annotated[Literal["reviewed", "unreviewed"] | None, Query()] = None,
-    has_predictions: bool | None = None,
-    label: Annotated[str | None, Query(max_length=200)] = None,
 ) -> ImagePage:
     """A page of the project's images, in upload order (keyset pagination: pass `next_cursor`).
 
     Filters: `filename` (contains, case-insensitive), `metadata.<key>=<value>`, `review_status`,
     `has_predictions`, `label` (has an annotation with that label).
     """
-    extra = images.ImageFilter(
-        review_status=review_status, has_predictions=has_predictions, label=label
-    )
     require_project(session, user=user, project_id=project_id, min_role=Role.viewer)
     settings = context.settings
     size = min(limit or settings.page_size_default, settings.page_size_max)
-    meta_filters = metadata_filters(request.query_params)
     rows, next_cursor = images.list_images(
         session,
         project_id=project_id,
         limit=size,
         cursor=cursor,
         order=order,
-        filename=filename,
-        meta_filters=meta_filters,
-        extra=extra,
+        selection=selection,
     )
     total = (
-        images.count_images(
-            session,
-            project_id=project_id,
-            filename=filename,
-            meta_filters=meta_filters,
-            extra=extra,
-        )
+        images.count_images(session, project_id=project_id, selection=selection)
         if with_total
         else None
     )
