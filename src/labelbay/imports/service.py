@@ -34,7 +34,6 @@ from labelbay.imports.spool import spool
 from labelbay.jobs.service import create_job, task_ids
 from labelbay.runtime import Runtime
 from labelbay.services.images import ImportedFrom, Rejection, UploadLimits, store_upload
-from labelbay.services.models import ensure_builtin_models, get_version
 from labelbay.storage import ObjectInfo
 from labelbay.uploads.validate import RejectedFile, inspect_image
 
@@ -220,10 +219,6 @@ def start_job(
     """A job running `model` over the imported images: its id and its queued task ids, for the
     caller to hand to an executor."""
     with transaction(deps.sessions) as session:
-        try:
-            get_version(session, name=model, version=model_version)
-        except NotFound:
-            ensure_builtin_models(session)  # a built-in model registers on first use
         job = create_job(
             session,
             project=session.get_one(Project, project_id),

@@ -112,26 +112,33 @@ def register_model(
     return row
 
 
+def available_builtin_specs() -> list[ModelSpec]:
+    """Default specs of the built-in models whose weights are installed here."""
+    from labelbay.inference.builtin import BUILTIN_NAMES, builtin_spec
+
+    specs = []
+    for name in BUILTIN_NAMES:
+        try:
+            specs.append(builtin_spec(name))
+        except ModelError:
+            continue  # its weights' package is not installed here
+    return specs
+
+
 def ensure_builtin_models(session: Session) -> None:
     """Registry rows for the built-in models (format "builtin", no artifact), once.
 
     Safe when several processes start at the same time: each insert is in a savepoint, and a
     row another process inserted first is simply kept.
     """
-    from labelbay.inference.builtin import BUILTIN_NAMES, builtin_spec
-
-    for name in BUILTIN_NAMES:
-        if session.scalar(select(ModelVersion.id).where(ModelVersion.name == name)) is not None:
+    for spec in available_builtin_specs():
+        if session.scalar(select(ModelVersion.id).where(ModelVersion.name == spec.name)):
             continue
-        try:
-            spec = builtin_spec(name)
-        except ModelError:
-            continue  # its weights' package is not installed here
         try:
             with session.begin_nested():
                 session.add(
                     ModelVersion(
-                        name=name,
+                        name=spec.name,
                         version=spec.version,
                         task=spec.task,
                         format="builtin",
@@ -172,12 +179,21 @@ def list_versions(session: Session, *, name: str | None = None) -> list[ModelVer
 
 
 def get_version(session: Session, *, name: str, version: str | None = None) -> ModelVersion:
-    """The named version, or the active one when `version` is None."""
+    """The named version, or the active one when `version` is None.
+
+    A built-in model's row is created on its first use here, so every caller (jobs, imports, the
+    old contracts) names built-in and registered models alike.
+    """
+    from labelbay.inference.builtin import BUILTIN_NAMES
+
     stmt = select(ModelVersion).where(ModelVersion.name == name)
     stmt = stmt.where(
         ModelVersion.version == version if version is not None else ModelVersion.is_active
     )
     row = session.scalar(stmt)
+    if row is None and name in BUILTIN_NAMES:
+        ensure_builtin_models(session)
+        row = session.scalar(stmt)
     if row is None:
         which = f"version {version}" if version else "active version"
         raise NotFound(f"model {name}: no {which}")

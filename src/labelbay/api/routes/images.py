@@ -32,7 +32,6 @@ from labelbay.imports.sources import image_store
 from labelbay.jobs.executors import submit_all
 from labelbay.jobs.service import create_job, task_ids
 from labelbay.services import images
-from labelbay.services.models import ensure_builtin_models
 from labelbay.services.projects import require_project
 from labelbay.uploads.multipart import FilePart, FormField, MultipartError, StreamingFormReader
 from labelbay.uploads.multipart import boundary_of as multipart_boundary
@@ -162,7 +161,6 @@ def start_default_job(
     backend's behaviour). A model that can't run is logged; the upload itself stands."""
     try:
         with transaction(context.sessions) as session:
-            ensure_builtin_models(session)
             job = create_job(
                 session,
                 project=session.get_one(Project, project_id),

@@ -58,9 +58,9 @@ def job_out(session: SessionDep, job: Job) -> JobOut:
 
 @router.get("/models")
 def list_models(_user: CurrentUser, session: SessionDep) -> list[ModelOut]:
-    """Models a job can name: the built-in ones and every registered version."""
-    models.ensure_builtin_models(session)
-    return [
+    """Models a job can name: every registered version, and the built-in ones (registered on
+    their first use)."""
+    rows = [
         ModelOut(
             name=row.name,
             version=row.version,
@@ -71,6 +71,20 @@ def list_models(_user: CurrentUser, session: SessionDep) -> list[ModelOut]:
         )
         for row in models.list_versions(session)
     ]
+    registered = {row.name for row in rows}
+    for spec in models.available_builtin_specs():
+        if spec.name not in registered:
+            rows.append(
+                ModelOut(
+                    name=spec.name,
+                    version=spec.version,
+                    task=spec.task,
+                    format="builtin",
+                    class_names=list(spec.class_names),
+                    is_active=True,
+                )
+            )
+    return rows
 
 
 @router.post("/projects/{project_id}/jobs", status_code=status.HTTP_201_CREATED)
@@ -85,7 +99,6 @@ def create_job(
             check_url(body.callback_url, allowlist=context.settings.callback_allowlist)
         except CallbackRefused as exc:
             raise Invalid(str(exc)) from exc
-    models.ensure_builtin_models(session)
     job = service.create_job(
         session,
         project=project,

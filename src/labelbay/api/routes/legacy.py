@@ -24,14 +24,12 @@ from sqlalchemy import func, select
 from labelbay.api.deps import ContextDep, CurrentUser, SessionDep
 from labelbay.db.models import Image, ModelVersion, Prediction, Project, Role, TaskStatus, User
 from labelbay.db.session import transaction
-from labelbay.errors import NotFound
 from labelbay.imports.spool import head, spool
 from labelbay.jobs.executors import batches
 from labelbay.jobs.service import create_job, task_ids
 from labelbay.jobs.tasks import process_batch
 from labelbay.services import images
 from labelbay.services.filters import metadata_conditions
-from labelbay.services.models import ensure_builtin_models, get_version
 from labelbay.services.projects import require_project
 from labelbay.uploads.multipart import FilePart
 from labelbay.uploads.validate import sniff
@@ -106,10 +104,6 @@ def _run(
     """Run `model` over the images now, as a job; their predictions by image id."""
     ids = [image.id for image in stored]
     with transaction(context.sessions) as session:
-        try:
-            get_version(session, name=model)
-        except NotFound:
-            ensure_builtin_models(session)  # a built-in model's first use registers it
         job = create_job(
             session,
             project=session.get_one(Project, project.id),
