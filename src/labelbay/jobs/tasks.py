@@ -54,7 +54,7 @@ def process_batch(deps: Runtime, task_ids: Sequence[int]) -> int:
     claimed = _claim(deps, task_ids)
     if not claimed:
         return 0
-    job_id, model_version_id, items = claimed
+    job_id, model_version_id, save_outputs, items = claimed
     stages: dict[str, float] = {"download": 0.0, "decode": 0.0, "infer": 0.0, "store": 0.0}
     model = deps.models.get_by_id(model_version_id)
     started = time.perf_counter()
@@ -64,9 +64,7 @@ def process_batch(deps: Runtime, task_ids: Sequence[int]) -> int:
     stages["download"] = _ms(started)
     _predict(model, items, stages)
     started = time.perf_counter()
-    with deps.sessions() as session:
-        options = dict(session.get_one(Job, job_id).options)
-    if options.get("save_outputs", True):
+    if save_outputs:
         # Object writes (and rendering) happen before the transaction, so it stays short.
         for item in items:
             if item.detections is not None:
@@ -85,7 +83,9 @@ def process_batch(deps: Runtime, task_ids: Sequence[int]) -> int:
     return len(items)
 
 
-def _claim(deps: Runtime, task_ids: Sequence[int]) -> tuple[int, int, list[_Item]] | None:
+def _claim(deps: Runtime, task_ids: Sequence[int]) -> tuple[int, int, bool, list[_Item]] | None:
+    """Mark the tasks running; (job id, model version id, save outputs?, items), or None when
+    nothing is left to do."""
     now = datetime.now(UTC)
     with transaction(deps.sessions) as session:
         rows = session.execute(
@@ -124,7 +124,8 @@ def _claim(deps: Runtime, task_ids: Sequence[int]) -> tuple[int, int, list[_Item
             .values(status=JobStatus.running.value, started_at=now)
         )
         items = [_Item(task_id=task.id, image=image) for task, image, _ in rows if task.id in ids]
-        return job.id, job.model_version_id, items
+        save_outputs = bool(job.options.get("save_outputs", True))
+        return job.id, job.model_version_id, save_outputs, items
 
 
 def _predict(model: Model, items: list[_Item], stages: dict[str, float]) -> None:
