@@ -1,7 +1,9 @@
-"""The `labelbay` command: serve, database migrations, users (and, with the engine, labeling)."""
+"""The `labelbay` command: serve, workers, labeling, imports, migrations, users and models."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,6 +12,8 @@ import typer
 from labelbay.config import get_settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from labelbay.inference.base import Model
 
 app = typer.Typer(
@@ -40,7 +44,7 @@ def serve(
     settings = get_settings()
     configure_logging(level=settings.log_level, json_lines=settings.log_json)
     upgrade(settings.database_url)
-    _hint_first_user(settings.database_url)
+    _hint_first_user()
     uvicorn.run(
         "labelbay.api.app:create_app",
         factory=True,
@@ -218,21 +222,38 @@ def import_images(
         runtime.close()
 
 
-def _hint_first_user(database_url: str) -> None:
-    from labelbay.db.session import make_engine, make_sessionmaker
-    from labelbay.services.users import count_users
+@contextmanager
+def _database(*, upgrade_first: bool = True) -> Iterator[Session]:
+    """A transaction on the configured database (migrated first, unless told not to); a domain
+    error ends the command with its message and exit code 1."""
+    from labelbay.db.migrate import upgrade
+    from labelbay.db.session import make_engine, make_sessionmaker, transaction
+    from labelbay.errors import DomainError
 
+    database_url = get_settings().database_url
+    if upgrade_first:
+        upgrade(database_url)
     engine = make_engine(database_url)
     try:
-        with make_sessionmaker(engine)() as session:
-            if count_users(session) == 0:
-                typer.echo(
-                    "No users yet: create one with "
-                    "`labelbay user create --email you@example.com --password ... --admin`",
-                    err=True,
-                )
+        with transaction(make_sessionmaker(engine)) as session:
+            yield session
+    except DomainError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
     finally:
         engine.dispose()
+
+
+def _hint_first_user() -> None:
+    from labelbay.services.users import count_users
+
+    with _database(upgrade_first=False) as session:
+        if count_users(session) == 0:
+            typer.echo(
+                "No users yet: create one with "
+                "`labelbay user create --email you@example.com --password ... --admin`",
+                err=True,
+            )
 
 
 @db_app.command("upgrade")
@@ -256,48 +277,28 @@ def user_create(
     ] = False,
 ) -> None:
     """Create a user (the database is upgraded first if needed)."""
-    from labelbay.db.migrate import upgrade
-    from labelbay.db.session import make_engine, make_sessionmaker, transaction
-    from labelbay.errors import DomainError
     from labelbay.services.users import create_user
 
-    settings = get_settings()
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    try:
-        with transaction(make_sessionmaker(engine)) as session:
-            user = create_user(session, email=email, password=password, is_admin=admin)
-            typer.echo(f"created user {user.id} <{user.email}>{' (admin)' if admin else ''}")
-    except DomainError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from exc
-    finally:
-        engine.dispose()
+    with _database() as session:
+        user = create_user(session, email=email, password=password, is_admin=admin)
+        typer.echo(f"created user {user.id} <{user.email}>{' (admin)' if admin else ''}")
 
 
 @models_app.command("list")
 def models_list() -> None:
     """Built-in models and registered versions (* marks the active version)."""
-    from labelbay.db.migrate import upgrade
-    from labelbay.db.session import make_engine, make_sessionmaker
     from labelbay.inference.builtin import BUILTIN_NAMES
     from labelbay.services.models import list_versions
 
-    settings = get_settings()
-    upgrade(settings.database_url)
-    for name in BUILTIN_NAMES:
-        typer.echo(f"  {name:<24} built-in")
-    engine = make_engine(settings.database_url)
-    try:
-        with make_sessionmaker(engine)() as session:
-            for row in list_versions(session):
-                mark = "*" if row.is_active else " "
-                where = row.url or row.artifact_key
-                typer.echo(
-                    f"{mark} {row.name:<24} v{row.version:<8} {row.format:<14} {row.task:<9} {where}"
-                )
-    finally:
-        engine.dispose()
+    with _database() as session:
+        for name in BUILTIN_NAMES:
+            typer.echo(f"  {name:<24} built-in")
+        for row in list_versions(session):
+            mark = "*" if row.is_active else " "
+            where = row.url or row.artifact_key
+            typer.echo(
+                f"{mark} {row.name:<24} v{row.version:<8} {row.format:<14} {row.task:<9} {where}"
+            )
 
 
 @models_app.command("add")
@@ -323,67 +324,43 @@ def models_add(
     inactive: Annotated[bool, typer.Option("--inactive", help="Don't make it active.")] = False,
 ) -> None:
     """Check a model file (or endpoint), store it in the models location and register it."""
-    from pathlib import Path
-
-    from labelbay.db.migrate import upgrade
-    from labelbay.db.session import make_engine, make_sessionmaker, transaction
-    from labelbay.errors import DomainError
+    from labelbay.runtime import open_storage
     from labelbay.services.models import register_model
-    from labelbay.storage import open_locations
 
     settings = get_settings()
-    upgrade(settings.database_url)
-    storage = open_locations(settings.storage_url, settings.storage_overrides())
-    engine = make_engine(settings.database_url)
-    try:
-        with transaction(make_sessionmaker(engine)) as session:
-            row = register_model(
-                session,
-                store=storage.models,
-                name=name,
-                format=format,
-                task="classify" if task == "classify" else "detect",
-                version=version,
-                file=Path(file) if file else None,
-                url=url,
-                class_names=_class_names(classes),
-                input_size=_size(input_size),
-                confidence_threshold=confidence or settings.confidence_threshold,
-                iou_threshold=iou or settings.iou_threshold,
-                max_detections=max_detections or settings.max_detections,
-                activate=not inactive,
-            )
-            typer.echo(f"registered {row.name} v{row.version} ({row.format}, {row.task})")
-    except DomainError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from exc
-    finally:
-        engine.dispose()
+    # The same storage (credentials included) the server and workers open.
+    storage = open_storage(settings)
+    with _database() as session:
+        row = register_model(
+            session,
+            store=storage.models,
+            name=name,
+            format=format,
+            task="classify" if task == "classify" else "detect",
+            version=version,
+            file=Path(file) if file else None,
+            url=url,
+            class_names=_class_names(classes),
+            input_size=_size(input_size),
+            confidence_threshold=confidence or settings.confidence_threshold,
+            iou_threshold=iou or settings.iou_threshold,
+            max_detections=max_detections or settings.max_detections,
+            activate=not inactive,
+        )
+        typer.echo(f"registered {row.name} v{row.version} ({row.format}, {row.task})")
 
 
 @models_app.command("activate")
 def models_activate(name: str, version: str) -> None:
     """Make VERSION the active version of NAME (older versions are kept)."""
-    from labelbay.db.session import make_engine, make_sessionmaker, transaction
-    from labelbay.errors import DomainError
     from labelbay.services.models import activate_version
 
-    settings = get_settings()
-    engine = make_engine(settings.database_url)
-    try:
-        with transaction(make_sessionmaker(engine)) as session:
-            activate_version(session, name=name, version=version)
-        typer.echo(f"{name} v{version} is now active")
-    except DomainError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from exc
-    finally:
-        engine.dispose()
+    with _database(upgrade_first=False) as session:
+        activate_version(session, name=name, version=version)
+    typer.echo(f"{name} v{version} is now active")
 
 
 def _class_names(value: str | None) -> list[str]:
-    from pathlib import Path
-
     if not value:
         return []
     if value.startswith("@"):
