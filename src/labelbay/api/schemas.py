@@ -8,7 +8,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from labelbay.db.models import Annotation, Comment, Image, Label, Project, ProjectMember, Role, User
+from labelbay.db.models import Comment, Image, Project, ProjectMember, Role
+
+
+class FromRow(BaseModel):
+    """A response body read straight off an ORM row's attributes of the same names."""
+
+    model_config = ConfigDict(from_attributes=True)
 
 
 class Token(BaseModel):
@@ -17,17 +23,11 @@ class Token(BaseModel):
     expires_in: int
 
 
-class UserOut(BaseModel):
+class UserOut(FromRow):
     id: int
     email: str
     display_name: str
     is_admin: bool
-
-    @classmethod
-    def of(cls, user: User) -> UserOut:
-        return cls(
-            id=user.id, email=user.email, display_name=user.display_name, is_admin=user.is_admin
-        )
 
 
 class UserCreate(BaseModel):
@@ -42,7 +42,7 @@ class ApiKeyCreate(BaseModel):
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
 
 
-class ApiKeyOut(BaseModel):
+class ApiKeyOut(FromRow):
     id: int
     name: str
     prefix: str
@@ -67,15 +67,11 @@ class LabelPatch(BaseModel):
     description: str | None = Field(default=None, max_length=2000)
 
 
-class LabelOut(BaseModel):
+class LabelOut(FromRow):
     id: int
     name: str
     color: str
     description: str
-
-    @classmethod
-    def of(cls, label: Label) -> LabelOut:
-        return cls(id=label.id, name=label.name, color=label.color, description=label.description)
 
 
 class ProjectCreate(BaseModel):
@@ -119,7 +115,7 @@ class ProjectOut(BaseModel):
             name=project.name,
             description=project.description,
             metadata=project.meta,
-            labels=[LabelOut.of(label) for label in project.labels],
+            labels=[LabelOut.model_validate(label) for label in project.labels],
             role=role,
             default_model=project.default_model,
             callback_secret=project.callback_secret if role.at_least(Role.manager) else None,
@@ -292,7 +288,7 @@ class JobResults(BaseModel):
     next_cursor: int | None
 
 
-class ModelOut(BaseModel):
+class ModelOut(FromRow):
     name: str
     version: str
     task: str
@@ -316,7 +312,7 @@ class AnnotationPatch(BaseModel):
     geometry: dict[str, Any] | None = None
 
 
-class AnnotationOut(BaseModel):
+class AnnotationOut(FromRow):
     id: int
     image_id: uuid.UUID
     kind: str
@@ -328,22 +324,6 @@ class AnnotationOut(BaseModel):
     created_by_id: int | None
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def of(cls, row: Annotation) -> AnnotationOut:
-        return cls(
-            id=row.id,
-            image_id=row.image_id,
-            kind=row.kind,
-            label=row.label,
-            geometry=row.geometry,
-            source=row.source,
-            model_version_id=row.model_version_id,
-            confidence=row.confidence,
-            created_by_id=row.created_by_id,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
 
 
 class PredictionOut(BaseModel):

@@ -9,7 +9,6 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from labelbay.api.deps import AdminUser, ContextDep, CurrentUser, SessionDep, token_lifetime
 from labelbay.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, Token, UserCreate, UserOut
-from labelbay.db.models import ApiKey
 from labelbay.security.tokens import create_access_token
 from labelbay.services import users
 
@@ -42,7 +41,7 @@ def sign_in(
 @router.get("/users/me")
 def me(user: CurrentUser) -> UserOut:
     """The signed-in user."""
-    return UserOut.of(user)
+    return UserOut.model_validate(user)
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED)
@@ -55,18 +54,7 @@ def create_user(body: UserCreate, _admin: AdminUser, session: SessionDep) -> Use
         is_admin=body.is_admin,
         display_name=body.display_name,
     )
-    return UserOut.of(user)
-
-
-def _key_out(row: ApiKey) -> ApiKeyOut:
-    return ApiKeyOut(
-        id=row.id,
-        name=row.name,
-        prefix=row.prefix,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        last_used_at=row.last_used_at,
-    )
+    return UserOut.model_validate(user)
 
 
 @router.post("/users/me/api-keys", status_code=status.HTTP_201_CREATED)
@@ -75,13 +63,13 @@ def create_api_key(body: ApiKeyCreate, user: CurrentUser, session: SessionDep) -
     row, key = users.create_api_key(
         session, user=user, name=body.name, expires_in_days=body.expires_in_days
     )
-    return ApiKeyCreated(**_key_out(row).model_dump(), key=key)
+    return ApiKeyCreated(**ApiKeyOut.model_validate(row).model_dump(), key=key)
 
 
 @router.get("/users/me/api-keys")
 def list_api_keys(user: CurrentUser, session: SessionDep) -> list[ApiKeyOut]:
     """The signed-in user's active API keys (without the keys themselves)."""
-    return [_key_out(row) for row in users.list_api_keys(session, user=user)]
+    return [ApiKeyOut.model_validate(row) for row in users.list_api_keys(session, user=user)]
 
 
 @router.delete("/users/me/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -60,17 +60,7 @@ def job_out(session: SessionDep, job: Job) -> JobOut:
 def list_models(_user: CurrentUser, session: SessionDep) -> list[ModelOut]:
     """Models a job can name: every registered version, and the built-in ones (registered on
     their first use)."""
-    rows = [
-        ModelOut(
-            name=row.name,
-            version=row.version,
-            task=row.task,
-            format=row.format,
-            class_names=row.class_names,
-            is_active=row.is_active,
-        )
-        for row in models.list_versions(session)
-    ]
+    rows = [ModelOut.model_validate(row) for row in models.list_versions(session)]
     registered = {row.name for row in rows}
     for spec in models.available_builtin_specs():
         if spec.name not in registered:

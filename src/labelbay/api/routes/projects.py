@@ -135,7 +135,10 @@ def remove_member(project_id: int, user_id: int, user: CurrentUser, session: Ses
 def list_labels(project_id: int, user: CurrentUser, session: SessionDep) -> list[LabelOut]:
     """The project's label set (any member)."""
     projects.require_project(session, user=user, project_id=project_id, min_role=Role.viewer)
-    return [LabelOut.of(label) for label in projects.list_labels(session, project_id=project_id)]
+    return [
+        LabelOut.model_validate(label)
+        for label in projects.list_labels(session, project_id=project_id)
+    ]
 
 
 @router.post("/{project_id}/labels", status_code=status.HTTP_201_CREATED)
@@ -149,7 +152,7 @@ def add_label(project_id: int, body: LabelIn, user: CurrentUser, session: Sessio
         color=body.color,
         description=body.description,
     )
-    return LabelOut.of(label)
+    return LabelOut.model_validate(label)
 
 
 @router.patch("/{project_id}/labels/{label_id}")
@@ -166,7 +169,7 @@ def update_label(
     for field, value in body.model_dump(exclude_none=True).items():
         setattr(label, field, value)
     session.flush()
-    return LabelOut.of(label)
+    return LabelOut.model_validate(label)
 
 
 @router.delete("/{project_id}/labels/{label_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -37,7 +37,10 @@ def list_annotations(
 ) -> list[AnnotationOut]:
     """People's annotations of the image (boxes, circles, polygons, its class)."""
     get_image(session, user=user, image_id=image_id, min_role=Role.viewer)
-    return [AnnotationOut.of(a) for a in service.list_annotations(session, image_id=image_id)]
+    return [
+        AnnotationOut.model_validate(a)
+        for a in service.list_annotations(session, image_id=image_id)
+    ]
 
 
 @router.post("/images/{image_id}/annotations", status_code=status.HTTP_201_CREATED)
@@ -51,7 +54,7 @@ def add_annotation(
     annotation = service.add_annotation(
         session, image=image, user=user, kind=body.kind, label=body.label, geometry=body.geometry
     )
-    return AnnotationOut.of(annotation)
+    return AnnotationOut.model_validate(annotation)
 
 
 @router.patch("/annotations/{annotation_id}")
@@ -63,7 +66,7 @@ def update_annotation(
     service.update_annotation(
         session, annotation=annotation, image=image, label=body.label, geometry=body.geometry
     )
-    return AnnotationOut.of(annotation)
+    return AnnotationOut.model_validate(annotation)
 
 
 @router.delete("/annotations/{annotation_id}", status_code=status.HTTP_204_NO_CONTENT)
