@@ -11,7 +11,7 @@ import hashlib
 import os
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,7 @@ class ModelManager:
         self._sessions = sessions
         self._store = store
         self._cache_dir = cache_dir
-        self._loaded: dict[tuple[str, str | None], Model] = {}
+        self._loaded: dict[tuple[str, str | int], Model] = {}
         self._lock = threading.Lock()
 
     def names(self) -> list[str]:
@@ -62,59 +62,53 @@ class ModelManager:
         return sorted(names)
 
     def get(self, name: str, version: str | None = None) -> Model:
-        """The loaded model; `ModelError` when the name is unknown or the model cannot load."""
-        key = (name, version)
-        with self._lock:
-            model = self._loaded.get(key)
-            if model is None:
-                model = self._load(name, version)
-                self._loaded[key] = model
-            return model
+        """The loaded model; `ModelError` when the name is unknown or the model cannot load.
 
-    def _load(self, name: str, version: str | None) -> Model:
+        A registered name is resolved to its row on every call (one indexed query), so a newly
+        activated version is used at once; the loaded model is cached per row.
+        """
         from labelbay.inference.builtin import BUILTIN_NAMES, load_builtin
-        from labelbay.services.models import get_version, spec_of
+        from labelbay.services.models import get_version
 
         if name in BUILTIN_NAMES and version is None and not self._registered(name):
-            return load_builtin(name)
+            return self._cached(("builtin", name), lambda: load_builtin(name))
         if self._sessions is None:
             raise ModelError(f"unknown model {name!r}; built in: {', '.join(BUILTIN_NAMES)}")
         with self._sessions() as session:
             try:
-                row = get_version(session, name=name, version=version)
+                row_id = get_version(session, name=name, version=version).id
             except NotFound as exc:
                 raise ModelError(str(exc)) from exc
+        return self.get_by_id(row_id)
+
+    def get_by_id(self, model_version_id: int) -> Model:
+        """The loaded model of one registry row (what a job names)."""
+        return self._cached(("row", model_version_id), lambda: self._load_row(model_version_id))
+
+    def _cached(self, key: tuple[str, str | int], load: Callable[[], Model]) -> Model:
+        with self._lock:
+            model = self._loaded.get(key)
+            if model is None:
+                model = load()
+                self._loaded[key] = model
+            return model
+
+    def _load_row(self, model_version_id: int) -> Model:
+        from labelbay.db.models import ModelVersion
+        from labelbay.services.models import spec_of
+
+        if self._sessions is None:
+            raise ModelError("no model registry configured")
+        with self._sessions() as session:
+            row = session.get(ModelVersion, model_version_id)
+            if row is None:
+                raise ModelError(f"model version {model_version_id} not found")
             local = None
             if row.artifact_key is not None:
                 assert row.artifact_sha256 is not None
                 local = self.fetch_artifact(row.artifact_key, row.artifact_sha256)
             spec = spec_of(row, local_path=local)
         return load_model(replace(spec, options={**self._runtime_options, **spec.options}))
-
-    def get_by_id(self, model_version_id: int) -> Model:
-        """The loaded model of one registry row (what a job names)."""
-        from labelbay.db.models import ModelVersion
-        from labelbay.services.models import spec_of
-
-        key = (f"#{model_version_id}", None)
-        with self._lock:
-            model = self._loaded.get(key)
-            if model is not None:
-                return model
-            if self._sessions is None:
-                raise ModelError("no model registry configured")
-            with self._sessions() as session:
-                row = session.get(ModelVersion, model_version_id)
-                if row is None:
-                    raise ModelError(f"model version {model_version_id} not found")
-                local = None
-                if row.artifact_key is not None:
-                    assert row.artifact_sha256 is not None
-                    local = self.fetch_artifact(row.artifact_key, row.artifact_sha256)
-                spec = spec_of(row, local_path=local)
-            model = load_model(replace(spec, options={**self._runtime_options, **spec.options}))
-            self._loaded[key] = model
-            return model
 
     def _registered(self, name: str) -> bool:
         if self._sessions is None:
