@@ -26,6 +26,7 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from bench.report import Row
+from bench.serving import free_port, wait_until_healthy
 
 ADMIN_DSN = os.environ.get(
     "LABELBAY_BENCH_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -272,7 +273,7 @@ def measure_ui(name: str, project_id: int, runs: int = 5) -> list[Row]:
             target = Path(tmp) / "objects" / "input" / key
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(buf.getvalue())
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             "LABELBAY_DATABASE_URL": _url(name),
@@ -289,7 +290,7 @@ def measure_ui(name: str, project_id: int, runs: int = 5) -> list[Row]:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            _wait_for(f"{base}/health")
+            wait_until_healthy(base)
             token = httpx.post(
                 f"{base}/api/v1/auth/token", data={"username": EMAIL, "password": PASSWORD}
             ).json()["access_token"]
@@ -315,29 +316,6 @@ def measure_ui(name: str, project_id: int, runs: int = 5) -> list[Row]:
             goal="< 1 s",
         )
     ]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_for(url: str) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer")
 
 
 def run(images: int = 100_000, runs: int = 200) -> list[Row]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from bench.report import Row
+from bench.serving import free_port, wait_until_healthy
 
 EMAIL = "bench@example.com"
 PASSWORD = "bench-password-1"
@@ -45,13 +45,6 @@ def _noisy_jpeg(width: int, height: int) -> bytes:
     return buf.getvalue()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def running_server(workdir: Path) -> Iterator[tuple[str, int]]:
     env = {
@@ -68,7 +61,7 @@ def running_server(workdir: Path) -> Iterator[tuple[str, int]]:
         check=True,
         capture_output=True,
     )
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [*cli, "serve", "--port", str(port)],
         cwd=workdir,
@@ -78,16 +71,7 @@ def running_server(workdir: Path) -> Iterator[tuple[str, int]]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.1)
+        wait_until_healthy(base)
         yield base, proc.pid
     finally:
         proc.terminate()
