@@ -93,29 +93,32 @@ def label(
         str, typer.Option("--model", help="A built-in (text, circles, faces) or registered model.")
     ] = "circles",
     out: Annotated[Path, typer.Option("--out", help="Where the labels go.")] = Path("labels.json"),
-    output_format: Annotated[str, typer.Option("--format", help="coco, json or csv.")] = "coco",
+    output_format: Annotated[
+        str, typer.Option("--format", help="coco, json, csv, yolo (a zip) or labelstudio.")
+    ] = "coco",
     render: Annotated[
         Path | None, typer.Option("--render", help="Also write images with boxes drawn here.")
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Images per model call.")] = 8,
 ) -> None:
-    """Label images offline with a model and write COCO (default), JSON or CSV."""
-    from labelbay.labeler import find_images, label_files
+    """Label images offline with a model and write COCO (default), JSON, CSV, YOLO or Label
+    Studio tasks: the same files, with the same columns, as the API's project export."""
+    from labelbay.labeler import OUTPUT_FORMATS, find_images, label_files
 
-    if output_format not in ("coco", "json", "csv"):
-        raise typer.BadParameter("--format must be coco, json or csv")
+    if output_format not in OUTPUT_FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(OUTPUT_FORMATS)}")
     files = find_images(paths)
     if not files:
         typer.echo("no images found (jpg, jpeg, png, webp)", err=True)
         raise typer.Exit(code=1)
     loaded = _load_model(model)
     root = paths[0] if len(paths) == 1 and paths[0].is_dir() else None
-    with out.open("w", encoding="utf-8") as handle:
+    with out.open("wb") as handle:
         summary = label_files(
             loaded,
             files,
             out=handle,
-            output_format=output_format,  # type: ignore[arg-type]
+            output_format=output_format,
             root=root,
             render_dir=render,
             batch_size=batch_size,

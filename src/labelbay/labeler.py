@@ -1,31 +1,31 @@
-"""`labelbay label`: label folders of images offline and write COCO, JSON or CSV.
+"""`labelbay label`: label folders of images offline and write COCO, JSON, CSV, YOLO or Label
+Studio tasks, with the same writers (and so the same columns) as the API's project export.
 
-Files are read lazily and streamed through the shared pipeline; the COCO writer streams too, so a
+Files are read lazily and streamed through the shared pipeline; the writers stream too, so a
 folder of a million images needs no more memory than a folder of ten.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO
 
 from tqdm import tqdm
 
-from labelbay.exports.coco import CocoWriter
+from labelbay.exports.base import ExportImage, Sink
+from labelbay.exports.formats import Format, open_writer
 from labelbay.inference.base import Model
 from labelbay.inference.detections import Detections
 from labelbay.inference.imageio import decode_image
-from labelbay.inference.pipeline import Labelled, StageTimes, label_stream
+from labelbay.inference.pipeline import StageTimes, label_stream
 from labelbay.inference.render import render_jpeg
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
-OutputFormat = Literal["coco", "json", "csv"]
+OUTPUT_FORMATS: tuple[Format, ...] = ("coco", "json", "csv", "yolo", "labelstudio")
 
 
 @dataclass
@@ -72,15 +72,16 @@ def label_files(
     model: Model,
     files: Sequence[Path],
     *,
-    out: IO[str],
-    output_format: OutputFormat,
+    out: IO[bytes],
+    output_format: Format,
     root: Path | None = None,
     render_dir: Path | None = None,
     batch_size: int = 8,
     progress: bool = True,
 ) -> Summary:
     summary = Summary()
-    writer = _Writer(out, output_format, model.spec.class_names)
+    sink = Sink()
+    writer = open_writer(output_format, sink, categories=model.spec.class_names)
     bar = tqdm(total=len(files), unit="img", disable=not progress, dynamic_ncols=True)
     try:
         for result in label_stream(
@@ -101,12 +102,15 @@ def label_files(
             summary.labelled += bool(len(found))
             summary.unlabelled += not len(found)
             summary.per_class.update(found.name_of(int(c)) for c in found.class_id)
-            writer.add(name, result)
+            labels = found.to_labels(width=result.width, height=result.height)
+            writer.add(ExportImage(None, name, name, result.width, result.height, labels))
+            out.write(sink.take())
             if render_dir is not None and len(found):
                 _render(result.key, found, render_dir / Path(name).with_suffix(".jpg"))
     finally:
         bar.close()
     writer.close()
+    out.write(sink.take())
     return summary
 
 
@@ -123,59 +127,3 @@ def _render(source: Path, detections: Detections, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     pixels = decode_image(source.read_bytes()).pixels
     target.write_bytes(render_jpeg(pixels, detections))
-
-
-class _Writer:
-    def __init__(self, out: IO[str], output_format: OutputFormat, classes: Sequence[str]) -> None:
-        self._format = output_format
-        self._out = out
-        self._coco = CocoWriter(out, categories=classes) if output_format == "coco" else None
-        self._csv = csv.writer(out) if output_format == "csv" else None
-        self._first = True
-        if self._csv is not None:
-            self._csv.writerow(
-                [
-                    "file",
-                    "width",
-                    "height",
-                    "class_name",
-                    "confidence",
-                    "x1",
-                    "y1",
-                    "x2",
-                    "y2",
-                    "text",
-                ]
-            )
-        elif output_format == "json":
-            out.write("[")
-
-    def add(self, name: str, result: Labelled[Path]) -> None:
-        found = result.detections
-        assert found is not None
-        if self._coco is not None:
-            image_id = self._coco.add_image(
-                file_name=name, width=result.width, height=result.height
-            )
-            self._coco.add_detections(image_id, found)
-        elif self._csv is not None:
-            for row in found.to_task_json():
-                box = row["bbox"]
-                coords = [box["x1"], box["y1"], box["x2"], box["y2"]]
-                head = [name, result.width, result.height, row["class_name"], row["confidence"]]
-                self._csv.writerow([*head, *coords, row.get("text", "")])
-        else:
-            record = {
-                "file": name,
-                "width": result.width,
-                "height": result.height,
-                "detections": found.to_task_json(),
-            }
-            self._out.write(("\n " if self._first else ",\n ") + json.dumps(record))
-        self._first = False
-
-    def close(self) -> None:
-        if self._coco is not None:
-            self._coco.close()
-        elif self._format == "json":
-            self._out.write("\n]\n")

@@ -75,7 +75,13 @@ BAD_ANNOTATIONS = [
         "circle centre outside",
         [{"annotation_type": "circle", "data": {"x": 70, "y": 5, "radius": 2}}],
         422,
-        "circle centre (70, 5) lies outside",
+        "circle at (70, 5) with radius 2 leaves the image (64x48 pixels)",
+    ),
+    Bad(
+        "circle crossing the edge",
+        [{"annotation_type": "circle", "data": {"x": 5, "y": 5, "radius": 20}}],
+        422,
+        "annotations[0]: circle at (5, 5) with radius 20 leaves the image",
     ),
     Bad(
         "keypoint outside",

@@ -10,6 +10,7 @@ import pytest
 from labelbay.db.models import ModelVersion, Prediction
 from labelbay.db.session import transaction
 from tests.api.factories import jpeg_bytes
+from tests.exports.helpers import box, detection
 from tests.support.stack import Stack
 
 
@@ -35,18 +36,8 @@ def add_prediction(stack: Stack, image_id: str) -> int:
                 image_id=uuid.UUID(image_id),
                 model_version_id=version.id,
                 detections=[
-                    {
-                        "class_id": 0,
-                        "class_name": "cat",
-                        "confidence": 0.9,
-                        "bbox": {"x1": 10.0, "y1": 10.0, "x2": 50.0, "y2": 60.0},
-                    },
-                    {
-                        "class_id": 0,
-                        "class_name": "cat",
-                        "confidence": 0.3,
-                        "bbox": {"x1": 100.0, "y1": 5.0, "x2": 150.0, "y2": 90.0},
-                    },
+                    detection("cat", 0.9, box(10.0, 10.0, 50.0, 60.0)),
+                    detection("cat", 0.3, box(100.0, 5.0, 150.0, 90.0)),
                 ],
                 num_detections=2,
             )

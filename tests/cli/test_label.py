@@ -13,6 +13,8 @@ import pytest
 from pycocotools.coco import COCO
 from skimage import data as samples
 
+from labelbay.exports.csv_json import CSV_COLUMNS
+
 PHOTOS = [
     samples.astronaut(),
     samples.coffee(),
@@ -59,13 +61,13 @@ def test_label_writes_coco_that_matches_the_json(photo_folder: Path, tmp_path: P
     assert run.returncode == 0, run.stderr
 
     coco = COCO(str(coco_file))
-    records = {r["file"]: r for r in json.loads(json_file.read_text())}
+    records = {r["file_name"]: r for r in json.loads(json_file.read_text())}
     assert len(coco.getImgIds()) == 200 == len(records)
     assert [c["name"] for c in coco.loadCats(coco.getCatIds())] == ["circle"]
     checked = 0
     for image in coco.loadImgs(coco.getImgIds()):
         assert (image["width"], image["height"]) == (1920, 1080)
-        expected = records[image["file_name"]]["detections"]
+        expected = records[image["file_name"]]["objects"]
         got = coco.loadAnns(coco.getAnnIds(imgIds=image["id"]))
         assert len(got) == len(expected)
         for annotation, detection in zip(got, expected, strict=True):
@@ -73,7 +75,9 @@ def test_label_writes_coco_that_matches_the_json(photo_folder: Path, tmp_path: P
             x, y, w, h = annotation["bbox"]
             assert (x, y) == pytest.approx((box["x1"], box["y1"]), abs=0.02)
             assert (x + w, y + h) == pytest.approx((box["x2"], box["y2"]), abs=0.02)
-            assert annotation["score"] == pytest.approx(detection["confidence"], abs=1e-3)
+            assert annotation["score"] == pytest.approx(detection["score"], abs=1e-3)
+            assert detection["kind"] == "circle"
+            assert detection["source"] == "prediction"
             checked += 1
     assert checked > 200, "the coins alone give 24 circles each"
     assert any(name.startswith("nested/") for name in records), "file names are relative"
@@ -88,9 +92,9 @@ def test_csv_and_render(photo_folder: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     header, *rows = out.read_text().splitlines()
-    assert header.startswith("file,width,height,class_name,confidence,x1,y1,x2,y2")
+    assert tuple(header.split(",")) == CSV_COLUMNS  # the API's CSV export, column for column
     assert rows
-    assert all(row.split(",")[3] == "circle" for row in rows)
+    assert all(row.split(",")[5:7] == ["circle", "circle"] for row in rows)
     drawn = list(rendered.rglob("*.jpg"))
     assert drawn
     assert cv2.imread(str(drawn[0])).shape == (1080, 1920, 3)

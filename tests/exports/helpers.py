@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from labelbay import labels
 from labelbay.db.models import ModelVersion, Prediction
 from labelbay.db.session import transaction
 from tests.api.factories import image_part, jpeg_bytes, upload_ok
@@ -25,7 +26,8 @@ def box(x1: float, y1: float, x2: float, y2: float) -> dict[str, float]:
 
 
 def detection(label: str, score: float, b: dict[str, float], class_id: int = 0) -> dict[str, Any]:
-    return {"class_id": class_id, "class_name": label, "confidence": score, "bbox": b}
+    """A model's box as `predictions.detections` stores it (the label model's JSON form)."""
+    return labels.make("box", label, b, score=score, class_id=class_id).to_json()
 
 
 def labelled_project(

@@ -185,8 +185,10 @@ def add_annotations(
     image = analysis.image
     frame = Frame(width=image.width, height=image.height)
     paths = {artifact.storage_path for artifact in analysis.artifacts}
-    for index, item in enumerate(items):
+    checked = [
         check_annotation(item, index=index, frame=frame, artifact_paths=paths)
+        for index, item in enumerate(items)
+    ]
     rows = [
         AnalysisAnnotation(
             analysis_id=analysis.id,
@@ -194,9 +196,10 @@ def add_annotations(
             class_name=item.class_name,
             confidence=item.confidence,
             data=dict(item.data),
+            label=None if label is None else label.to_json(),
             storage_path=item.storage_path,
         )
-        for item in items
+        for item, label in zip(items, checked, strict=True)
     ]
     session.add_all(rows)
     session.flush()

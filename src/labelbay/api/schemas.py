@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from labelbay.db.models import Comment, Image, Project, ProjectMember, Role
+from labelbay.labels import ClassScore, Kind, Label
 
 
 class FromRow(BaseModel):
@@ -280,7 +281,9 @@ class JobResult(BaseModel):
     height: int
     status: str
     error: str | None
-    detections: list[dict[str, Any]] | None
+    labels: list[Label] | None = Field(
+        description="What the model found, fitted to the image; null until the task is done."
+    )
 
 
 class JobResults(BaseModel):
@@ -298,11 +301,16 @@ class ModelOut(FromRow):
 
 
 class AnnotationIn(BaseModel):
+    """A label a person draws: its geometry in the label model's form for its kind (see
+    `labelbay.labels`), inside the image."""
+
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["box", "circle", "polygon", "classification"]
+    kind: Kind
     label: str = Field(min_length=1, max_length=200)
     geometry: dict[str, Any] = Field(default_factory=dict)
+    text: str | None = Field(default=None, max_length=10_000)
+    attributes: dict[str, Any] = Field(default_factory=dict)
 
 
 class AnnotationPatch(BaseModel):
@@ -321,6 +329,9 @@ class AnnotationOut(FromRow):
     source: str
     model_version_id: int | None
     confidence: float | None
+    text: str | None
+    top_k: list[ClassScore] | None
+    attributes: dict[str, Any]
     created_by_id: int | None
     created_at: datetime
     updated_at: datetime
@@ -330,7 +341,7 @@ class PredictionOut(BaseModel):
     model_version_id: int
     model: str
     model_version: str
-    detections: list[dict[str, Any]]
+    labels: list[Label]
     review: dict[str, str]
     created_at: datetime
     updated_at: datetime

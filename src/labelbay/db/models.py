@@ -271,7 +271,9 @@ class Analysis(TimestampMixin, Base):
 class AnalysisAnnotation(Base):
     """One result of an analysis (a box, a polygon, a heatmap reference, a class, ...).
 
-    `data` is kept as the pipeline posted it, so exports give back exactly what was sent.
+    `data` is kept as the pipeline posted it, so exports give back exactly what was sent;
+    `label` is the same annotation as a `labelbay.labels.Label` (JSON form), for the kinds the
+    label model has (box, polygon, circle, classification), else null (heatmaps, keypoints).
     """
 
     __tablename__ = "ml_analysis_annotations"
@@ -283,6 +285,7 @@ class AnalysisAnnotation(Base):
     class_name: Mapped[str | None] = mapped_column(String(200))
     confidence: Mapped[float | None] = mapped_column(Float)
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    label: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     storage_path: Mapped[str | None] = mapped_column(String(512))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -409,6 +412,7 @@ class Prediction(TimestampMixin, Base):
         ForeignKey("model_versions.id", ondelete="CASCADE")
     )
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    # One `labelbay.labels.Label` (JSON form) per detection, fitted to the image.
     detections: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     num_detections: Mapped[int] = mapped_column(Integer, default=0)
     # Reviewers' verdicts on single detections: {"<index>": "accepted" | "rejected"}.
@@ -417,10 +421,10 @@ class Prediction(TimestampMixin, Base):
 
 
 class Annotation(TimestampMixin, Base):
-    """A label a person made or accepted: a box, circle, polygon, or the image's class.
+    """A label a person made or accepted: a box, circle, polygon, text line, or the image's class.
 
-    `geometry` by kind: box `{"x1","y1","x2","y2"}`, circle `{"cx","cy","r"}`, polygon
-    `{"points": [[x, y], ...]}`, classification `{}` — pixels of the original image.
+    The columns are the fields of a `labelbay.labels.Label` (`services.annotations.label_of`
+    reads one back): `geometry` in its JSON form by kind, pixels of the original image.
     """
 
     __tablename__ = "annotations"
@@ -437,4 +441,7 @@ class Annotation(TimestampMixin, Base):
         ForeignKey("model_versions.id", ondelete="SET NULL")
     )
     confidence: Mapped[float | None] = mapped_column(Float)
+    text: Mapped[str | None] = mapped_column(Text)
+    top_k: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, server_default="{}")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -2,21 +2,21 @@
 
 Memory stays flat however many images there are; the file is valid COCO that `pycocotools` loads.
 Category ids are 1-based, in the order of the class names given. `add` takes an export image (see
-`exports.project`), so project exports and job results go through the same annotation code.
+`exports.base`), so project exports and `labelbay label` go through the same annotation code. A
+label's box is `Label.box_in` (clipped to the image), as in every other format; classifications
+have no box and are left out.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Protocol
 
-from labelbay.exports.project import ExportImage, ExportObject
-from labelbay.inference.detections import Detections
+from labelbay.exports.base import ExportImage
 
 
 class TextOut(Protocol):
@@ -58,19 +58,6 @@ class CocoWriter:
         self._out.write(("" if self._image_count == 1 else ", ") + json.dumps(image))
         return self._image_count
 
-    def add_detections(
-        self, image_id: int, detections: Detections, *, with_scores: bool = True
-    ) -> None:
-        boxes = detections.to_coco_bboxes()
-        for i, bbox in enumerate(boxes):
-            self.add_annotation(
-                image_id,
-                category=detections.name_of(int(detections.class_id[i])),
-                bbox=bbox,
-                score=float(detections.confidence[i]) if with_scores else None,
-                text=detections.text[i] if detections.text is not None else None,
-            )
-
     def add_annotation(
         self,
         image_id: int,
@@ -102,38 +89,28 @@ class CocoWriter:
         self._annotations.write(prefix + json.dumps(annotation))
 
     def add(self, image: ExportImage) -> None:
-        """An export image and its objects (classifications have no geometry and are left out)."""
+        """An export image and its labels."""
         image_id = self.add_image(
             file_name=image.file_name,
             width=image.width,
             height=image.height,
-            labelbay_id=str(image.id),
+            **({} if image.id is None else {"labelbay_id": str(image.id)}),
         )
-        for obj in image.objects:
-            if obj.box is not None:
-                self._add_object(image_id, obj, obj.box)
-
-    def _add_object(
-        self, image_id: int, obj: ExportObject, box: tuple[float, float, float, float]
-    ) -> None:
-        x1, y1, x2, y2 = box
-        bbox = [x1, y1, x2 - x1, y2 - y1]
-        area: float | None = None
-        segmentation = None
-        if obj.points is not None:
-            segmentation = [[c for point in obj.points for c in point]]
-            area = _polygon_area(obj.points)
-        elif obj.circle is not None:
-            area = math.pi * obj.circle[2] ** 2
-        self.add_annotation(
-            image_id,
-            category=obj.label,
-            bbox=bbox,
-            area=area,
-            score=obj.score,
-            segmentation=segmentation,
-            text=obj.text,
-        )
+        for origin, label in image.labels():
+            box = label.box_in(image.width, image.height)
+            if box is None:
+                continue
+            x1, y1, x2, y2 = box
+            points = label.points if label.kind == "polygon" else None
+            self.add_annotation(
+                image_id,
+                category=label.label,
+                bbox=[x1, y1, x2 - x1, y2 - y1],
+                area=label.area_in(image.width, image.height),
+                score=label.score if origin == "prediction" else None,
+                segmentation=None if points is None else [[c for p in points for c in p]],
+                text=label.text,
+            )
 
     def close(self) -> None:
         self._out.write('], "annotations": [')
@@ -160,11 +137,3 @@ class CocoWriter:
             self.close()
         else:
             self._annotations.close()
-
-
-def _polygon_area(points: Sequence[tuple[float, float]]) -> float:
-    """Shoelace formula."""
-    total = 0.0
-    for (x1, y1), (x2, y2) in zip(points, [*points[1:], points[0]], strict=True):
-        total += x1 * y2 - x2 * y1
-    return abs(total) / 2

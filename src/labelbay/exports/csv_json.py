@@ -8,7 +8,8 @@ import io
 import json
 from typing import Any
 
-from labelbay.exports.project import ExportImage, ExportObject, Sink
+from labelbay.exports.base import ExportImage, Origin, Sink
+from labelbay.labels import CircleGeometry, Label
 
 CSV_COLUMNS = (
     "image_id",
@@ -27,6 +28,7 @@ CSV_COLUMNS = (
     "cy",
     "r",
     "text",
+    "top_k",
 )
 
 
@@ -38,16 +40,22 @@ class CsvWriter:
         self._csv.writerow(CSV_COLUMNS)
 
     def add(self, image: ExportImage) -> None:
-        head = [str(image.id), image.file_name, image.width, image.height]
-        if not image.objects:
+        head = [
+            "" if image.id is None else str(image.id),
+            image.file_name,
+            image.width,
+            image.height,
+        ]
+        if not image.predicted and not image.annotated:
             self._csv.writerow(head + [""] * (len(CSV_COLUMNS) - len(head)))
-        for obj in image.objects:
-            box = obj.box or ("", "", "", "")
-            circle = obj.circle or ("", "", "")
-            score = "" if obj.score is None else obj.score
-            self._csv.writerow(
-                [*head, obj.origin, obj.kind, obj.label, score, *box, *circle, obj.text or ""]
-            )
+        for origin, label in image.labels():
+            box: tuple[float | str, ...] = label.box_in(image.width, image.height) or ("",) * 4
+            g = label.geometry
+            circle = (g.cx, g.cy, g.r) if isinstance(g, CircleGeometry) else ("", "", "")
+            score = label.score if origin == "prediction" and label.score is not None else ""
+            top_k = "" if label.top_k is None else json.dumps(_top_k(label))
+            what = [origin, label.kind, label.label, score]
+            self._csv.writerow([*head, *what, *box, *circle, label.text or "", top_k])
         self._flush()
 
     def close(self) -> None:
@@ -59,19 +67,31 @@ class CsvWriter:
         self._buffer.truncate()
 
 
-def object_json(obj: ExportObject) -> dict[str, Any]:
-    out: dict[str, Any] = {"source": obj.origin, "kind": obj.kind, "label": obj.label}
-    if obj.score is not None:
-        out["score"] = obj.score
-    if obj.box is not None:
-        out["bbox"] = dict(zip(("x1", "y1", "x2", "y2"), obj.box, strict=True))
-    if obj.circle is not None:
-        out["circle"] = dict(zip(("cx", "cy", "r"), obj.circle, strict=True))
-    if obj.points is not None:
-        out["points"] = [list(point) for point in obj.points]
-    if obj.text is not None:
-        out["text"] = obj.text
+def label_json(origin: Origin, label: Label, width: int, height: int) -> dict[str, Any]:
+    """One label of the JSON export: its kind, class, box (clipped, as in every format) and
+    its own geometry."""
+    out: dict[str, Any] = {"source": origin, "kind": label.kind, "label": label.label}
+    if origin == "prediction" and label.score is not None:
+        out["score"] = label.score
+    box = label.box_in(width, height)
+    if box is not None:
+        out["bbox"] = dict(zip(("x1", "y1", "x2", "y2"), box, strict=True))
+    g = label.geometry
+    if isinstance(g, CircleGeometry):
+        out["circle"] = {"cx": g.cx, "cy": g.cy, "r": g.r}
+    if label.points is not None:
+        out["points"] = [list(point) for point in label.points]
+    if label.text is not None:
+        out["text"] = label.text
+    if label.top_k is not None:
+        out["top_k"] = _top_k(label)
+    if label.attributes:
+        out["attributes"] = label.attributes
     return out
+
+
+def _top_k(label: Label) -> list[dict[str, Any]]:
+    return [c.model_dump() for c in label.top_k or []]
 
 
 class JsonWriter:
@@ -84,12 +104,15 @@ class JsonWriter:
 
     def add(self, image: ExportImage) -> None:
         record = {
-            "image_id": str(image.id),
+            "image_id": None if image.id is None else str(image.id),
             "file_name": image.file_name,
             "original_filename": image.original_filename,
             "width": image.width,
             "height": image.height,
-            "objects": [object_json(obj) for obj in image.objects],
+            "objects": [
+                label_json(origin, label, image.width, image.height)
+                for origin, label in image.labels()
+            ],
         }
         self._sink.write(("\n" if self._count == 0 else ",\n") + json.dumps(record))
         self._count += 1

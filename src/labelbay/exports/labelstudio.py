@@ -12,7 +12,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from labelbay.exports.project import ExportImage, ExportObject, Sink
+from labelbay.exports.base import ExportImage, Origin, Sink
+from labelbay.labels import CircleGeometry, Label
 
 FROM_NAME = "label"
 CHOICE_NAME = "choice"
@@ -37,20 +38,19 @@ class LabelStudioWriter:
                 "labelbay_id": str(image.id),
             }
         }
-        predicted = [o for o in image.objects if o.origin == "prediction"]
-        annotated = [o for o in image.objects if o.origin == "annotation"]
+        predicted, annotated = image.predicted, image.annotated
         if predicted:
-            scores = [o.score for o in predicted if o.score is not None]
+            scores = [x.score for x in predicted if x.score is not None]
             task["predictions"] = [
                 {
                     "model_version": self._model_version,
                     "score": round(min(scores), 4) if scores else None,
-                    "result": [result(image, o, i) for i, o in enumerate(predicted)],
+                    "result": [result(image, x, "prediction", i) for i, x in enumerate(predicted)],
                 }
             ]
         if annotated:
             task["annotations"] = [
-                {"result": [result(image, o, i) for i, o in enumerate(annotated)]}
+                {"result": [result(image, x, "annotation", i) for i, x in enumerate(annotated)]}
             ]
         self._sink.write(("\n" if self._count == 0 else ",\n") + json.dumps(task))
         self._count += 1
@@ -59,29 +59,30 @@ class LabelStudioWriter:
         self._sink.write("\n]\n")
 
 
-def result(image: ExportImage, obj: ExportObject, index: int) -> dict[str, Any]:
-    """One Label Studio result region for an object."""
+def result(image: ExportImage, label: Label, origin: Origin, index: int) -> dict[str, Any]:
+    """One Label Studio result region for a label; boxes clipped to the image as everywhere."""
     w, h = image.width, image.height
     value: dict[str, Any]
-    if obj.kind == "classification" or obj.box is None:
-        kind, from_name, value = "choices", CHOICE_NAME, {"choices": [obj.label]}
-    elif obj.points is not None:
-        points = [[100 * x / w, 100 * y / h] for x, y in obj.points]
+    box = label.box_in(w, h)
+    g = label.geometry
+    if box is None:
+        kind, from_name, value = "choices", CHOICE_NAME, {"choices": [label.label]}
+    elif label.kind == "polygon" and label.points is not None:
+        points = [[100 * x / w, 100 * y / h] for x, y in label.points]
         kind, from_name = "polygonlabels", FROM_NAME
-        value = {"points": points, "polygonlabels": [obj.label]}
-    elif obj.circle is not None and obj.kind == "circle":
-        cx, cy, r = obj.circle
+        value = {"points": points, "polygonlabels": [label.label]}
+    elif isinstance(g, CircleGeometry):
         kind, from_name = "ellipselabels", FROM_NAME
         value = {
-            "x": 100 * cx / w,
-            "y": 100 * cy / h,
-            "radiusX": 100 * r / w,
-            "radiusY": 100 * r / h,
+            "x": 100 * g.cx / w,
+            "y": 100 * g.cy / h,
+            "radiusX": 100 * g.r / w,
+            "radiusY": 100 * g.r / h,
             "rotation": 0,
-            "ellipselabels": [obj.label],
+            "ellipselabels": [label.label],
         }
     else:
-        x1, y1, x2, y2 = obj.box
+        x1, y1, x2, y2 = box
         kind, from_name = "rectanglelabels", FROM_NAME
         value = {
             "x": 100 * x1 / w,
@@ -89,10 +90,10 @@ def result(image: ExportImage, obj: ExportObject, index: int) -> dict[str, Any]:
             "width": 100 * (x2 - x1) / w,
             "height": 100 * (y2 - y1) / h,
             "rotation": 0,
-            "rectanglelabels": [obj.label],
+            "rectanglelabels": [label.label],
         }
     out: dict[str, Any] = {
-        "id": f"{obj.origin[0]}{index}",
+        "id": f"{origin[0]}{index}",
         "type": kind,
         "from_name": from_name,
         "to_name": TO_NAME,
@@ -101,6 +102,6 @@ def result(image: ExportImage, obj: ExportObject, index: int) -> dict[str, Any]:
         "image_rotation": 0,
         "value": value,
     }
-    if obj.score is not None:
-        out["score"] = round(obj.score, 4)
+    if origin == "prediction" and label.score is not None:
+        out["score"] = round(label.score, 4)
     return out

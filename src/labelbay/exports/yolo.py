@@ -13,7 +13,7 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
-from labelbay.exports.project import ExportImage, Sink
+from labelbay.exports.base import ExportImage, Sink
 
 
 class YoloWriter:
@@ -31,20 +31,16 @@ class YoloWriter:
 
     def add(self, image: ExportImage) -> None:
         lines = []
-        for obj in image.objects:
-            if obj.box is None:
+        for _, label in image.labels():
+            box = label.box_in(image.width, image.height)  # clipped, as in every format
+            if box is None:
                 continue
-            x1, y1, x2, y2 = (float(v) for v in obj.box)
-            # Clip to the image: a box hanging over the edge would normalise outside [0, 1].
-            x1, x2 = max(0.0, x1), min(float(image.width), x2)
-            y1, y2 = max(0.0, y1), min(float(image.height), y2)
-            if x2 <= x1 or y2 <= y1:
-                continue
+            x1, y1, x2, y2 = box
             cx = (x1 + x2) / 2 / image.width
             cy = (y1 + y2) / 2 / image.height
             w = (x2 - x1) / image.width
             h = (y2 - y1) / image.height
-            lines.append(f"{self.class_index(obj.label)} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}")
+            lines.append(f"{self.class_index(label.label)} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}")
         stem = PurePosixPath(image.file_name).stem
         self._zip.writestr(f"labels/{stem}.txt", "".join(line + "\n" for line in lines))
         self._image_list.append(f"images/{image.file_name}")

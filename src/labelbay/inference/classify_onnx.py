@@ -13,21 +13,15 @@ stretched to the input size.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from labelbay.inference.base import ModelError, ModelSpec, Prepared, RGBImage
-from labelbay.inference.detections import Detections
+from labelbay.inference.detections import ClassScore, Detections
 from labelbay.inference.imageio import normalise, resize_batch
 from labelbay.inference.onnx_session import OnnxModel
-
-
-class ClassScore(NamedTuple):
-    class_id: int
-    class_name: str
-    score: float
 
 
 def softmax(logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

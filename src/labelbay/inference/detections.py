@@ -8,13 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
+from labelbay import labels as lb
+from labelbay.labels import BoxGeometry, CircleGeometry, Label, Source, TextGeometry
+
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
+
+
+class ClassScore(NamedTuple):
+    """One class of a classifier's top-k list (`Detections.extra["top_k"]`, best first)."""
+
+    class_id: int
+    class_name: str
+    score: float
 
 
 @dataclass(frozen=True)
@@ -147,30 +158,84 @@ class Detections:
         area: FloatArray = (wh[:, 0] * wh[:, 1]).astype(np.float32)
         return area
 
-    def to_coco_bboxes(self) -> list[list[float]]:
-        """Boxes as COCO `[x, y, width, height]` lists."""
-        xywh = self.xyxy.copy()
-        xywh[:, 2:] -= xywh[:, :2]
-        return [[round(float(v), 2) for v in row] for row in xywh]
-
-    def to_task_json(self) -> list[dict[str, Any]]:
-        """Rows in the worker result format: class, confidence and an x1/y1/x2/y2 box."""
-        rows: list[dict[str, Any]] = []
+    def to_labels(
+        self, *, width: float, height: float, source: Source | None = None
+    ) -> list[Label]:
+        """One label per row, fitted to the image (boxes clipped, rows left with nothing inside
+        dropped): a circle where the row has one, a text line where the model reads text, a
+        classification (with the top-k list on the best row) where the model classifies."""
+        top_k = self.extra.get("top_k")
+        labels: list[Label] = []
         for i in range(len(self)):
-            x1, y1, x2, y2 = (round(float(v), 2) for v in self.xyxy[i])
-            row: dict[str, Any] = {
-                "class_id": int(self.class_id[i]),
-                "class_name": self.name_of(int(self.class_id[i])),
-                "confidence": round(float(self.confidence[i]), 4),
-                "bbox": {"x1": x1, "y1": y1, "x2": x2, "y2": y2},
+            class_id = int(self.class_id[i])
+            fields: dict[str, Any] = {
+                "label": self.name_of(class_id),
+                "class_id": class_id,
+                "score": round(min(max(float(self.confidence[i]), 0.0), 1.0), 4),
+                "source": source,
             }
-            if self.circles is not None and not np.isnan(self.circles[i]).any():
+            x1, y1, x2, y2 = (round(float(v), 2) for v in self.xyxy[i])
+            box = {"x1": x1, "y1": y1, "x2": x2, "y2": y2}
+            if top_k is not None:
+                scores = [lb.ClassScore(label=c.class_name, score=round(c.score, 4)) for c in top_k]
+                label = Label(kind="classification", top_k=scores if i == 0 else None, **fields)
+            elif self.circles is not None and not np.isnan(self.circles[i]).any():
                 cx, cy, r = (round(float(v), 2) for v in self.circles[i])
-                row["circle"] = {"cx": cx, "cy": cy, "r": r}
-            if self.text is not None:
-                row["text"] = self.text[i]
-            rows.append(row)
-        return rows
+                label = Label(kind="circle", geometry=CircleGeometry(cx=cx, cy=cy, r=r), **fields)
+            elif self.text is not None:
+                geometry = TextGeometry(**box) if x2 > x1 and y2 > y1 else None
+                if geometry is None:
+                    continue
+                label = Label(kind="text", geometry=geometry, text=self.text[i], **fields)
+            elif x2 > x1 and y2 > y1:
+                label = Label(kind="box", geometry=BoxGeometry(**box), **fields)
+            else:
+                continue
+            fitted = label.fitted(width, height)
+            if fitted is not None:
+                labels.append(fitted)
+        return labels
+
+    @classmethod
+    def from_labels(
+        cls,
+        labels: Sequence[Label],
+        *,
+        class_names: Sequence[str] = (),
+        width: float = 0.0,
+        height: float = 0.0,
+    ) -> Detections:
+        """Labels as detections (e.g. to draw them): boxes around each geometry, a
+        classification covering the whole `width` x `height` image, circles and text kept."""
+        names = list(class_names)
+        rows, scores, ids, circles, texts = [], [], [], [], []
+        top_k: list[lb.ClassScore] | None = None
+        for label in labels:
+            if label.label not in names:
+                names.append(label.label)
+            rows.append(label.box or (0.0, 0.0, float(width), float(height)))
+            scores.append(1.0 if label.score is None else label.score)
+            ids.append(label.class_id if label.class_id is not None else names.index(label.label))
+            g = label.geometry
+            circles.append((g.cx, g.cy, g.r) if isinstance(g, CircleGeometry) else (np.nan,) * 3)
+            texts.append(label.text or "")
+            top_k = top_k or label.top_k
+        found = cls.create(
+            np.asarray(rows, np.float32).reshape(-1, 4),
+            scores,
+            ids,
+            class_names=names,
+            circles=circles
+            if any(isinstance(x.geometry, CircleGeometry) for x in labels)
+            else None,
+            text=texts if any(x.text is not None for x in labels) else None,
+        )
+        if top_k is not None:
+            found.extra["top_k"] = [
+                ClassScore(names.index(c.label) if c.label in names else -1, c.label, c.score)
+                for c in top_k
+            ]
+        return found
 
 
 def _nan_circles(n: int) -> FloatArray:

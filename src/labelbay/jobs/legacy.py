@@ -18,6 +18,7 @@ from typing import Any
 
 from labelbay.inference.pipeline import label_stream
 from labelbay.jobs import callbacks
+from labelbay.labels import worker_json
 from labelbay.runtime import Runtime
 from labelbay.storage import ObjectNotFound
 
@@ -84,10 +85,10 @@ def _label(runtime: Runtime, task_id: str, image_key: str) -> dict[str, Any]:
     result = next(label_stream(model, [(task_id, data)]))
     if result.detections is None:
         raise BadTaskMessage(f"{image_key}: {result.error}")
-    detections = result.detections
+    found = result.detections.to_labels(width=result.width, height=result.height)
     return {
         "task_id": task_id,
-        "detections": detections.to_task_json(),
+        "detections": [worker_json(x, width=result.width, height=result.height) for x in found],
         "processed_at": datetime.now(UTC).isoformat(),
         "processing_time_ms": round((time.perf_counter() - started) * 1000, 2),
     }

@@ -30,6 +30,7 @@ from labelbay.inference.pipeline import StageTimes, label_stream
 from labelbay.inference.render import render_jpeg
 from labelbay.jobs import callbacks
 from labelbay.jobs.service import refresh_counts
+from labelbay.labels import Source
 from labelbay.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,12 @@ def _store(session: Session, job: Job, model_version_id: int, item: _Item) -> No
             task_update.values(status=TaskStatus.failed.value, error=item.error, finished_at=now)
         )
         return
-    rows = item.detections.to_task_json()
+    found = item.detections.to_labels(
+        width=item.image.width,
+        height=item.image.height,
+        source=Source(model_version_id=model_version_id),
+    )
+    rows = [label.to_json() for label in found]
     _upsert_prediction(
         session,
         {

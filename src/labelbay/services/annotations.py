@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -10,60 +9,33 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from labelbay import labels
 from labelbay.db.models import Annotation, Image, Label, ModelVersion, Prediction, User
 from labelbay.errors import Invalid, NotFound
 
-Kind = Literal["box", "circle", "polygon", "classification"]
 Verdict = Literal["accepted", "rejected"]
-MAX_POLYGON_POINTS = 10_000
 
 
-def check_geometry(
-    kind: str, geometry: Mapping[str, Any], *, width: int, height: int
-) -> dict[str, Any]:
-    """The geometry normalised to floats, or `Invalid` when it is malformed or leaves the image."""
-
-    def number(key: str, value: Any) -> float:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            raise Invalid(f"{kind}: {key} must be a finite number")
-        return float(value)
-
-    def inside(x: float, y: float) -> None:
-        if not (0 <= x <= width and 0 <= y <= height):
-            raise Invalid(f"{kind}: point ({x:g}, {y:g}) is outside the {width}x{height} image")
-
-    if kind == "box":
-        x1, y1, x2, y2 = (number(k, geometry.get(k)) for k in ("x1", "y1", "x2", "y2"))
-        if x2 <= x1 or y2 <= y1:
-            raise Invalid("box: x2 must be greater than x1 and y2 greater than y1")
-        inside(x1, y1)
-        inside(x2, y2)
-        return {"x1": x1, "y1": y1, "x2": x2, "y2": y2}
-    if kind == "circle":
-        cx, cy, r = (number(k, geometry.get(k)) for k in ("cx", "cy", "r"))
-        if r <= 0:
-            raise Invalid("circle: r must be positive")
-        inside(cx, cy)
-        return {"cx": cx, "cy": cy, "r": r}
-    if kind == "polygon":
-        points = geometry.get("points")
-        if not isinstance(points, list) or not 3 <= len(points) <= MAX_POLYGON_POINTS:
-            raise Invalid(f"polygon: points must be a list of 3 to {MAX_POLYGON_POINTS} [x, y]")
-        out = []
-        for point in points:
-            if not isinstance(point, list | tuple) or len(point) != 2:
-                raise Invalid("polygon: each point is [x, y]")
-            x, y = number("x", point[0]), number("y", point[1])
-            inside(x, y)
-            out.append([x, y])
-        return {"points": out}
-    if kind == "classification":
-        return {}
-    raise Invalid(f"unknown annotation kind {kind!r}")
+def label_of(annotation: Any) -> labels.Label:
+    """An annotation (an ORM row, or a result row with the same column names) as a label."""
+    if annotation.source == "prediction" and annotation.model_version_id is not None:
+        source = labels.Source(model_version_id=annotation.model_version_id)
+    elif annotation.created_by_id is not None:
+        source = labels.Source(user_id=annotation.created_by_id)
+    else:
+        source = None
+    return labels.Label.model_validate(
+        {
+            "kind": annotation.kind,
+            "label": annotation.label,
+            "geometry": annotation.geometry,
+            "score": annotation.confidence,
+            "text": annotation.text,
+            "top_k": annotation.top_k,
+            "attributes": annotation.attributes or {},
+            "source": source,
+        }
+    )
 
 
 def check_label(session: Session, *, project_id: int, label: str) -> str:
@@ -82,16 +54,21 @@ def add_annotation(
     *,
     image: Image,
     user: User,
-    kind: str,
-    label: str,
-    geometry: Mapping[str, Any],
-    source: str = "human",
+    label: labels.Label,
     model_version_id: int | None = None,
-    confidence: float | None = None,
 ) -> Annotation:
-    clean = check_geometry(kind, geometry, width=image.width, height=image.height)
-    label = check_label(session, project_id=image.project_id, label=label)
-    if kind == "classification":
+    """Store a label as an annotation. A person's label must lie inside the image (else
+    `Invalid`); a model's (accepted from a prediction, `model_version_id` set) is clipped into it,
+    as it was when the prediction was stored."""
+    if model_version_id is None:
+        label.check_inside(image.width, image.height)
+    else:
+        fitted = label.fitted(image.width, image.height)
+        if fitted is None:
+            raise Invalid(f"{label.kind}: nothing of it lies inside the image")
+        label = fitted
+    name = check_label(session, project_id=image.project_id, label=label.label)
+    if label.kind == "classification":
         # An image has one class: setting it replaces the previous one.
         for old in session.scalars(
             select(Annotation).where(
@@ -101,12 +78,15 @@ def add_annotation(
             session.delete(old)
     annotation = Annotation(
         image_id=image.id,
-        kind=kind,
-        label=label,
-        geometry=clean,
-        source=source,
+        kind=label.kind,
+        label=name,
+        geometry=label.geometry.model_dump(mode="json", exclude_none=True),
+        source="human" if model_version_id is None else "prediction",
         model_version_id=model_version_id,
-        confidence=confidence,
+        confidence=label.score,
+        text=label.text,
+        top_k=None if label.top_k is None else [c.model_dump() for c in label.top_k],
+        attributes=label.attributes,
         created_by_id=user.id,
     )
     session.add(annotation)
@@ -129,12 +109,13 @@ def update_annotation(
     label: str | None = None,
     geometry: Mapping[str, Any] | None = None,
 ) -> Annotation:
+    """Relabel, or move/resize (a new geometry of the same kind, inside the image)."""
     if label is not None:
         annotation.label = check_label(session, project_id=image.project_id, label=label)
     if geometry is not None:
-        annotation.geometry = check_geometry(
-            annotation.kind, geometry, width=image.width, height=image.height
-        )
+        changed = labels.make(annotation.kind, annotation.label, geometry)
+        changed.check_inside(image.width, image.height)
+        annotation.geometry = changed.geometry.model_dump(mode="json", exclude_none=True)
     session.flush()
     return annotation
 
@@ -180,23 +161,13 @@ def review_detection(
         review[str(index)] = verdict
     prediction.review = review
     if verdict == "accepted":
-        detection = prediction.detections[index]
-        box = detection["bbox"]
+        # The annotation is the prediction's label itself: same kind, geometry, score, text.
         add_annotation(
             session,
             image=image,
             user=user,
-            kind="box",
-            label=detection["class_name"],
-            geometry={
-                "x1": max(0.0, box["x1"]),
-                "y1": max(0.0, box["y1"]),
-                "x2": min(float(image.width), box["x2"]),
-                "y2": min(float(image.height), box["y2"]),
-            },
-            source="prediction",
+            label=labels.Label.model_validate(prediction.detections[index]),
             model_version_id=model_version_id,
-            confidence=detection.get("confidence"),
         )
     session.flush()
     return prediction

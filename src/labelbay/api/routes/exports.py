@@ -12,14 +12,9 @@ from labelbay.api.deps import ContextDep, CurrentUser, SessionDep
 from labelbay.api.params import ImageSelection
 from labelbay.db.models import ModelVersion, Role
 from labelbay.errors import Invalid
-from labelbay.exports.project import (
-    MEDIA_TYPES,
-    ExportImage,
-    Format,
-    Source,
-    label_names,
-    stream_export,
-)
+from labelbay.exports.base import ExportImage
+from labelbay.exports.formats import MEDIA_TYPES, Format, stream_export
+from labelbay.exports.project import Source, label_names
 from labelbay.services import images
 from labelbay.services.models import get_version
 from labelbay.services.projects import require_project
@@ -46,8 +41,8 @@ def export_project(
 ) -> StreamingResponse:
     """Download the project's labels (viewer and up).
 
-    `source`: `predictions` (one model's detections, with scores; `model` names it, default the
-    project's default model, `model_version` a version, default the active one; detections a
+    `source`: `predictions` (one model's labels, with scores; `model` names it, default the
+    project's default model, `model_version` a version, default the active one; labels a
     reviewer rejected are left out), `annotations` (people's labels), or `both`. The selection
     filters are the image list's: `filename`, `metadata.<key>=<value>`, `review_status`,
     `has_predictions`, `label`. Every selected image is listed, with or without labels.

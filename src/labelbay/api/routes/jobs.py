@@ -15,6 +15,7 @@ from labelbay.errors import Invalid
 from labelbay.jobs import service
 from labelbay.jobs.callbacks import CallbackRefused, check_url
 from labelbay.jobs.executors import submit_all
+from labelbay.labels import Label
 from labelbay.services import models
 from labelbay.services.projects import require_project
 
@@ -150,7 +151,7 @@ def job_results(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[int | None, Query(ge=0)] = None,
 ) -> JobResults:
-    """Per-image results of a job (detections in the worker result format), by pages."""
+    """Per-image results of a job (the labels the model found, fitted to the image), by pages."""
     job = _visible_job(session, user, job_id, Role.viewer)
     rows = service.job_results(session, job=job, limit=limit, after=cursor)
     results = [
@@ -162,7 +163,11 @@ def job_results(
             height=image.height,
             status=task.status,
             error=task.error,
-            detections=prediction.detections if prediction is not None else None,
+            labels=(
+                [Label.model_validate(d) for d in prediction.detections]
+                if prediction is not None
+                else None
+            ),
         )
         for task, image, prediction in rows
     ]

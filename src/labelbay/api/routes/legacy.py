@@ -28,6 +28,7 @@ from labelbay.imports.spool import head, spool
 from labelbay.jobs.executors import batches
 from labelbay.jobs.service import create_job, task_ids
 from labelbay.jobs.tasks import process_batch
+from labelbay.labels import Label, worker_json
 from labelbay.services import images
 from labelbay.services.filters import metadata_conditions
 from labelbay.services.projects import require_project
@@ -167,10 +168,11 @@ def batch_upload(
     predictions = _run(context, project, user, model, stored, save_outputs=True)
     results = []
     for image in stored:
-        boxes = [d["bbox"] for d in predictions[image.id].detections]
         coco = [
-            [b["x1"], b["y1"], round(b["x2"] - b["x1"], 2), round(b["y2"] - b["y1"], 2)]
-            for b in boxes
+            [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)]
+            for label in _labels(predictions[image.id])
+            if (box := label.box_in(image.width, image.height)) is not None
+            for x1, y1, x2, y2 in [box]
         ]
         results.append({"filename": image.original_filename, "coco_bboxes": coco})
     return {"results": results}
@@ -198,13 +200,17 @@ def classify(
     return _classification(prediction)
 
 
+def _labels(prediction: Prediction) -> list[Label]:
+    return [Label.model_validate(d) for d in prediction.detections]
+
+
 def _classification(prediction: Prediction) -> dict[str, Any]:
-    best = max(prediction.detections, key=lambda d: d["confidence"], default=None)
+    best = max(_labels(prediction), key=lambda x: x.score or 0.0, default=None)
     return {
         "prediction_id": prediction.id,
         "image_id": str(prediction.image_id),
-        "predicted_class": best["class_name"] if best else "unknown",
-        "confidence_score": best["confidence"] if best else 0.0,
+        "predicted_class": best.label if best else "unknown",
+        "confidence_score": best.score if best and best.score is not None else 0.0,
         "prediction_time_ms": round(prediction.processing_time_ms),
     }
 
@@ -261,4 +267,8 @@ def circles_upload(
     stored = _store(context, _spooled(context, [file]), project, user, {})
     model = context.settings.legacy_circles_model
     prediction = _run(context, project, user, model, stored, save_outputs=False)[stored[0].id]
-    return {"image_id": str(stored[0].id), "detections": prediction.detections}
+    image = stored[0]
+    detections = [
+        worker_json(label, width=image.width, height=image.height) for label in _labels(prediction)
+    ]
+    return {"image_id": str(image.id), "detections": detections}

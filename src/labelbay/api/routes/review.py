@@ -6,6 +6,7 @@ import uuid
 
 from fastapi import APIRouter, status
 
+from labelbay import labels
 from labelbay.api.deps import CurrentUser, SessionDep
 from labelbay.api.schemas import (
     AnnotationIn,
@@ -17,6 +18,7 @@ from labelbay.api.schemas import (
     ReviewIn,
 )
 from labelbay.db.models import Annotation, Image, Role, User
+from labelbay.labels import Label
 from labelbay.services import annotations as service
 from labelbay.services.images import get_image
 
@@ -47,13 +49,14 @@ def list_annotations(
 def add_annotation(
     image_id: uuid.UUID, body: AnnotationIn, user: CurrentUser, session: SessionDep
 ) -> AnnotationOut:
-    """Draw a box, circle or polygon, or set the image's class (annotator and up). Coordinates
-    are pixels of the original image and must lie inside it; the label must be in the project's
-    label set (when it has one)."""
+    """Draw a box, circle, polygon or text line, or set the image's class (annotator and up).
+    Coordinates are pixels of the original image and the whole shape must lie inside it (a circle
+    too, not only its centre); the label must be in the project's label set (when it has one)."""
     image = get_image(session, user=user, image_id=image_id, min_role=Role.annotator)
-    annotation = service.add_annotation(
-        session, image=image, user=user, kind=body.kind, label=body.label, geometry=body.geometry
+    label = labels.make(
+        body.kind, body.label, body.geometry, text=body.text, attributes=body.attributes
     )
+    annotation = service.add_annotation(session, image=image, user=user, label=label)
     return AnnotationOut.model_validate(annotation)
 
 
@@ -87,7 +90,7 @@ def list_predictions(
             model_version_id=version.id,
             model=version.name,
             model_version=version.version,
-            detections=prediction.detections,
+            labels=[Label.model_validate(d) for d in prediction.detections],
             review=prediction.review,
             created_at=prediction.created_at,
             updated_at=prediction.updated_at,

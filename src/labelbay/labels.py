@@ -1,0 +1,337 @@
+"""The one label type: what a model found or a person drew on an image, from inference to export.
+
+A `Label` is a kind, a class, an optional score, a geometry in pixels of the original image (origin
+top left, so a point is inside when 0 <= x <= width and 0 <= y <= height), where it came from, and
+free attributes. Its JSON form (`to_json()`, read back with `parse()`) is what `predictions.detections`
+holds per detection, what an annotation row's columns hold, and what analyses store beside the
+posted data. Geometry per kind (the same form the annotation API takes):
+
+| kind | geometry |
+|---|---|
+| box | `{"x1", "y1", "x2", "y2"}` |
+| circle | `{"cx", "cy", "r"}` |
+| polygon | `{"points": [[x, y], ...]}` (3 or more) |
+| text | a box, and optionally its quadrilateral `"points"`; the text in `text` |
+| classification | `{}`; the other classes and their scores in `top_k` |
+
+A new kind (a mask) is one more geometry class and one more row of `GEOMETRY`.
+
+One validation: numbers are finite, sizes are positive (`parse`); then against the image, model
+output is clipped into it (`Label.fitted`) and a person's label that leaves it is refused
+(`Label.check_inside`). Every box a reader needs comes from `Label.box_in`, so all formats agree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from labelbay.errors import Invalid
+
+Kind = Literal["box", "circle", "polygon", "classification", "text"]
+KINDS: tuple[str, ...] = ("box", "circle", "polygon", "classification", "text")
+MAX_POINTS = 10_000
+MAX_LABEL = 200
+Box = tuple[float, float, float, float]  # x1, y1, x2, y2
+
+
+def _finite(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number")
+    if not math.isfinite(value):
+        raise ValueError("must be finite")
+    return float(value)
+
+
+Coordinate = Annotated[float, BeforeValidator(_finite)]
+Point = tuple[Coordinate, Coordinate]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BoxGeometry(_Frozen):
+    x1: Coordinate
+    y1: Coordinate
+    x2: Coordinate
+    y2: Coordinate
+
+    @model_validator(mode="after")
+    def _positive(self) -> BoxGeometry:
+        if self.x2 <= self.x1 or self.y2 <= self.y1:
+            raise ValueError("x2 must be greater than x1 and y2 greater than y1")
+        return self
+
+
+class CircleGeometry(_Frozen):
+    cx: Coordinate
+    cy: Coordinate
+    r: Coordinate
+
+    @model_validator(mode="after")
+    def _positive(self) -> CircleGeometry:
+        if self.r <= 0:
+            raise ValueError("r must be positive")
+        return self
+
+
+class PolygonGeometry(_Frozen):
+    points: list[Point]
+
+    @field_validator("points", mode="before")
+    @classmethod
+    def _count(cls, points: Any) -> Any:
+        if not isinstance(points, list | tuple) or not 3 <= len(points) <= MAX_POINTS:
+            raise ValueError(f"must be a list of 3 to {MAX_POINTS} [x, y] points")
+        return points
+
+
+class TextGeometry(BoxGeometry):
+    """A text line: its box, and its quadrilateral (4 points, clockwise from top left) if known."""
+
+    points: list[Point] | None = Field(default=None, min_length=4, max_length=4)
+
+
+class NoGeometry(_Frozen):
+    """A classification: the whole image."""
+
+
+Geometry = TextGeometry | BoxGeometry | CircleGeometry | PolygonGeometry | NoGeometry
+GEOMETRY: dict[str, type[_Frozen]] = {
+    "box": BoxGeometry,
+    "circle": CircleGeometry,
+    "polygon": PolygonGeometry,
+    "text": TextGeometry,
+    "classification": NoGeometry,
+}
+
+
+class ClassScore(_Frozen):
+    label: str
+    score: float = Field(ge=0, le=1)
+
+
+class Source(_Frozen):
+    """Who made a label: a model version (its registry id) or a person (a user id)."""
+
+    model_version_id: int | None = None
+    user_id: int | None = None
+
+
+class Label(_Frozen):
+    kind: Kind
+    label: str = Field(min_length=1, max_length=MAX_LABEL)
+    class_id: int | None = Field(default=None, description="Index in the model's classes.")
+    score: float | None = Field(default=None, ge=0, le=1)
+    geometry: Geometry = Field(default_factory=NoGeometry)
+    text: str | None = Field(default=None, max_length=10_000)
+    top_k: list[ClassScore] | None = Field(
+        default=None, description="A classifier's best classes with their scores, best first."
+    )
+    source: Source | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _geometry_of_kind(cls, data: Any) -> Any:
+        """The geometry is read as the class its kind names (a box and a text line look alike)."""
+        if isinstance(data, Mapping) and data.get("kind") in GEOMETRY:
+            geometry = data.get("geometry", {})
+            wanted = GEOMETRY[data["kind"]]
+            if not isinstance(geometry, wanted):
+                if isinstance(geometry, BaseModel):
+                    geometry = geometry.model_dump(exclude_none=True)
+                try:
+                    data = {**data, "geometry": wanted.model_validate(geometry)}
+                except ValidationError as error:
+                    raise ValueError(f"geometry.{describe(error)}") from None
+        return data
+
+    @property
+    def box(self) -> Box | None:
+        """The box around the geometry (not clipped); None for a classification."""
+        g = self.geometry
+        if isinstance(g, BoxGeometry):
+            return (g.x1, g.y1, g.x2, g.y2)
+        if isinstance(g, CircleGeometry):
+            return (g.cx - g.r, g.cy - g.r, g.cx + g.r, g.cy + g.r)
+        if isinstance(g, PolygonGeometry):
+            xs, ys = [p[0] for p in g.points], [p[1] for p in g.points]
+            return (min(xs), min(ys), max(xs), max(ys))
+        return None
+
+    def box_in(self, width: float, height: float) -> Box | None:
+        """The box clipped to the image: what every export writes. None when nothing is left."""
+        box = self.box
+        if box is None:
+            return None
+        x1, y1, x2, y2 = _clip_box(box, width, height)
+        return (x1, y1, x2, y2) if x2 > x1 and y2 > y1 else None
+
+    @property
+    def points(self) -> list[tuple[float, float]] | None:
+        g = self.geometry
+        return (
+            list(g.points) if isinstance(g, PolygonGeometry | TextGeometry) and g.points else None
+        )
+
+    def area_in(self, width: float, height: float) -> float:
+        """The label's own area (a circle's disc, a polygon's shoelace), else its clipped box's."""
+        g = self.geometry
+        if isinstance(g, CircleGeometry):
+            return math.pi * g.r**2
+        if isinstance(g, PolygonGeometry):
+            return polygon_area(g.points)
+        box = self.box_in(width, height)
+        return 0.0 if box is None else (box[2] - box[0]) * (box[3] - box[1])
+
+    def fitted(self, width: float, height: float) -> Label | None:
+        """Model output made to fit the image: boxes and points clipped into it. None when nothing
+        is left inside (an empty box, a circle whose centre is outside)."""
+        g = self.geometry
+        if isinstance(g, NoGeometry):
+            return self
+        if isinstance(g, CircleGeometry):
+            inside = 0 <= g.cx <= width and 0 <= g.cy <= height
+            return self if inside else None
+        if isinstance(g, PolygonGeometry):
+            points = [_clip_point(p, width, height) for p in g.points]
+            return self._with(PolygonGeometry(points=points)) if _spans(points) else None
+        assert isinstance(g, BoxGeometry)
+        x1, y1, x2, y2 = _clip_box((g.x1, g.y1, g.x2, g.y2), width, height)
+        if x2 <= x1 or y2 <= y1:
+            return None
+        fields: dict[str, Any] = {"x1": x1, "y1": y1, "x2": x2, "y2": y2}
+        if isinstance(g, TextGeometry) and g.points:
+            fields["points"] = [_clip_point(p, width, height) for p in g.points]
+        return self._with(type(g)(**fields))
+
+    def check_inside(self, width: float, height: float) -> None:
+        """Refuse (Invalid, naming the problem) a person's label that leaves the image."""
+        g = self.geometry
+        size = f"the image ({width:g}x{height:g} pixels)"
+        if isinstance(g, CircleGeometry):
+            if not (g.r <= g.cx <= width - g.r and g.r <= g.cy <= height - g.r):
+                raise Invalid(
+                    f"circle at ({g.cx:g}, {g.cy:g}) with radius {g.r:g} leaves {size}: "
+                    "the whole circle must lie inside"
+                )
+        elif isinstance(g, PolygonGeometry):
+            check_points_inside(g.points, width, height, where="polygon")
+        elif isinstance(g, BoxGeometry):
+            if g.x1 < 0 or g.y1 < 0 or g.x2 > width or g.y2 > height:
+                raise Invalid(
+                    f"{self.kind} ({g.x1:g}, {g.y1:g})-({g.x2:g}, {g.y2:g}) lies outside {size}"
+                )
+            if isinstance(g, TextGeometry) and g.points:
+                check_points_inside(g.points, width, height, where="text")
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form: unset optional fields are left out."""
+        return self.model_dump(mode="json", exclude_none=True, exclude_defaults=True) | {
+            "kind": self.kind,
+            "geometry": self.geometry.model_dump(mode="json", exclude_none=True),
+        }
+
+    def _with(self, geometry: _Frozen) -> Label:
+        return self.model_copy(update={"geometry": geometry})
+
+
+def parse(data: Mapping[str, Any], *, where: str = "label") -> Label:
+    """A label from its JSON form, or `Invalid` naming the first problem."""
+    try:
+        return Label.model_validate(data)
+    except ValidationError as error:
+        raise Invalid(f"{where}: {describe(error)}") from None
+
+
+def make(
+    kind: str,
+    label: str,
+    geometry: Mapping[str, Any] | None = None,
+    *,
+    where: str | None = None,
+    **fields: Any,
+) -> Label:
+    """A label from its parts (an API body, an import record), or `Invalid` naming the problem."""
+    if kind not in GEOMETRY:
+        raise Invalid(f"unknown label kind {kind!r}; known kinds: {', '.join(KINDS)}")
+    data = {"kind": kind, "label": label, "geometry": dict(geometry or {}), **fields}
+    return parse(data, where=where or kind)
+
+
+def describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    place = ".".join(str(part) for part in first["loc"] if part not in ("function-after",))
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{place}: {message}" if place else message
+
+
+def worker_json(label: Label, *, width: float, height: float) -> dict[str, Any]:
+    """A label in the object-detection worker's result format (the legacy contracts):
+    `{class_id, class_name, confidence, bbox: {x1, y1, x2, y2}, circle?, text?}`."""
+    box = label.box_in(width, height) or (0.0, 0.0, float(width), float(height))
+    row: dict[str, Any] = {
+        "class_id": -1 if label.class_id is None else label.class_id,
+        "class_name": label.label,
+        "confidence": label.score if label.score is not None else 1.0,
+        "bbox": dict(zip(("x1", "y1", "x2", "y2"), (round(v, 2) for v in box), strict=True)),
+    }
+    if isinstance(label.geometry, CircleGeometry):
+        g = label.geometry
+        row["circle"] = {"cx": g.cx, "cy": g.cy, "r": g.r}
+    if label.text is not None:
+        row["text"] = label.text
+    if label.top_k is not None:
+        row["top_k"] = [c.model_dump() for c in label.top_k]
+    return row
+
+
+def check_points_inside(
+    points: Sequence[tuple[float, float]], width: float, height: float, *, where: str
+) -> None:
+    for index, (x, y) in enumerate(points):
+        if not (0 <= x <= width and 0 <= y <= height):
+            raise Invalid(
+                f"{where}: point {index} ({x:g}, {y:g}) lies outside the image "
+                f"({width:g}x{height:g} pixels)"
+            )
+
+
+def polygon_area(points: Sequence[tuple[float, float]]) -> float:
+    """Shoelace formula."""
+    total = 0.0
+    for (x1, y1), (x2, y2) in zip(points, [*points[1:], points[0]], strict=True):
+        total += x1 * y2 - x2 * y1
+    return abs(total) / 2
+
+
+def _clip_box(box: Box, width: float, height: float) -> Box:
+    x1, y1, x2, y2 = box
+    return (
+        min(max(x1, 0.0), width),
+        min(max(y1, 0.0), height),
+        min(max(x2, 0.0), width),
+        min(max(y2, 0.0), height),
+    )
+
+
+def _clip_point(point: tuple[float, float], width: float, height: float) -> tuple[float, float]:
+    return (min(max(point[0], 0.0), width), min(max(point[1], 0.0), height))
+
+
+def _spans(points: Sequence[tuple[float, float]]) -> bool:
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return max(xs) > min(xs) and max(ys) > min(ys)
