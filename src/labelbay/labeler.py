@@ -102,7 +102,9 @@ def label_files(
             summary.labelled += bool(len(found))
             summary.unlabelled += not len(found)
             summary.per_class.update(found.name_of(int(c)) for c in found.class_id)
-            labels = found.to_labels(width=result.width, height=result.height)
+            labels = found.to_labels(
+                width=result.width, height=result.height, classify=model.spec.task == "classify"
+            )
             writer.add(ExportImage(None, name, name, result.width, result.height, labels))
             out.write(sink.take())
             if render_dir is not None and len(found):

@@ -55,7 +55,8 @@ def _finite(value: Any) -> float:
 
 
 Coordinate = Annotated[float, BeforeValidator(_finite)]
-Point = tuple[Coordinate, Coordinate]
+# [x, y]: a list (not a tuple) in the schema, so generated clients read and write one type.
+Point = Annotated[list[Coordinate], Field(min_length=2, max_length=2)]
 
 
 class _Frozen(BaseModel):
@@ -183,9 +184,9 @@ class Label(_Frozen):
     @property
     def points(self) -> list[tuple[float, float]] | None:
         g = self.geometry
-        return (
-            list(g.points) if isinstance(g, PolygonGeometry | TextGeometry) and g.points else None
-        )
+        if isinstance(g, PolygonGeometry | TextGeometry) and g.points:
+            return [(p[0], p[1]) for p in g.points]
+        return None
 
     def area_in(self, width: float, height: float) -> float:
         """The label's own area (a circle's disc, a polygon's shoelace), else its clipped box's."""
@@ -193,7 +194,7 @@ class Label(_Frozen):
         if isinstance(g, CircleGeometry):
             return math.pi * g.r**2
         if isinstance(g, PolygonGeometry):
-            return polygon_area(g.points)
+            return polygon_area([(p[0], p[1]) for p in g.points])
         box = self.box_in(width, height)
         return 0.0 if box is None else (box[2] - box[0]) * (box[3] - box[1])
 
@@ -207,7 +208,7 @@ class Label(_Frozen):
             inside = 0 <= g.cx <= width and 0 <= g.cy <= height
             return self if inside else None
         if isinstance(g, PolygonGeometry):
-            points = [_clip_point(p, width, height) for p in g.points]
+            points = [list(_clip_point((p[0], p[1]), width, height)) for p in g.points]
             return self._with(PolygonGeometry(points=points)) if _spans(points) else None
         assert isinstance(g, BoxGeometry)
         x1, y1, x2, y2 = _clip_box((g.x1, g.y1, g.x2, g.y2), width, height)
@@ -215,7 +216,7 @@ class Label(_Frozen):
             return None
         fields: dict[str, Any] = {"x1": x1, "y1": y1, "x2": x2, "y2": y2}
         if isinstance(g, TextGeometry) and g.points:
-            fields["points"] = [_clip_point(p, width, height) for p in g.points]
+            fields["points"] = [list(_clip_point((p[0], p[1]), width, height)) for p in g.points]
         return self._with(type(g)(**fields))
 
     def check_inside(self, width: float, height: float) -> None:
@@ -229,14 +230,14 @@ class Label(_Frozen):
                     "the whole circle must lie inside"
                 )
         elif isinstance(g, PolygonGeometry):
-            check_points_inside(g.points, width, height, where="polygon")
+            check_points_inside(self.points or [], width, height, where="polygon")
         elif isinstance(g, BoxGeometry):
             if g.x1 < 0 or g.y1 < 0 or g.x2 > width or g.y2 > height:
                 raise Invalid(
                     f"{self.kind} ({g.x1:g}, {g.y1:g})-({g.x2:g}, {g.y2:g}) lies outside {size}"
                 )
             if isinstance(g, TextGeometry) and g.points:
-                check_points_inside(g.points, width, height, where="text")
+                check_points_inside(self.points or [], width, height, where="text")
 
     def to_json(self) -> dict[str, Any]:
         """The stored form: unset optional fields are left out."""
@@ -332,6 +333,6 @@ def _clip_point(point: tuple[float, float], width: float, height: float) -> tupl
     return (min(max(point[0], 0.0), width), min(max(point[1], 0.0), height))
 
 
-def _spans(points: Sequence[tuple[float, float]]) -> bool:
+def _spans(points: Sequence[Sequence[float]]) -> bool:
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     return max(xs) > min(xs) and max(ys) > min(ys)

@@ -10,6 +10,8 @@ export type Label = Schemas['LabelOut'];
 export type ImageOut = Schemas['ImageOut'];
 export type Annotation = Schemas['labelbay__api__schemas__AnnotationOut'];
 export type Prediction = Schemas['PredictionOut'];
+/** One label on an image (a model's or a person's): the server's one label type. */
+export type ImageLabel = Schemas['Label'];
 export type Job = Schemas['JobOut'];
 export type Model = Schemas['ModelOut'];
 export type Member = Schemas['MemberOut'];

@@ -452,9 +452,9 @@ export interface paths {
         put?: never;
         /**
          * Add Annotation
-         * @description Draw a box, circle or polygon, or set the image's class (annotator and up). Coordinates
-         *     are pixels of the original image and must lie inside it; the label must be in the project's
-         *     label set (when it has one).
+         * @description Draw a box, circle, polygon or text line, or set the image's class (annotator and up).
+         *     Coordinates are pixels of the original image and the whole shape must lie inside it (a circle
+         *     too, not only its centre); the label must be in the project's label set (when it has one).
          */
         post: operations["add_annotation_api_v1_images__image_id__annotations_post"];
         delete?: never;
@@ -556,7 +556,8 @@ export interface paths {
         };
         /**
          * List Models
-         * @description Models a job can name: the built-in ones and every registered version.
+         * @description Models a job can name: every registered version, and the built-in ones (registered on
+         *     their first use).
          */
         get: operations["list_models_api_v1_models_get"];
         put?: never;
@@ -641,7 +642,7 @@ export interface paths {
         };
         /**
          * Job Results
-         * @description Per-image results of a job (detections in the worker result format), by pages.
+         * @description Per-image results of a job (the labels the model found, fitted to the image), by pages.
          */
         get: operations["job_results_api_v1_jobs__job_id__results_get"];
         put?: never;
@@ -915,8 +916,8 @@ export interface paths {
          * Export Project
          * @description Download the project's labels (viewer and up).
          *
-         *     `source`: `predictions` (one model's detections, with scores; `model` names it, default the
-         *     project's default model, `model_version` a version, default the active one; detections a
+         *     `source`: `predictions` (one model's labels, with scores; `model` names it, default the
+         *     project's default model, `model_version` a version, default the active one; labels a
          *     reviewer rejected are left out), `annotations` (people's labels), or `both`. The selection
          *     filters are the image list's: `filename`, `metadata.<key>=<value>`, `review_status`,
          *     `has_predictions`, `label`. Every selected image is listed, with or without labels.
@@ -1330,6 +1331,17 @@ export interface components {
              */
             client_secret?: string | null;
         };
+        /** BoxGeometry */
+        BoxGeometry: {
+            /** X1 */
+            x1: number;
+            /** Y1 */
+            y1: number;
+            /** X2 */
+            x2: number;
+            /** Y2 */
+            y2: number;
+        };
         /** BulkAnnotationsIn */
         BulkAnnotationsIn: {
             /** Annotations */
@@ -1341,6 +1353,22 @@ export interface components {
             created: number;
             /** Annotation Ids */
             annotation_ids: number[];
+        };
+        /** CircleGeometry */
+        CircleGeometry: {
+            /** Cx */
+            cx: number;
+            /** Cy */
+            cy: number;
+            /** R */
+            r: number;
+        };
+        /** ClassScore */
+        ClassScore: {
+            /** Label */
+            label: string;
+            /** Score */
+            score: number;
         };
         /** CommentIn */
         CommentIn: {
@@ -1587,10 +1615,11 @@ export interface components {
             status: string;
             /** Error */
             error: string | null;
-            /** Detections */
-            detections: {
-                [key: string]: unknown;
-            }[] | null;
+            /**
+             * Labels
+             * @description What the model found, fitted to the image; null until the task is done.
+             */
+            labels: components["schemas"]["Label"][] | null;
         };
         /** JobResults */
         JobResults: {
@@ -1598,6 +1627,37 @@ export interface components {
             results: components["schemas"]["JobResult"][];
             /** Next Cursor */
             next_cursor: number | null;
+        };
+        /** Label */
+        Label: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "box" | "circle" | "polygon" | "classification" | "text";
+            /** Label */
+            label: string;
+            /**
+             * Class Id
+             * @description Index in the model's classes.
+             */
+            class_id?: number | null;
+            /** Score */
+            score?: number | null;
+            /** Geometry */
+            geometry?: components["schemas"]["TextGeometry"] | components["schemas"]["BoxGeometry"] | components["schemas"]["CircleGeometry"] | components["schemas"]["PolygonGeometry"] | components["schemas"]["NoGeometry"];
+            /** Text */
+            text?: string | null;
+            /**
+             * Top K
+             * @description A classifier's best classes with their scores, best first.
+             */
+            top_k?: components["schemas"]["ClassScore"][] | null;
+            source?: components["schemas"]["Source"] | null;
+            /** Attributes */
+            attributes?: {
+                [key: string]: unknown;
+            };
         };
         /** LabelIn */
         LabelIn: {
@@ -1663,6 +1723,16 @@ export interface components {
             /** Is Active */
             is_active: boolean;
         };
+        /**
+         * NoGeometry
+         * @description A classification: the whole image.
+         */
+        NoGeometry: Record<string, never>;
+        /** PolygonGeometry */
+        PolygonGeometry: {
+            /** Points */
+            points: number[][];
+        };
         /** PredictionOut */
         PredictionOut: {
             /** Model Version Id */
@@ -1671,10 +1741,8 @@ export interface components {
             model: string;
             /** Model Version */
             model_version: string;
-            /** Detections */
-            detections: {
-                [key: string]: unknown;
-            }[];
+            /** Labels */
+            labels: components["schemas"]["Label"][];
             /** Review */
             review: {
                 [key: string]: string;
@@ -1818,9 +1886,35 @@ export interface components {
          * @enum {string}
          */
         Role: "viewer" | "annotator" | "manager" | "owner";
+        /**
+         * Source
+         * @description Who made a label: a model version (its registry id) or a person (a user id).
+         */
+        Source: {
+            /** Model Version Id */
+            model_version_id?: number | null;
+            /** User Id */
+            user_id?: number | null;
+        };
         /** StatusIn */
         StatusIn: {
             status: components["schemas"]["AnalysisStatus"];
+        };
+        /**
+         * TextGeometry
+         * @description A text line: its box, and its quadrilateral (4 points, clockwise from top left) if known.
+         */
+        TextGeometry: {
+            /** X1 */
+            x1: number;
+            /** Y1 */
+            y1: number;
+            /** X2 */
+            x2: number;
+            /** Y2 */
+            y2: number;
+            /** Points */
+            points?: number[][] | null;
         };
         /** Token */
         Token: {
@@ -1924,17 +2018,27 @@ export interface components {
              */
             created_at: string;
         };
-        /** AnnotationIn */
+        /**
+         * AnnotationIn
+         * @description A label a person draws: its geometry in the label model's form for its kind (see
+         *     `labelbay.labels`), inside the image.
+         */
         labelbay__api__schemas__AnnotationIn: {
             /**
              * Kind
              * @enum {string}
              */
-            kind: "box" | "circle" | "polygon" | "classification";
+            kind: "box" | "circle" | "polygon" | "classification" | "text";
             /** Label */
             label: string;
             /** Geometry */
             geometry?: {
+                [key: string]: unknown;
+            };
+            /** Text */
+            text?: string | null;
+            /** Attributes */
+            attributes?: {
                 [key: string]: unknown;
             };
         };
@@ -1961,6 +2065,14 @@ export interface components {
             model_version_id: number | null;
             /** Confidence */
             confidence: number | null;
+            /** Text */
+            text: string | null;
+            /** Top K */
+            top_k: components["schemas"]["ClassScore"][] | null;
+            /** Attributes */
+            attributes: {
+                [key: string]: unknown;
+            };
             /** Created By Id */
             created_by_id: number | null;
             /**
@@ -2622,10 +2734,12 @@ export interface operations {
                 limit?: number | null;
                 cursor?: string | null;
                 order?: "asc" | "desc";
-                filename?: string | null;
                 with_total?: boolean;
+                /** @description File name contains (case-insensitive) */
+                filename?: string | null;
                 review_status?: ("reviewed" | "unreviewed") | null;
                 has_predictions?: boolean | null;
+                /** @description Has an annotation with this label */
                 label?: string | null;
             };
             header?: never;
@@ -3883,9 +3997,11 @@ export interface operations {
                 source?: "predictions" | "annotations" | "both";
                 model?: string | null;
                 model_version?: string | null;
+                /** @description File name contains (case-insensitive) */
                 filename?: string | null;
                 review_status?: ("reviewed" | "unreviewed") | null;
                 has_predictions?: boolean | null;
+                /** @description Has an annotation with this label */
                 label?: string | null;
             };
             header?: never;

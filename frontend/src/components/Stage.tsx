@@ -3,7 +3,7 @@
 // Everything inside the SVG is in the original image's pixels (viewBox = 0 0 width height); one
 // CSS transform (translate + scale) on the wrapper does zoom and pan for image and overlays alike.
 import { useEffect, useRef, useState } from 'react';
-import { fetchBlob, type Annotation, type AnalysisDetail, type Prediction } from '../api/client';
+import { fetchBlob, type Annotation, type AnalysisDetail, type ImageLabel, type Prediction } from '../api/client';
 import { AuthImage } from './AuthImage';
 
 export interface Box {
@@ -53,10 +53,19 @@ export interface Layers {
   heatmaps: boolean; // the selected analysis's heatmap images
 }
 
-export interface Detection {
-  class_name: string;
-  confidence?: number;
-  bbox: Box;
+/** The box around a label's geometry (a circle's square, a polygon's extent); null for an image
+ * class. The server has already clipped a model's labels to the image. */
+export function labelBox(label: ImageLabel): Box | null {
+  const g = label.geometry as Partial<Box & Circle & Polygon> | undefined;
+  if (!g) return null;
+  if (g.x1 !== undefined && g.y1 !== undefined && g.x2 !== undefined && g.y2 !== undefined) return { x1: g.x1, y1: g.y1, x2: g.x2, y2: g.y2 };
+  if (g.cx !== undefined && g.cy !== undefined && g.r !== undefined) return { x1: g.cx - g.r, y1: g.cy - g.r, x2: g.cx + g.r, y2: g.cy + g.r };
+  if (g.points && g.points.length > 0) {
+    const xs = g.points.map((p) => p[0]);
+    const ys = g.points.map((p) => p[1]);
+    return { x1: Math.min(...xs), y1: Math.min(...ys), x2: Math.max(...xs), y2: Math.max(...ys) };
+  }
+  return null;
 }
 
 const MIN_SIDE = 2;
@@ -334,11 +343,12 @@ export function Stage({
               {predictions.map((p) =>
                 layers.predictions[p.model_version_id] === false ? null : (
                   <g key={p.model_version_id} data-layer="prediction" data-model={p.model}>
-                    {(p.detections as unknown as Detection[]).map((det, index) => {
+                    {p.labels.map((det, index) => {
                       const verdict = (p.review as Record<string, string>)[String(index)];
                       const chosen =
                         selection?.kind === 'prediction' && selection.modelVersionId === p.model_version_id && selection.index === index;
-                      const b = det.bbox;
+                      const b = labelBox(det);
+                      if (b === null) return null; // an image class: listed beside the image, not drawn
                       return (
                         <rect
                           key={index}
@@ -350,7 +360,8 @@ export function Stage({
                           y={b.y1}
                           width={b.x2 - b.x1}
                           height={b.y2 - b.y1}
-                          stroke={colorOf(det.class_name)}
+                          stroke={colorOf(det.label)}
+                          data-kind={det.kind}
                           vectorEffect="non-scaling-stroke"
                           onPointerDown={(e) => {
                             if (mode !== 'select') return;
@@ -359,7 +370,7 @@ export function Stage({
                           }}
                         >
                           <title>
-                            {det.class_name} {det.confidence !== undefined ? det.confidence.toFixed(2) : ''} ({p.model})
+                            {det.label} {det.score != null ? det.score.toFixed(2) : ''} ({p.model})
                           </title>
                         </rect>
                       );

@@ -11,7 +11,7 @@ import {
 import { AnalysesPanel } from '../components/AnalysesPanel';
 import { Comments } from '../components/Comments';
 import { rememberedOrder } from '../components/ImageGrid';
-import { Stage, type Box, type Detection, type Geometry, type Layers, type Mode, type Selection, type View } from '../components/Stage';
+import { Stage, type Box, type Geometry, type Layers, type Mode, type Selection, type View } from '../components/Stage';
 import { linkClick, navigate } from '../router';
 import { labelColor } from '../colors';
 
@@ -201,7 +201,7 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
     onDraw: (b: Box) => void drawBox(b),
     onChangeGeometry: (id: number, g: Geometry) => void changeGeometry(id, g),
   };
-  const legend = [...new Set([...labelNames, ...annotations.map((a) => a.label), ...predictions.flatMap((p) => (p.detections as unknown as Detection[]).map((d) => d.class_name))])];
+  const legend = [...new Set([...labelNames, ...annotations.map((a) => a.label), ...predictions.flatMap((p) => p.labels.map((d) => d.label))])];
 
   return (
     <div className="page image-view">
@@ -278,7 +278,7 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
                   checked={layers.predictions[p.model_version_id] !== false}
                   onChange={(e) => setLayers({ ...layers, predictions: { ...layers.predictions, [p.model_version_id]: e.target.checked } })}
                 />{' '}
-                Predictions: {p.model} {p.model_version} ({p.detections.length})
+                Predictions: {p.model} {p.model_version} ({p.labels.length})
               </label>
             ))}
             {analysis && (
@@ -344,13 +344,15 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
                 {p.model} {p.model_version}
               </h2>
               <ol className="detections">
-                {(p.detections as unknown as Detection[]).map((d, index) => {
+                {p.labels.map((d, index) => {
                   const verdict = (p.review as Record<string, string>)[String(index)];
                   const chosen = selection?.kind === 'prediction' && selection.modelVersionId === p.model_version_id && selection.index === index;
                   return (
                     <li key={index} className={chosen ? 'chosen' : ''} data-testid="detection-row">
                       <button type="button" className="link" onClick={() => setSelection({ kind: 'prediction', modelVersionId: p.model_version_id, index })}>
-                        {d.class_name} {d.confidence !== undefined ? d.confidence.toFixed(2) : ''}
+                        {d.label} {d.score != null ? d.score.toFixed(2) : ''}
+                        {d.text ? ` “${d.text}”` : ''}
+                        {d.top_k && d.top_k.length > 1 ? ` (${d.top_k.slice(1).map((c) => `${c.label} ${c.score.toFixed(2)}`).join(', ')})` : ''}
                       </button>
                       <span className="verdict">{verdict ?? ''}</span>
                       <button type="button" aria-label={`Accept detection ${index + 1}`} onClick={() => void review(p.model_version_id, index, 'accepted')} disabled={verdict === 'accepted'}>

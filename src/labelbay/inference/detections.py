@@ -159,11 +159,17 @@ class Detections:
         return area
 
     def to_labels(
-        self, *, width: float, height: float, source: Source | None = None
+        self,
+        *,
+        width: float,
+        height: float,
+        source: Source | None = None,
+        classify: bool = False,
     ) -> list[Label]:
         """One label per row, fitted to the image (boxes clipped, rows left with nothing inside
         dropped): a circle where the row has one, a text line where the model reads text, a
-        classification (with the top-k list on the best row) where the model classifies."""
+        classification where the model classifies (`classify`, or a top-k list in `extra`; the
+        list goes on the best row)."""
         top_k = self.extra.get("top_k")
         labels: list[Label] = []
         for i in range(len(self)):
@@ -176,9 +182,13 @@ class Detections:
             }
             x1, y1, x2, y2 = (round(float(v), 2) for v in self.xyxy[i])
             box = {"x1": x1, "y1": y1, "x2": x2, "y2": y2}
-            if top_k is not None:
-                scores = [lb.ClassScore(label=c.class_name, score=round(c.score, 4)) for c in top_k]
-                label = Label(kind="classification", top_k=scores if i == 0 else None, **fields)
+            if classify or top_k is not None:
+                scores = None
+                if i == 0 and top_k is not None:  # rows are best first
+                    scores = [
+                        lb.ClassScore(label=c.class_name, score=round(c.score, 4)) for c in top_k
+                    ]
+                label = Label(kind="classification", top_k=scores, **fields)
             elif self.circles is not None and not np.isnan(self.circles[i]).any():
                 cx, cy, r = (round(float(v), 2) for v in self.circles[i])
                 label = Label(kind="circle", geometry=CircleGeometry(cx=cx, cy=cy, r=r), **fields)

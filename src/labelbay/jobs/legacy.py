@@ -85,7 +85,9 @@ def _label(runtime: Runtime, task_id: str, image_key: str) -> dict[str, Any]:
     result = next(label_stream(model, [(task_id, data)]))
     if result.detections is None:
         raise BadTaskMessage(f"{image_key}: {result.error}")
-    found = result.detections.to_labels(width=result.width, height=result.height)
+    found = result.detections.to_labels(
+        width=result.width, height=result.height, classify=model.spec.task == "classify"
+    )
     return {
         "task_id": task_id,
         "detections": [worker_json(x, width=result.width, height=result.height) for x in found],

@@ -75,8 +75,9 @@ def process_batch(deps: Runtime, task_ids: Sequence[int]) -> int:
         # keys), so locking it last would deadlock two batches finishing at once. Locked here,
         # batches queue for a few milliseconds instead, and the stage totals add up correctly.
         job = session.get_one(Job, job_id, with_for_update=True)
+        classify = model.spec.task == "classify"
         for item in items:
-            _store(session, job, model_version_id, item)
+            _store(session, job, model_version_id, item, classify=classify)
         stages["store"] = _ms(started)  # measured here so that it is saved with the others
         for stage, value in stages.items():
             job.stage_ms = {**job.stage_ms, stage: job.stage_ms.get(stage, 0.0) + value}
@@ -159,7 +160,9 @@ def _upsert_prediction(session: Session, values: dict[str, Any]) -> None:
     )
 
 
-def _store(session: Session, job: Job, model_version_id: int, item: _Item) -> None:
+def _store(
+    session: Session, job: Job, model_version_id: int, item: _Item, *, classify: bool
+) -> None:
     now = datetime.now(UTC)
     task_update = update(JobTask).where(
         JobTask.id == item.task_id, JobTask.status == TaskStatus.running.value
@@ -173,6 +176,7 @@ def _store(session: Session, job: Job, model_version_id: int, item: _Item) -> No
         width=item.image.width,
         height=item.image.height,
         source=Source(model_version_id=model_version_id),
+        classify=classify,
     )
     rows = [label.to_json() for label in found]
     _upsert_prediction(

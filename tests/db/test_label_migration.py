@@ -1,0 +1,177 @@
+"""Migration 0007 converts rows written by the previous schema into the one label type, on
+SQLite and PostgreSQL, and its downgrade gives the old rows back."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from sqlalchemy import Float, Integer, Uuid, column, table, text
+from sqlalchemy.orm import Session
+
+from labelbay import labels
+from labelbay.db.base import JSONType, UTCDateTime
+from labelbay.db.migrate import alembic_config, upgrade
+from labelbay.db.models import Image, ModelVersion, Project, User
+from labelbay.db.session import make_engine
+
+OLD_BOX = {
+    "class_id": 2,
+    "class_name": "face",
+    "confidence": 0.91,
+    "bbox": {"x1": -3.0, "y1": 10.0, "x2": 40.5, "y2": 60.0},
+}
+OLD_CIRCLE = {
+    "class_id": 0,
+    "class_name": "circle",
+    "confidence": 0.8,
+    "bbox": {"x1": 141.4, "y1": 463.96, "x2": 197.8, "y2": 520.36},
+    "circle": {"cx": 169.6, "cy": 492.16, "r": 28.2},
+}
+OLD_TEXT = {
+    "class_id": 0,
+    "class_name": "text",
+    "confidence": 0.97,
+    "bbox": {"x1": 5.0, "y1": 6.0, "x2": 300.0, "y2": 30.0},
+    "text": "Hello",
+}
+OLD_OUTSIDE = {
+    "class_id": 0,
+    "class_name": "face",
+    "confidence": 0.5,
+    "bbox": {"x1": 600.0, "y1": 10.0, "x2": 700.0, "y2": 60.0},
+}
+OLD_CLASS = {
+    "class_id": 1,
+    "class_name": "cat",
+    "confidence": 0.7,
+    "bbox": {"x1": 0.0, "y1": 0.0, "x2": 512.0, "y2": 512.0},
+}
+
+OLD_PREDICTION_COLUMNS: dict[str, Any] = {
+    "image_id": Uuid(),
+    "model_version_id": Integer(),
+    "detections": JSONType,
+    "num_detections": Integer(),
+    "review": JSONType,
+    "processing_time_ms": Float(),
+    "created_at": UTCDateTime(),
+    "updated_at": UTCDateTime(),
+}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'old.db'}"
+    url: str = request.getfixturevalue("empty_postgres_url")
+    return url
+
+
+def _rows(url: str, sql: str) -> list[Any]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(sql)).all())
+    finally:
+        engine.dispose()
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _old_schema_rows(url: str) -> None:
+    """What revision 0006 wrote: a 512x512 image with a detector's and a classifier's
+    predictions in the worker result format. The parent rows are made with today's models at
+    head, then the schema is taken down to 0006 and the predictions written as 0006 did."""
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session, session.begin():
+            user = User(email="a@example.com", password_hash="x", display_name="a")
+            session.add(user)
+            session.flush()
+            project = Project(name="p", created_by_id=user.id)
+            session.add(project)
+            session.flush()
+            image = Image(
+                project_id=project.id,
+                original_filename="a.jpg",
+                storage_key="images/a.jpg",
+                mime_type="image/jpeg",
+                size_bytes=10,
+                sha256="0" * 64,
+                width=512,
+                height=512,
+            )
+            versions = [
+                ModelVersion(name=name, version="1", task=task, format="builtin")
+                for name, task in (("det", "detect"), ("cls", "classify"))
+            ]
+            session.add_all([image, *versions])
+            session.flush()
+            image_id, version_ids = image.id, [v.id for v in versions]
+        command.downgrade(alembic_config(url), "0006")
+        old = table(
+            "predictions",
+            *(column(name, type_) for name, type_ in OLD_PREDICTION_COLUMNS.items()),
+        )
+        with engine.begin() as conn:
+            for version_id, rows in zip(
+                version_ids,
+                ([OLD_BOX, OLD_CIRCLE, OLD_TEXT, OLD_OUTSIDE], [OLD_CLASS]),
+                strict=True,
+            ):
+                conn.execute(
+                    old.insert().values(
+                        image_id=image_id,
+                        model_version_id=version_id,
+                        detections=rows,
+                        num_detections=len(rows),
+                        review={},
+                        processing_time_ms=1.0,
+                        created_at=datetime.now(UTC),
+                        updated_at=datetime.now(UTC),
+                    )
+                )
+    finally:
+        engine.dispose()
+
+
+def test_0007_converts_old_predictions_to_labels_and_back(database_url: str) -> None:
+    config = alembic_config(database_url)
+    _old_schema_rows(database_url)
+
+    command.upgrade(config, "0007")
+
+    ((detected,), (classified,)) = _rows(
+        database_url, "SELECT detections FROM predictions ORDER BY id"
+    )
+    converted = [labels.parse(item) for item in _json(detected)]
+    # The box hanging over the left edge is clipped; the one wholly outside the image is gone.
+    assert [(x.kind, x.label, x.score) for x in converted] == [
+        ("box", "face", 0.91),
+        ("circle", "circle", 0.8),
+        ("text", "text", 0.97),
+    ]
+    assert converted[0].box == (0.0, 10.0, 40.5, 60.0)
+    assert converted[1].box_in(512, 512) == pytest.approx((141.4, 463.96, 197.8, 512.0))
+    assert converted[2].text == "Hello"
+    assert all(x.source == labels.Source(model_version_id=1) for x in converted)
+    (cls,) = [labels.parse(item) for item in _json(classified)]
+    assert (cls.kind, cls.label, cls.box) == ("classification", "cat", None)
+
+    command.downgrade(config, "0006")
+
+    ((detected,), (classified,)) = _rows(
+        database_url, "SELECT detections FROM predictions ORDER BY id"
+    )
+    clipped_box = {**OLD_BOX, "bbox": {"x1": 0.0, "y1": 10.0, "x2": 40.5, "y2": 60.0}}
+    clipped_circle = {**OLD_CIRCLE, "bbox": {**OLD_CIRCLE["bbox"], "y2": 512.0}}  # type: ignore[dict-item]
+    assert _json(detected) == [clipped_box, clipped_circle, OLD_TEXT]
+    assert _json(classified) == [OLD_CLASS]
