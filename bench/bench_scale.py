@@ -2,7 +2,8 @@
 
 Seeded with COPY (psycopg), then measured through the API in process (auth, query, serialisation):
 the image list page at random depths (keyset cursors), a filtered list, a count, and the COCO export
-of one model's predictions, run in a child process whose peak RSS the kernel reports (ru_maxrss).
+of one model's predictions, run in a child process that reads its own peak RSS (VmHWM in
+/proc/self/status; `ru_maxrss` would report the parent's peak, which survives fork + exec).
 PostgreSQL: `LABELBAY_BENCH_PG_ADMIN_DSN` (default postgresql://postgres@127.0.0.1:5432/postgres).
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -103,7 +103,7 @@ def seed(name: str, images: int) -> tuple[int, float]:
                 for i, image_id in enumerate(ids):
                     rows = detections[i % len(detections)]
                     copy.write_row(
-                        (image_id, version, rows, rows.count("bbox"), "{}", 5.0, now, now)
+                        (image_id, version, rows, rows.count('"kind"'), "{}", 5.0, now, now)
                     )
         conn.commit()
         conn.execute("ANALYZE")
@@ -121,7 +121,15 @@ def _detections(rng: random.Random, n: int) -> list[dict[str, object]]:
             "y2": round(y + 80, 2),
         }
         label = rng.randrange(len(LABELS))
-        out.append({"class_id": label, "class_name": LABELS[label], "confidence": 0.5, "bbox": box})
+        out.append(
+            {
+                "kind": "box",
+                "label": LABELS[label],
+                "class_id": label,
+                "score": 0.5,
+                "geometry": box,
+            }
+        )
     return out
 
 
@@ -190,7 +198,8 @@ def export_child(name: str, project_id: int, selection: str) -> None:
     "none" selects no image (the baseline: the same process and imports, no rows)."""
     from labelbay.db.models import ModelVersion
     from labelbay.db.session import make_engine, make_sessionmaker
-    from labelbay.exports.project import label_names, stream_export
+    from labelbay.exports.formats import stream_export
+    from labelbay.exports.project import label_names
     from labelbay.services.images import ImageFilter
 
     engine = make_engine(_url(name))
@@ -211,8 +220,17 @@ def export_child(name: str, project_id: int, selection: str) -> None:
         ):
             size += len(chunk)
             out.write(chunk)
-    # The kernel's high-water mark of this process's resident set, in KiB (Linux).
-    print(size, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    print(size, peak_rss_kib())
+
+
+def peak_rss_kib() -> int:
+    """This process's own high-water mark of resident memory, in KiB (Linux): VmHWM belongs to
+    the address space, so unlike `ru_maxrss` it does not carry the parent's peak across exec."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _export_process(name: str, project_id: int, selection: str) -> tuple[float, float, int]:
