@@ -16,7 +16,14 @@ from sqlalchemy.orm import Session
 from labelbay import labels
 from labelbay.db.base import JSONType, UTCDateTime
 from labelbay.db.migrate import alembic_config, upgrade
-from labelbay.db.models import Image, ModelVersion, Project, User
+from labelbay.db.models import (
+    Analysis,
+    AnalysisAnnotation,
+    Image,
+    ModelVersion,
+    Project,
+    User,
+)
 from labelbay.db.session import make_engine
 
 OLD_BOX = {
@@ -52,6 +59,14 @@ OLD_CLASS = {
     "bbox": {"x1": 0.0, "y1": 0.0, "x2": 512.0, "y2": 512.0},
 }
 
+ANALYSIS_ROWS: list[tuple[str, str | None, dict[str, Any]]] = [
+    ("bounding_box", "cell", {"x_min": 1, "y_min": 2, "x_max": 30, "y_max": 40, "track": 7}),
+    ("polygon", "cell", {"points": [{"x": 1, "y": 1}, [9, 1], [9, 9, 2]]}),
+    ("circle", "nucleus", {"x": 50, "y": 60, "radius": 5}),
+    ("classification", "healthy", {}),
+    ("heatmap", None, {"width": 4, "height": 4}),
+    ("bounding_box", None, {"x_min": 1, "y_min": 2, "x_max": 30, "y_max": 40}),
+]
 OLD_PREDICTION_COLUMNS: dict[str, Any] = {
     "image_id": Uuid(),
     "model_version_id": Integer(),
@@ -115,6 +130,13 @@ def _old_schema_rows(url: str) -> None:
             ]
             session.add_all([image, *versions])
             session.flush()
+            analysis = Analysis(image_id=image.id, model_name="seg", model_version="1")
+            analysis.annotations = [
+                AnalysisAnnotation(annotation_type=kind, class_name=name, data=data)
+                for kind, name, data in ANALYSIS_ROWS
+            ]
+            session.add(analysis)
+            session.flush()
             image_id, version_ids = image.id, [v.id for v in versions]
         command.downgrade(alembic_config(url), "0006")
         old = table(
@@ -175,3 +197,21 @@ def test_0007_converts_old_predictions_to_labels_and_back(database_url: str) -> 
     clipped_circle = {**OLD_CIRCLE, "bbox": {**OLD_CIRCLE["bbox"], "y2": 512.0}}  # type: ignore[dict-item]
     assert _json(detected) == [clipped_box, clipped_circle, OLD_TEXT]
     assert _json(classified) == [OLD_CLASS]
+
+
+def test_0007_gives_analysis_annotations_their_label(database_url: str) -> None:
+    _old_schema_rows(database_url)
+
+    command.upgrade(alembic_config(database_url), "0007")
+
+    rows = _rows(database_url, "SELECT label, data FROM ml_analysis_annotations ORDER BY id")
+    converted = [None if row[0] is None else labels.parse(_json(row[0])) for row in rows]
+    assert [(x.kind, x.label, x.to_json()["geometry"]) if x else None for x in converted] == [
+        ("box", "cell", {"x1": 1, "y1": 2, "x2": 30, "y2": 40}),
+        ("polygon", "cell", {"points": [[1, 1], [9, 1], [9, 9]]}),
+        ("circle", "nucleus", {"cx": 50, "cy": 60, "r": 5}),
+        ("classification", "healthy", {}),
+        None,  # a heatmap is no label
+        None,  # a box without a class names none
+    ]
+    assert _json(rows[0][1])["track"] == 7  # the posted data is kept as it was

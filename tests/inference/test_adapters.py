@@ -141,7 +141,8 @@ def test_torchscript_detector(tmp_path: Path) -> None:
     assert len(found) == 1
     assert found.xyxy[0] == pytest.approx([20, 20, 100, 60])
     assert found.name_of(int(found.class_id[0])) == "dog"
-    assert found.to_coco_bboxes() == [[20.0, 20.0, 80.0, 40.0]]
+    (label,) = found.to_labels(width=200, height=100)
+    assert (label.kind, label.label, label.box) == ("box", "dog", (20.0, 20.0, 100.0, 60.0))
 
 
 @pytest.mark.parametrize(
