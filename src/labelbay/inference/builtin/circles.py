@@ -2,7 +2,9 @@
 
 The circular-detection backend's job, offline. Every parameter is relative to the image's shorter
 side, so the same settings work on a 300-pixel scan and a 4K photo. The confidence of a circle is
-its edge support: the share of points on its circumference that lie on an edge running along it.
+its edge support: the share of points on its circumference that lie on an edge running along it and
+standing out of the texture around it. The Hough transform proposes chance circles in noise, fur or
+fabric; that contrast test is what turns them down.
 """
 
 from __future__ import annotations
@@ -17,10 +19,18 @@ import numpy.typing as npt
 from labelbay.inference.base import Model, ModelSpec, Prepared, RGBImage
 from labelbay.inference.detections import Detections
 
+Index = npt.NDArray[np.intp]
+
 CLASS_NAMES = ("circle",)
 _SAMPLES = 96  # points checked on each circumference
 _RADIAL = 0.8  # |cos| between an edge's gradient and the radius: within ~37 degrees
 WORKING_SIDE = 480  # shorter side the transform runs at
+# Rings (in radii) where the texture around a circle is measured: clear of the rim's own gradient.
+_INSIDE = (0.45, 0.6, 0.75)
+_OUTSIDE = (1.25, 1.4, 1.55)
+# A rim edge is this many times steeper than that texture. In uniform noise a chance circle's rim
+# reaches about 2x; the rims of coins, eyes and badges 3x to 10x and more.
+_CONTRAST = 3.0
 
 
 def spec() -> ModelSpec:
@@ -106,29 +116,45 @@ class CirclesModel(Model):
 def _edge_support(
     gray: npt.NDArray[np.uint8], circles: npt.NDArray[np.float32], canny_high: float
 ) -> npt.NDArray[np.float32]:
-    """Share of circumference samples that sit on a rim: a Canny edge whose gradient is radial.
+    """Share of circumference samples that sit on a rim: a Canny edge, radial, above the texture.
 
-    Each sample looks a few pixels in and out along its radius (a coin is never a perfect circle),
-    and counts only an edge whose gradient points along that radius, so texture inside a coin or a
-    straight edge crossing the circle does not count as support.
+    Each sample looks a few pixels in and out along its radius (a coin is never a perfect circle)
+    and counts an edge only when its gradient points along that radius (texture inside a coin or a
+    straight edge crossing the circle is not support) and is `_CONTRAST` times the texture around
+    the circle. That texture is the median gradient on rings inside and outside the rim, whichever
+    side is quieter: a coin on a plain table or an eye in fur stands out of one side; a chance
+    circle in noise, grass or fabric has the same texture on both sides and no support.
     """
     edges = cv2.Canny(gray, canny_high / 2, canny_high) > 0
     gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
-    magnitude = np.hypot(gx, gy) + 1e-6
+    magnitude = np.hypot(gx, gy)
     angles = np.linspace(0, 2 * np.pi, _SAMPLES, endpoint=False)
     cos, sin = np.cos(angles), np.sin(angles)
     radius = circles[:, 2:3]
+
+    def ring(distance: npt.NDArray[np.float32]) -> tuple[Index, Index, npt.NDArray[np.bool_]]:
+        """Pixel rows, columns and an in-image mask of the samples `distance` from the centre."""
+        xs = circles[:, 0:1] + distance * cos
+        ys = circles[:, 1:2] + distance * sin
+        height, width = gray.shape
+        inside = (xs >= 0) & (xs <= width - 1) & (ys >= 0) & (ys <= height - 1)
+        rows = np.clip(np.rint(ys).astype(np.intp), 0, height - 1)
+        cols = np.clip(np.rint(xs).astype(np.intp), 0, width - 1)
+        return rows, cols, inside
+
+    def texture(scales: tuple[float, ...]) -> npt.NDArray[np.float32]:
+        samples = [magnitude[ring(radius * scale)[:2]] for scale in scales]
+        median: npt.NDArray[np.float32] = np.median(np.concatenate(samples, axis=1), axis=1)
+        return median[:, None]
+
+    floor = _CONTRAST * np.minimum(texture(_INSIDE), texture(_OUTSIDE))
     tolerance = np.maximum(1.5, 0.05 * radius)
-    height, width = gray.shape
     hits = np.zeros((len(circles), _SAMPLES), bool)
     for step in np.linspace(-1.0, 1.0, 5):
-        xs = circles[:, 0:1] + (radius + step * tolerance) * cos
-        ys = circles[:, 1:2] + (radius + step * tolerance) * sin
-        inside = (xs >= 0) & (xs <= width - 1) & (ys >= 0) & (ys <= height - 1)
-        xi = np.clip(np.rint(xs).astype(np.int64), 0, width - 1)
-        yi = np.clip(np.rint(ys).astype(np.int64), 0, height - 1)
-        radial = np.abs(gx[yi, xi] * cos + gy[yi, xi] * sin) / magnitude[yi, xi]
-        hits |= edges[yi, xi] & (radial > _RADIAL) & inside
+        rows, cols, inside = ring(radius + step * tolerance)
+        radial = np.abs(gx[rows, cols] * cos + gy[rows, cols] * sin)
+        on_rim = (radial > _RADIAL * magnitude[rows, cols]) & (radial > floor)
+        hits |= edges[rows, cols] & on_rim & inside
     support: npt.NDArray[np.float32] = hits.mean(axis=1).astype(np.float32)
     return support
