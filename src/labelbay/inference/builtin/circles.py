@@ -10,7 +10,7 @@ fabric; that contrast test is what turns them down.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -28,8 +28,9 @@ WORKING_SIDE = 480  # shorter side the transform runs at
 # Rings (in radii) where the texture around a circle is measured: clear of the rim's own gradient.
 _INSIDE = (0.45, 0.6, 0.75)
 _OUTSIDE = (1.25, 1.4, 1.55)
-# A rim edge is this many times steeper than that texture. In uniform noise a chance circle's rim
-# reaches about 2x; the rims of coins, eyes and badges 3x to 10x and more.
+# An edge is this many times steeper than the texture: the image's median gradient for Canny, the
+# rings' for a rim. In uniform noise a chance circle's rim reaches about 2x; the rims of coins, eyes
+# and badges 3x to 10x and more.
 _CONTRAST = 3.0
 
 
@@ -78,12 +79,17 @@ class CirclesModel(Model):
             )
         side = min(gray.shape)
         blurred = np.asarray(cv2.GaussianBlur(gray, (0, 0), max(1.0, side / 300)), np.uint8)
+        gradient = _Gradient.of(blurred)
+        # Edges must stand out of the image's texture: in noise, grass or gravel Canny's fixed
+        # threshold passes a fifth of all pixels, and the transform spends up to a second voting
+        # for chance circles. Photos and scans have a median gradient far below the fixed one.
+        canny_high = max(float(self._opts["canny_high"]), _CONTRAST * gradient.median())
         found = cv2.HoughCircles(
             blurred,
             cv2.HOUGH_GRADIENT,
             dp=1.2,
             minDist=max(2.0, side * float(self._opts["min_distance"])),
-            param1=float(self._opts["canny_high"]),
+            param1=canny_high,
             param2=float(self._opts["accumulator"]),
             minRadius=max(2, int(side * float(self._opts["min_radius"]))),
             maxRadius=max(3, int(side * float(self._opts["max_radius"]))),
@@ -91,7 +97,7 @@ class CirclesModel(Model):
         if found is None:
             return np.zeros((0, 4), np.float32)
         circles = found[0].astype(np.float32)
-        support = _edge_support(blurred, circles, float(self._opts["canny_high"]))
+        support = _edge_support(blurred, gradient, circles, canny_high)
         return np.column_stack([circles / factor, support]).astype(np.float32)
 
     def post_process(self, outputs: Any, prepared: Prepared) -> list[Detections]:
@@ -113,8 +119,29 @@ class CirclesModel(Model):
         return results
 
 
+class _Gradient(NamedTuple):
+    """Sobel derivatives of an image and their magnitude."""
+
+    x: npt.NDArray[np.float32]
+    y: npt.NDArray[np.float32]
+    magnitude: npt.NDArray[np.float32]
+
+    @classmethod
+    def of(cls, gray: npt.NDArray[np.uint8]) -> _Gradient:
+        gx = np.asarray(cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3), np.float32)
+        gy = np.asarray(cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3), np.float32)
+        return cls(gx, gy, np.hypot(gx, gy))
+
+    def median(self) -> float:
+        """The image's typical gradient (every other pixel is plenty to estimate it)."""
+        return float(np.median(self.magnitude[::2, ::2]))
+
+
 def _edge_support(
-    gray: npt.NDArray[np.uint8], circles: npt.NDArray[np.float32], canny_high: float
+    gray: npt.NDArray[np.uint8],
+    gradient: _Gradient,
+    circles: npt.NDArray[np.float32],
+    canny_high: float,
 ) -> npt.NDArray[np.float32]:
     """Share of circumference samples that sit on a rim: a Canny edge, radial, above the texture.
 
@@ -126,9 +153,7 @@ def _edge_support(
     circle in noise, grass or fabric has the same texture on both sides and no support.
     """
     edges = cv2.Canny(gray, canny_high / 2, canny_high) > 0
-    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
-    magnitude = np.hypot(gx, gy)
+    gx, gy, magnitude = gradient
     angles = np.linspace(0, 2 * np.pi, _SAMPLES, endpoint=False)
     cos, sin = np.cos(angles), np.sin(angles)
     radius = circles[:, 2:3]
