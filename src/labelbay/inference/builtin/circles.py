@@ -130,7 +130,7 @@ class _Gradient(NamedTuple):
     def of(cls, gray: npt.NDArray[np.uint8]) -> _Gradient:
         gx = np.asarray(cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3), np.float32)
         gy = np.asarray(cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3), np.float32)
-        return cls(gx, gy, np.hypot(gx, gy))
+        return cls(gx, gy, np.asarray(cv2.magnitude(gx, gy), np.float32))
 
     def median(self) -> float:
         """The image's typical gradient (every other pixel is plenty to estimate it)."""
