@@ -19,7 +19,7 @@ import numpy.typing as npt
 from labelbay.inference.base import Model, ModelSpec, Prepared, RGBImage
 from labelbay.inference.detections import Detections
 
-Index = npt.NDArray[np.intp]
+_Index = npt.NDArray[np.intp]
 
 CLASS_NAMES = ("circle",)
 _SAMPLES = 96  # points checked on each circumference
@@ -158,7 +158,7 @@ def _edge_support(
     cos, sin = np.cos(angles), np.sin(angles)
     radius = circles[:, 2:3]
 
-    def ring(distance: npt.NDArray[np.float32]) -> tuple[Index, Index, npt.NDArray[np.bool_]]:
+    def ring(distance: npt.NDArray[np.float32]) -> tuple[_Index, _Index, npt.NDArray[np.bool_]]:
         """Pixel rows, columns and an in-image mask of the samples `distance` from the centre."""
         xs = circles[:, 0:1] + distance * cos
         ys = circles[:, 1:2] + distance * sin
