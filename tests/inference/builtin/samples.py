@@ -32,6 +32,26 @@ def astronaut() -> Image:
     return np.ascontiguousarray(data.astronaut())
 
 
+def chelsea() -> Image:
+    return np.ascontiguousarray(data.chelsea())
+
+
+def coffee() -> Image:
+    return np.ascontiguousarray(data.coffee())
+
+
+def uniform_noise(width: int, height: int, seed: int) -> Image:
+    """Every pixel and channel drawn uniformly from 0..255."""
+    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def encode(image: Image, extension: str) -> bytes:
+    """The image as a file would be uploaded (".jpg" at OpenCV's default quality 95, ".png")."""
+    ok, encoded = cv2.imencode(extension, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    assert ok
+    return encoded.tobytes()
+
+
 def plain_grey(width: int = 640, height: int = 480) -> Image:
     return np.full((height, width, 3), 128, np.uint8)
 

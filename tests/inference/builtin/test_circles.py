@@ -81,6 +81,13 @@ def test_finds_the_coins_and_nothing_else() -> None:
     assert (found.class_id == 0).all()
 
 
+def test_finds_every_coin() -> None:
+    """All 24, not only the 20 asked for above: the test against texture costs no coin."""
+    found = load_builtin("circles").predict([samples.coins()])[0]
+    assert_on_coins(found, found.xyxy)
+    assert len(found) == 24
+
+
 def test_confidence_is_edge_support_not_a_constant() -> None:
     found = load_builtin("circles").predict([samples.coins()])[0]
     assert ((found.confidence >= 0.3) & (found.confidence <= 1)).all()
@@ -100,6 +107,16 @@ def test_finds_the_coins_on_a_1080p_canvas() -> None:
     big = samples.to_1080p(samples.coins())
     found = load_builtin("circles").predict([big.image])[0]
     assert_on_coins(found, big.to_sample(found.xyxy))
+
+
+@pytest.mark.parametrize("sigma", [10, 25, 40])
+def test_finds_the_coins_under_sensor_noise(sigma: int) -> None:
+    """Noise raises the texture a rim must stand out of, but a coin's rim still does."""
+    coins = samples.coins()
+    grain = np.random.default_rng(sigma).normal(0, sigma, coins.shape[:2])[..., None]
+    noisy = np.clip(coins + grain, 0, 255).astype(np.uint8)
+    found = load_builtin("circles").predict([noisy])[0]
+    assert_on_coins(found, found.xyxy)
 
 
 @pytest.mark.parametrize("scale", [0.5, 0.75, 2.0, 6.0])

@@ -2,13 +2,15 @@
 
 The circular-detection backend's job, offline. Every parameter is relative to the image's shorter
 side, so the same settings work on a 300-pixel scan and a 4K photo. The confidence of a circle is
-its edge support: the share of points on its circumference that lie on an edge running along it.
+its edge support: the share of points on its circumference that lie on an edge running along it and
+standing out of the texture around it. The Hough transform proposes chance circles in noise, fur or
+fabric; that contrast test is what turns them down.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -17,10 +19,19 @@ import numpy.typing as npt
 from labelbay.inference.base import Model, ModelSpec, Prepared, RGBImage
 from labelbay.inference.detections import Detections
 
+_Index = npt.NDArray[np.intp]
+
 CLASS_NAMES = ("circle",)
 _SAMPLES = 96  # points checked on each circumference
 _RADIAL = 0.8  # |cos| between an edge's gradient and the radius: within ~37 degrees
 WORKING_SIDE = 480  # shorter side the transform runs at
+# Rings (in radii) where the texture around a circle is measured: clear of the rim's own gradient.
+_INSIDE = (0.45, 0.6, 0.75)
+_OUTSIDE = (1.25, 1.4, 1.55)
+# An edge is this many times steeper than the texture: the image's median gradient for Canny, the
+# rings' for a rim. In uniform noise a chance circle's rim reaches about 2x; the rims of coins, eyes
+# and badges 3x to 10x and more.
+_CONTRAST = 3.0
 
 
 def spec() -> ModelSpec:
@@ -68,12 +79,17 @@ class CirclesModel(Model):
             )
         side = min(gray.shape)
         blurred = np.asarray(cv2.GaussianBlur(gray, (0, 0), max(1.0, side / 300)), np.uint8)
+        gradient = _Gradient.of(blurred)
+        # Edges must stand out of the image's texture: in noise, grass or gravel Canny's fixed
+        # threshold passes a fifth of all pixels, and the transform spends up to a second voting
+        # for chance circles. Photos and scans have a median gradient far below the fixed one.
+        canny_high = max(float(self._opts["canny_high"]), _CONTRAST * gradient.median())
         found = cv2.HoughCircles(
             blurred,
             cv2.HOUGH_GRADIENT,
             dp=1.2,
             minDist=max(2.0, side * float(self._opts["min_distance"])),
-            param1=float(self._opts["canny_high"]),
+            param1=canny_high,
             param2=float(self._opts["accumulator"]),
             minRadius=max(2, int(side * float(self._opts["min_radius"]))),
             maxRadius=max(3, int(side * float(self._opts["max_radius"]))),
@@ -81,7 +97,7 @@ class CirclesModel(Model):
         if found is None:
             return np.zeros((0, 4), np.float32)
         circles = found[0].astype(np.float32)
-        support = _edge_support(blurred, circles, float(self._opts["canny_high"]))
+        support = _edge_support(blurred, gradient, circles, canny_high)
         return np.column_stack([circles / factor, support]).astype(np.float32)
 
     def post_process(self, outputs: Any, prepared: Prepared) -> list[Detections]:
@@ -103,32 +119,67 @@ class CirclesModel(Model):
         return results
 
 
-def _edge_support(
-    gray: npt.NDArray[np.uint8], circles: npt.NDArray[np.float32], canny_high: float
-) -> npt.NDArray[np.float32]:
-    """Share of circumference samples that sit on a rim: a Canny edge whose gradient is radial.
+class _Gradient(NamedTuple):
+    """Sobel derivatives of an image and their magnitude."""
 
-    Each sample looks a few pixels in and out along its radius (a coin is never a perfect circle),
-    and counts only an edge whose gradient points along that radius, so texture inside a coin or a
-    straight edge crossing the circle does not count as support.
+    x: npt.NDArray[np.float32]
+    y: npt.NDArray[np.float32]
+    magnitude: npt.NDArray[np.float32]
+
+    @classmethod
+    def of(cls, gray: npt.NDArray[np.uint8]) -> _Gradient:
+        gx = np.asarray(cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3), np.float32)
+        gy = np.asarray(cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3), np.float32)
+        return cls(gx, gy, np.asarray(cv2.magnitude(gx, gy), np.float32))
+
+    def median(self) -> float:
+        """The image's typical gradient (every other pixel is plenty to estimate it)."""
+        return float(np.median(self.magnitude[::2, ::2]))
+
+
+def _edge_support(
+    gray: npt.NDArray[np.uint8],
+    gradient: _Gradient,
+    circles: npt.NDArray[np.float32],
+    canny_high: float,
+) -> npt.NDArray[np.float32]:
+    """Share of circumference samples that sit on a rim: a Canny edge, radial, above the texture.
+
+    Each sample looks a few pixels in and out along its radius (a coin is never a perfect circle)
+    and counts an edge only when its gradient points along that radius (texture inside a coin or a
+    straight edge crossing the circle is not support) and is `_CONTRAST` times the texture around
+    the circle. That texture is the median gradient on rings inside and outside the rim, whichever
+    side is quieter: a coin on a plain table or an eye in fur stands out of one side; a chance
+    circle in noise, grass or fabric has the same texture on both sides and no support.
     """
     edges = cv2.Canny(gray, canny_high / 2, canny_high) > 0
-    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
-    magnitude = np.hypot(gx, gy) + 1e-6
+    gx, gy, magnitude = gradient
     angles = np.linspace(0, 2 * np.pi, _SAMPLES, endpoint=False)
     cos, sin = np.cos(angles), np.sin(angles)
     radius = circles[:, 2:3]
+
+    def ring(distance: npt.NDArray[np.float32]) -> tuple[_Index, _Index, npt.NDArray[np.bool_]]:
+        """Pixel rows, columns and an in-image mask of the samples `distance` from the centre."""
+        xs = circles[:, 0:1] + distance * cos
+        ys = circles[:, 1:2] + distance * sin
+        height, width = gray.shape
+        inside = (xs >= 0) & (xs <= width - 1) & (ys >= 0) & (ys <= height - 1)
+        rows = np.clip(np.rint(ys).astype(np.intp), 0, height - 1)
+        cols = np.clip(np.rint(xs).astype(np.intp), 0, width - 1)
+        return rows, cols, inside
+
+    def texture(scales: tuple[float, ...]) -> npt.NDArray[np.float32]:
+        samples = [magnitude[ring(radius * scale)[:2]] for scale in scales]
+        median: npt.NDArray[np.float32] = np.median(np.concatenate(samples, axis=1), axis=1)
+        return median[:, None]
+
+    floor = _CONTRAST * np.minimum(texture(_INSIDE), texture(_OUTSIDE))
     tolerance = np.maximum(1.5, 0.05 * radius)
-    height, width = gray.shape
     hits = np.zeros((len(circles), _SAMPLES), bool)
     for step in np.linspace(-1.0, 1.0, 5):
-        xs = circles[:, 0:1] + (radius + step * tolerance) * cos
-        ys = circles[:, 1:2] + (radius + step * tolerance) * sin
-        inside = (xs >= 0) & (xs <= width - 1) & (ys >= 0) & (ys <= height - 1)
-        xi = np.clip(np.rint(xs).astype(np.int64), 0, width - 1)
-        yi = np.clip(np.rint(ys).astype(np.int64), 0, height - 1)
-        radial = np.abs(gx[yi, xi] * cos + gy[yi, xi] * sin) / magnitude[yi, xi]
-        hits |= edges[yi, xi] & (radial > _RADIAL) & inside
+        rows, cols, inside = ring(radius + step * tolerance)
+        radial = np.abs(gx[rows, cols] * cos + gy[rows, cols] * sin)
+        on_rim = (radial > _RADIAL * magnitude[rows, cols]) & (radial > floor)
+        hits |= edges[rows, cols] & on_rim & inside
     support: npt.NDArray[np.float32] = hits.mean(axis=1).astype(np.float32)
     return support
