@@ -109,7 +109,9 @@ class NoGeometry(_Frozen):
     """A classification: the whole image."""
 
 
-Geometry = TextGeometry | BoxGeometry | CircleGeometry | PolygonGeometry | NoGeometry
+# In this order a plain dict reads as the simplest match (a box before a text line without its
+# quadrilateral); a `Label` picks the class by its kind instead.
+Geometry = BoxGeometry | CircleGeometry | PolygonGeometry | TextGeometry | NoGeometry
 GEOMETRY: dict[str, type[_Frozen]] = {
     "box": BoxGeometry,
     "circle": CircleGeometry,

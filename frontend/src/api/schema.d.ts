@@ -1645,7 +1645,7 @@ export interface components {
             /** Score */
             score?: number | null;
             /** Geometry */
-            geometry?: components["schemas"]["TextGeometry"] | components["schemas"]["BoxGeometry"] | components["schemas"]["CircleGeometry"] | components["schemas"]["PolygonGeometry"] | components["schemas"]["NoGeometry"];
+            geometry?: components["schemas"]["BoxGeometry"] | components["schemas"]["CircleGeometry"] | components["schemas"]["PolygonGeometry"] | components["schemas"]["TextGeometry"] | components["schemas"]["NoGeometry"];
             /** Text */
             text?: string | null;
             /**
@@ -2056,9 +2056,7 @@ export interface components {
             /** Label */
             label: string;
             /** Geometry */
-            geometry: {
-                [key: string]: unknown;
-            };
+            geometry: components["schemas"]["BoxGeometry"] | components["schemas"]["CircleGeometry"] | components["schemas"]["PolygonGeometry"] | components["schemas"]["TextGeometry"] | components["schemas"]["NoGeometry"];
             /** Source */
             source: string;
             /** Model Version Id */

@@ -383,7 +383,7 @@ export function Stage({
                   {visible.map((a) => {
                     const color = colorOf(a.label);
                     const chosen = selection?.kind === 'annotation' && selection.id === a.id;
-                    const stored = a.geometry as unknown as Geometry;
+                    const stored: Geometry = a.geometry as Geometry;
                     const g = draft && draft.id === a.id ? draft.geometry : stored;
                     const grab = (e: React.PointerEvent) => {
                       if (mode !== 'select' || e.button !== 0) return;

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from labelbay.db.models import Comment, Image, Project, ProjectMember, Role
-from labelbay.labels import ClassScore, Kind, Label
+from labelbay.labels import ClassScore, Geometry, Kind, Label
 
 
 class FromRow(BaseModel):
@@ -325,7 +325,7 @@ class AnnotationOut(FromRow):
     image_id: uuid.UUID
     kind: str
     label: str
-    geometry: dict[str, Any]
+    geometry: Geometry
     source: str
     model_version_id: int | None
     confidence: float | None
