@@ -28,7 +28,6 @@ from labelbay.api.schemas import (
 from labelbay.db.models import Image, Project, Role, TaskStatus, User
 from labelbay.db.session import transaction
 from labelbay.errors import DomainError
-from labelbay.imports.sources import image_store
 from labelbay.jobs.executors import submit_all
 from labelbay.jobs.service import create_job, task_ids
 from labelbay.services import images
@@ -278,7 +277,7 @@ def get_image_content(
 ) -> Any:
     """The image's bytes; on S3, a redirect to a short-lived presigned URL instead."""
     image = images.get_image(session, user=user, image_id=image_id, min_role=Role.viewer)
-    store, key = image_store(context.storage, context.settings, image)
+    store, key = images.image_location(image, storage=context.storage, settings=context.settings)
     expires = context.settings.presign_expiry_seconds
     url = store.presign(key, method="GET", expires_in=timedelta(seconds=expires))
     if url is not None:
