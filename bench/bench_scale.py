@@ -190,7 +190,8 @@ def export_child(name: str, project_id: int, selection: str) -> None:
     "none" selects no image (the baseline: the same process and imports, no rows)."""
     from labelbay.db.models import ModelVersion
     from labelbay.db.session import make_engine, make_sessionmaker
-    from labelbay.exports.project import label_names, stream_export
+    from labelbay.exports.formats import stream_export
+    from labelbay.exports.project import label_names
     from labelbay.services.images import ImageFilter
 
     engine = make_engine(_url(name))

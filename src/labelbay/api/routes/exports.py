@@ -12,14 +12,8 @@ from labelbay.api.deps import ContextDep, CurrentUser, SessionDep
 from labelbay.api.params import ImageSelection
 from labelbay.db.models import ModelVersion, Role
 from labelbay.errors import Invalid
-from labelbay.exports.project import (
-    MEDIA_TYPES,
-    ExportImage,
-    Format,
-    Source,
-    label_names,
-    stream_export,
-)
+from labelbay.exports.formats import MEDIA_TYPES, Format, stream_export
+from labelbay.exports.project import ExportImage, Source, label_names
 from labelbay.services import images
 from labelbay.services.models import get_version
 from labelbay.services.projects import require_project
