@@ -25,7 +25,7 @@ ArtifactCheck = Callable[[Path], object]
 class ModelFormat:
     """One format: `factory` builds the model from a spec (a `Model` class or a function);
     `check` validates an artifact file (None: the format has no file). Both are
-    "module:attribute", the module relative to `labelbay.inference`."""
+    "module:attribute"; a module starting with "." is relative to `labelbay.inference`."""
 
     name: str
     factory: str
@@ -35,16 +35,18 @@ class ModelFormat:
 FORMATS: dict[str, ModelFormat] = {
     f.name: f
     for f in (
-        ModelFormat("onnx-yolo", "yolo_onnx:YoloOnnxModel", "yolo_onnx:check_artifact"),
-        ModelFormat("onnx-detr", "detr_onnx:DetrOnnxModel", "onnx_session:check_image_model"),
+        ModelFormat("onnx-yolo", ".yolo_onnx:YoloOnnxModel", ".yolo_onnx:check_artifact"),
+        ModelFormat("onnx-detr", ".detr_onnx:DetrOnnxModel", ".onnx_session:check_image_model"),
         ModelFormat(
-            "onnx-classify", "classify_onnx:ClassifierOnnxModel", "onnx_session:check_image_model"
+            "onnx-classify", ".classify_onnx:ClassifierOnnxModel", ".onnx_session:check_image_model"
         ),
-        ModelFormat("torchscript", "torchscript:TorchScriptModel", "torchscript:load_torchscript"),
-        ModelFormat("kserve", "kserve:KServeModel"),
+        ModelFormat(
+            "torchscript", ".torchscript:TorchScriptModel", ".torchscript:load_torchscript"
+        ),
+        ModelFormat("kserve", ".kserve:KServeModel"),
         # Built-in models have registry rows too (no artifact), so jobs and predictions refer to
         # every model the same way.
-        ModelFormat("builtin", "builtin:from_spec"),
+        ModelFormat("builtin", ".builtin:from_spec"),
     )
 }
 
@@ -82,6 +84,6 @@ def validate_artifact(format_name: str, path: str | Path) -> None:
 def _resolve(reference: str) -> Any:
     module_name, _, attribute = reference.partition(":")
     try:
-        return getattr(import_module(f"labelbay.inference.{module_name}"), attribute)
+        return getattr(import_module(module_name, package=__package__), attribute)
     except ModuleNotFoundError as exc:
         raise ModelError(f"{reference} is not available here: {exc}") from exc

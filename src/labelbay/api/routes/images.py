@@ -25,11 +25,9 @@ from labelbay.api.schemas import (
     Rejected,
     UploadResult,
 )
-from labelbay.db.models import Image, Project, Role, TaskStatus, User
-from labelbay.db.session import transaction
+from labelbay.db.models import Image, Project, Role, User
 from labelbay.errors import DomainError
-from labelbay.jobs.executors import submit_all
-from labelbay.jobs.service import create_job, task_ids
+from labelbay.jobs.start import start_job
 from labelbay.services import images
 from labelbay.services.projects import require_project
 from labelbay.uploads.multipart import FilePart, FormField, MultipartError, StreamingFormReader
@@ -159,21 +157,20 @@ def start_default_job(
     """Run the project's default model on what was just uploaded (the circular-detection
     backend's behaviour). A model that can't run is logged; the upload itself stands."""
     try:
-        with transaction(context.sessions) as session:
-            job = create_job(
+        with context.sessions() as session:
+            job = start_job(
                 session,
+                executor=context.executor,
+                batch_size=context.settings.job_batch_size,
                 project=session.get_one(Project, project_id),
                 user=session.get(User, user_id),
                 model_name=model,
                 image_ids=image_ids,
             )
-            job_id = job.id
-            ids = task_ids(session, job_id=job_id, statuses=[TaskStatus.queued.value])
+            return job.id
     except DomainError:
         log.exception("project %s: default model %r not started", project_id, model)
         return None
-    submit_all(context.executor, ids, batch_size=context.settings.job_batch_size)
-    return job_id
 
 
 async def _judge(
