@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from labelbay.api.deps import ContextDep, CurrentUser, SessionDep
 from labelbay.api.schemas import Rejected
-from labelbay.db.models import Project, Role, User
+from labelbay.db.models import Role
 from labelbay.errors import Forbidden
 from labelbay.imports.service import run_import
 from labelbay.imports.sources import canonical_url
@@ -47,7 +47,7 @@ async def import_images(
     input location. Each file is judged like an upload. Running it again imports only new keys and
     refreshes changed ones (by ETag). With `model`, a job runs that model on what was added.
     """
-    await run_in_threadpool(
+    project, _ = await run_in_threadpool(
         require_project, session, user=user, project_id=project_id, min_role=Role.manager
     )
     if canonical_url(body.source_url).startswith("file:") and not user.is_admin:
@@ -68,8 +68,8 @@ async def import_images(
             session,
             executor=context.executor,
             batch_size=context.settings.job_batch_size,
-            project=session.get_one(Project, project_id),
-            user=session.get(User, user.id),
+            project=project,
+            user=user,
             model_name=body.model,
             model_version=body.model_version,
             image_ids=result.added,
