@@ -177,10 +177,11 @@ def import_images(
     """Import the images of a bucket prefix or a folder; a re-run imports only new or changed
     keys. Without --copy the images stay where they are and are read from there."""
     from labelbay.db.migrate import upgrade
+    from labelbay.db.models import Project
     from labelbay.errors import DomainError
-    from labelbay.imports.service import run_import, start_job
-    from labelbay.jobs.executors import batches, make_executor, submit_all
-    from labelbay.jobs.tasks import process_batch
+    from labelbay.imports.service import run_import
+    from labelbay.jobs.executors import InlineExecutor, make_executor
+    from labelbay.jobs.start import start_job
     from labelbay.runtime import build_runtime
 
     settings = get_settings()
@@ -201,23 +202,23 @@ def import_images(
             f"unchanged {result.unchanged}, refused {len(result.rejected)}"
         )
         if model and result.added:
-            job_id, queued = start_job(
-                runtime,
-                project_id=project_id,
-                user_id=None,
-                model=model,
-                model_version=None,
-                image_ids=result.added,
-            )
-            if settings.executor == "celery":
-                executor = make_executor(runtime)
-                submit_all(executor, queued, batch_size=settings.job_batch_size)
+            # With Celery the workers run it; without, it runs here before the command ends.
+            celery = settings.executor == "celery"
+            executor = make_executor(runtime) if celery else InlineExecutor(runtime)
+            try:
+                with runtime.sessions() as session:
+                    job = start_job(
+                        session,
+                        executor=executor,
+                        batch_size=settings.job_batch_size,
+                        project=session.get_one(Project, project_id),
+                        user=None,
+                        model_name=model,
+                        image_ids=result.added,
+                    )
+            finally:
                 executor.close()
-                typer.echo(f"job {job_id} queued for the workers")
-            else:
-                for batch in batches(queued, settings.job_batch_size):
-                    process_batch(runtime, batch)
-                typer.echo(f"job {job_id} done")
+            typer.echo(f"job {job.id} queued for the workers" if celery else f"job {job.id} done")
     except DomainError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from exc

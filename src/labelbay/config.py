@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     legacy_callback_secret: SecretStr | None = None
     job_batch_size: int = Field(default=8, ge=1, le=256)
     task_max_attempts: int = Field(default=3, ge=1, le=20)
+    # Seconds before a failed batch's second try; doubled for each try after that.
+    task_retry_backoff_s: float = Field(default=1.0, ge=0)
     callback_timeout_s: float = Field(default=10.0, gt=0)
     callback_max_attempts: int = Field(default=4, ge=1, le=10)
     callback_backoff_s: float = Field(default=1.0, ge=0)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from labelbay.config import Settings
 from labelbay.db.session import make_engine, make_sessionmaker
-from labelbay.inference.manager import ModelManager
+from labelbay.services.model_cache import ModelManager
 from labelbay.storage import Locations, open_locations
 
 

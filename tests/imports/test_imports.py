@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +160,33 @@ def test_cli_import(stack: Stack, tmp_path: Path, monkeypatch: Any) -> None:
     finally:
         get_settings.cache_clear()
     assert len(_rows(stack, project)) == 1
+
+
+def test_reference_image_thumbnail_and_content(stack: Stack, moto_s3: MotoServer) -> None:
+    """An image imported by reference is read from its bucket by every reader: its bytes and its
+    thumbnail (the image grid's tile) both come back, and nothing is copied into the input."""
+    s3 = moto_s3.client()
+    bucket = f"source-{uuid.uuid4().hex[:16]}"  # not the stack's own bucket
+    s3.create_bucket(Bucket=bucket)
+    original = jpeg_bytes(300, 200, seed=5)
+    s3.put_object(Bucket=bucket, Key="photos/tile.jpg", Body=original)
+    headers = stack.user("viewer-of-refs@example.com")
+    project = stack.project(headers)["id"]
+    source = s3_url(bucket, "photos/", endpoint=moto_s3.endpoint_url, region="us-east-1")
+    assert _import(stack, project, headers, source_url=source)["added"] == 1
+    (row,) = _rows(stack, project)
+    assert row.external
+
+    content = stack.client.get(
+        f"/api/v1/images/{row.id}/content", headers=headers, follow_redirects=False
+    )
+    if content.status_code == 307:  # S3 sources answer with the bucket's presigned URL
+        content = httpx.get(content.headers["location"])
+    assert content.status_code == 200, content.text
+    assert content.content == original
+
+    thumbnail = stack.client.get(f"/api/v1/images/{row.id}/thumbnail?size=128", headers=headers)
+    assert thumbnail.status_code == 200, thumbnail.text
+    with Image.open(io.BytesIO(thumbnail.content)) as tile:
+        assert (tile.format, tile.size) == ("JPEG", (128, 85))
+    assert stack.context.storage.output.exists(f"thumbnails/128/{row.storage_key}")

@@ -210,6 +210,7 @@ def make_cluster(
                     "LABELBAY_MODEL_CACHE_DIR": str(workdir / "model-cache"),
                     "LABELBAY_CALLBACK_ALLOWLIST": '["127.0.0.1"]',
                     "LABELBAY_CALLBACK_BACKOFF_S": "0.05",
+                    "LABELBAY_TASK_RETRY_BACKOFF_S": "0.05",
                     "LABELBAY_LOG_JSON": "false",
                     "LABELBAY_ENVIRONMENT": "test",
                 }

@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from labelbay.db.models import Prediction
+from labelbay.db.models import JobTask, Prediction
 from labelbay.jobs.callbacks import verify
 from labelbay.jobs.service import task_ids
 from labelbay.jobs.tasks import process_batch
+from labelbay.services import models
 from tests.jobs.helpers import (
     body_json,
     callback_receiver,
@@ -27,6 +28,7 @@ def stack_settings_overrides() -> dict[str, Any]:
     return {
         "callback_allowlist": ["127.0.0.1"],
         "callback_backoff_s": 0.01,
+        "task_retry_backoff_s": 0.01,
         "job_batch_size": 4,
     }
 
@@ -120,3 +122,30 @@ def test_bad_job_requests(stack: Stack, body: dict[str, Any], message: str) -> N
     answer = stack.client.post(f"/api/v1/projects/{project['id']}/jobs", json=body, headers=admin)
     assert answer.status_code == 422, answer.text
     assert message in answer.text
+
+
+@pytest.mark.parametrize(
+    "stack_settings_overrides",
+    # A retry that borrowed the callback's backoff would wait 30 s, then 60 s: past the deadline.
+    [{"task_retry_backoff_s": 0.01, "callback_backoff_s": 30.0, "task_max_attempts": 3}],
+)
+def test_a_failing_batch_is_retried_with_its_own_backoff(stack: Stack) -> None:
+    admin = stack.user("admin@example.com", admin=True)
+    register_yolo(stack)
+    with stack.context.sessions() as session:
+        (row,) = models.list_versions(session, name="yolo")
+    stack.context.storage.models.delete(row.artifact_key or "")  # the model can no longer load
+    project = stack.project(admin)
+    upload(stack, admin, project["id"], photo_jpegs(2))
+    answer = stack.client.post(
+        f"/api/v1/projects/{project['id']}/jobs", json={"model": "yolo"}, headers=admin
+    )
+    assert answer.status_code == 201, answer.text
+    job = wait_for_job(stack, admin, answer.json()["id"], timeout=20)
+    assert (job["status"], job["failed"], job["done"]) == ("failed", 2, 0)
+    assert "ObjectNotFound" in job["errors"][0]["error"]
+    with stack.context.sessions() as session:
+        attempts = session.scalars(
+            select(JobTask.attempts).where(JobTask.job_id == job["id"])
+        ).all()
+    assert list(attempts) == [3, 3]

@@ -38,6 +38,7 @@ def stack_settings_overrides() -> dict[str, Any]:
     return {
         "callback_allowlist": ["127.0.0.1"],
         "callback_backoff_s": 0.01,
+        "task_retry_backoff_s": 0.01,
         "legacy_task_model": "yolo",
         "legacy_callback_secret": SECRET,
         "broker_url": BROKER,

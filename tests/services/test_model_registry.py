@@ -11,8 +11,8 @@ import pytest
 from labelbay.db.session import transaction
 from labelbay.errors import Conflict, Invalid
 from labelbay.inference.base import ModelError
-from labelbay.inference.manager import ModelManager
 from labelbay.services import models
+from labelbay.services.model_cache import ModelManager
 from tests.support.stack import Stack
 
 YOLO_FILE = Path(nudenet.__file__).parent / "320n.onnx"

@@ -15,7 +15,7 @@ import numpy as np
 from labelbay.db.session import transaction
 from labelbay.inference.base import Model, Prepared, RGBImage
 from labelbay.inference.detections import Detections
-from labelbay.inference.registry import register_format
+from labelbay.inference.registry import FORMATS, ModelFormat
 from labelbay.services.models import register_model
 from tests.support.stack import Stack
 
@@ -49,7 +49,8 @@ class FixedModel(Model):
         return results
 
 
-register_format("test-fixed", FixedModel)
+# A row in the format table for the tests' own adapter (the table is the only way in).
+FORMATS.setdefault("test-fixed", ModelFormat("test-fixed", f"{__name__}:FixedModel"))
 
 MODELS = {
     "fixed-boxes": ("detect", ["fish"]),

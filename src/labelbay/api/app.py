@@ -28,8 +28,7 @@ from labelbay.api.routes import (
     web,
 )
 from labelbay.config import Settings, get_settings
-from labelbay.jobs.executors import submit_all
-from labelbay.jobs.service import unfinished_task_ids
+from labelbay.jobs.start import requeue_unfinished as requeue
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +41,15 @@ def requeue_unfinished(context: AppContext) -> None:
         return
     try:
         with context.sessions() as session:
-            ids = unfinished_task_ids(session)
+            count = requeue(
+                session, executor=context.executor, batch_size=context.settings.job_batch_size
+            )
     except Exception:
         # The server must start (and answer /ready with 503) even when the database is down.
         log.exception("could not look for unfinished tasks at start-up")
         return
-    if ids:
-        log.info("re-queueing %d unfinished tasks", len(ids))
-        submit_all(context.executor, ids, batch_size=context.settings.job_batch_size)
+    if count:
+        log.info("re-queued %d unfinished tasks", count)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from labelbay.api.job_metrics import JobsCollector
 from labelbay.api.metrics import Metrics
 from labelbay.config import Settings
-from labelbay.inference.manager import ModelManager
 from labelbay.jobs.executors import Executor, make_executor
 from labelbay.runtime import Runtime, build_runtime
 from labelbay.security.ratelimit import RateLimiter
+from labelbay.services.model_cache import ModelManager
 from labelbay.storage import Locations
 
 

@@ -25,13 +25,12 @@ from pathlib import PurePosixPath
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from labelbay.db.models import Image, ImportSource, Project, TaskStatus, User
+from labelbay.db.models import Image, ImportSource, Project
 from labelbay.db.session import transaction
 from labelbay.errors import Invalid, NotFound
 from labelbay.imports.sources import IMAGE_SUFFIXES, open_source
 from labelbay.imports.sources import ImportSource as Source
 from labelbay.imports.spool import spool
-from labelbay.jobs.service import create_job, task_ids
 from labelbay.runtime import Runtime
 from labelbay.services.images import ImportedFrom, Rejection, UploadLimits, store_upload
 from labelbay.storage import ObjectInfo
@@ -205,26 +204,3 @@ def _update(
         result.updated.append(image_id)
     finally:
         part.discard()
-
-
-def start_job(
-    deps: Runtime,
-    *,
-    project_id: int,
-    user_id: int | None,
-    model: str,
-    model_version: str | None,
-    image_ids: list[uuid.UUID],
-) -> tuple[int, list[int]]:
-    """A job running `model` over the imported images: its id and its queued task ids, for the
-    caller to hand to an executor."""
-    with transaction(deps.sessions) as session:
-        job = create_job(
-            session,
-            project=session.get_one(Project, project_id),
-            user=session.get(User, user_id) if user_id is not None else None,
-            model_name=model,
-            model_version=model_version,
-            image_ids=image_ids,
-        )
-        return job.id, task_ids(session, job_id=job.id, statuses=[TaskStatus.queued.value])

@@ -5,20 +5,21 @@
 - `file:///absolute/folder` (the CLI also takes a plain path).
 
 Every object gets a URL of its own (`s3://bucket/key?endpoint=...`, `file:///folder/key`): an
-imported image keeps it in `images.source_url`, and a reference-mode image is read back from it.
+imported image keeps it in `images.source_url`, and a reference-mode image is read back from it
+(`services.images.image_location`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
 from labelbay.config import Settings
-from labelbay.db.models import Image
 from labelbay.errors import Invalid
-from labelbay.storage import Locations, ObjectStore, open_store
+from labelbay.services.images import source_store
+from labelbay.storage import ObjectStore
+from labelbay.storage.urls import join_url
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -53,63 +54,19 @@ def open_source(url: str, settings: Settings) -> ImportSource:
         if not folder.is_dir():
             raise Invalid(f"no such folder: {folder}")
         root = folder.as_uri()
-        return ImportSource(root, "file", _open(root, settings), "", root)
+        return ImportSource(root, "file", source_store(root, settings), "", root)
     if parts.scheme == "s3":
         if not parts.netloc:
             raise Invalid("an S3 source names a bucket: s3://bucket/prefix")
         prefix = unquote(parts.path).lstrip("/")
         root = urlunsplit(("s3", parts.netloc, "", parts.query, ""))
         try:
-            store = _open(root, settings)
+            store = source_store(root, settings)
         except ValueError as exc:
             raise Invalid(str(exc)) from exc
         canonical = urlunsplit(("s3", parts.netloc, "/" + prefix, parts.query, ""))
         return ImportSource(canonical, "s3", store, prefix, root)
     raise Invalid("import from s3://bucket/prefix or file:///folder")
-
-
-def join_url(root: str, key: str) -> str:
-    """The URL of object `key` under a store URL (the query, an S3 endpoint, stays at the end)."""
-    parts = urlsplit(root)
-    path = parts.path.rstrip("/") + "/" + quote(key)
-    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
-
-
-def split_url(url: str) -> tuple[str, str]:
-    """(store URL, key) of an object URL: the store is the object's folder, the key its name."""
-    parts = urlsplit(url)
-    folder, _, name = parts.path.rpartition("/")
-    return urlunsplit((parts.scheme, parts.netloc, folder, parts.query, "")), unquote(name)
-
-
-def image_store(storage: Locations, settings: Settings, image: Image) -> tuple[ObjectStore, str]:
-    """Where an image's bytes are: the input location, or its source for a reference image."""
-    if image.external and image.source_url:
-        root, key = split_url(image.source_url)
-        return _open(root, settings), key
-    return storage.input, image.storage_key
-
-
-def _open(root: str, settings: Settings) -> ObjectStore:
-    key_id, secret = settings.s3_access_key_id, settings.s3_secret_access_key
-    return _cached_store(
-        root,
-        key_id.get_secret_value() if key_id else None,
-        secret.get_secret_value() if secret else None,
-        settings.s3_region,
-    )
-
-
-@lru_cache(maxsize=64)
-def _cached_store(
-    root: str, access_key_id: str | None, secret_access_key: str | None, region: str | None
-) -> ObjectStore:
-    return open_store(
-        root,
-        s3_access_key_id=access_key_id,
-        s3_secret_access_key=secret_access_key,
-        s3_region=region,
-    )
 
 
 def s3_url(bucket: str, prefix: str, **query: str) -> str:

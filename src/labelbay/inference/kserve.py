@@ -38,7 +38,6 @@ import numpy.typing as npt
 
 from labelbay.inference.base import Model, ModelError, ModelSpec, Prepared, RGBImage
 from labelbay.inference.detections import Detections
-from labelbay.inference.registry import register_format
 
 # v2 tensor datatypes that can carry detection outputs, and the numpy type each reads into.
 NUMPY_OF: dict[str, type[np.generic]] = {
@@ -392,6 +391,3 @@ def _number(options: Mapping[str, Any], key: str, default: float) -> float:
 def _snippet(text: str, limit: int = 200) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else f"{text[:limit]}..."
-
-
-register_format("kserve", KServeModel)

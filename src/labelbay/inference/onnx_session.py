@@ -92,6 +92,12 @@ def input_shape(session: ort.InferenceSession) -> InputShape:
     return InputShape(first.name, batch, channels, height, width)
 
 
+def check_image_model(path: Path) -> None:
+    """Refuse a file that is not an ONNX model with an image-batch input (session creation parses
+    and type-checks the whole graph)."""
+    input_shape(create_session(path))
+
+
 def output_names(session: ort.InferenceSession) -> list[str]:
     return [o.name for o in session.get_outputs()]
 

@@ -1,61 +1,71 @@
-"""Model formats by name: which adapter loads a spec, and how an artifact is checked at registration.
+"""Model formats by name: one table of which adapter loads a spec and how an artifact is checked.
 
-Built in: "onnx-yolo", "onnx-detr", "onnx-classify", "torchscript". Other parts of labelbay add theirs
-with `register_format` (e.g. "kserve", "builtin"). `validate_artifact` opens the file the way the
-adapter will, so a corrupt or unsupported file is refused when it is registered, not at first use.
+Each entry names its adapter and its artifact check as "module:attribute", imported only when that
+format is used (so the table costs nothing to import, a format whose extra is missing, e.g. torch,
+fails only when used, and no adapter module needs to import this one). `validate_artifact` opens
+the file the way the adapter will, so a corrupt or unsupported file is refused when it is registered,
+not at first use.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
+from typing import Any
 
 from labelbay.inference.base import Model, ModelError, ModelSpec
-from labelbay.inference.classify_onnx import ClassifierOnnxModel
-from labelbay.inference.detr_onnx import DetrOnnxModel
-from labelbay.inference.onnx_session import create_session, input_shape
-from labelbay.inference.torchscript import TorchScriptModel, load_torchscript
-from labelbay.inference.yolo_onnx import YoloOnnxModel
 
 ModelFactory = Callable[[ModelSpec], Model]
-ArtifactCheck = Callable[[Path], None]
+ArtifactCheck = Callable[[Path], object]
 
 
 @dataclass(frozen=True)
 class ModelFormat:
-    """An adapter for one format; `check` validates an artifact file (None: no file to check)."""
+    """One format: `factory` builds the model from a spec (a `Model` class or a function);
+    `check` validates an artifact file (None: the format has no file). Both are
+    "module:attribute"; a module starting with "." is relative to `labelbay.inference`."""
 
     name: str
-    factory: ModelFactory
-    check: ArtifactCheck | None = None
+    factory: str
+    check: str | None = None
 
 
-_formats: dict[str, ModelFormat] = {}
-_lock = threading.Lock()
-
-
-def register_format(name: str, factory: ModelFactory, check: ArtifactCheck | None = None) -> None:
-    """Add or replace the adapter for a format name."""
-    with _lock:
-        _formats[name] = ModelFormat(name, factory, check)
+FORMATS: dict[str, ModelFormat] = {
+    f.name: f
+    for f in (
+        ModelFormat("onnx-yolo", ".yolo_onnx:YoloOnnxModel", ".yolo_onnx:check_artifact"),
+        ModelFormat("onnx-detr", ".detr_onnx:DetrOnnxModel", ".onnx_session:check_image_model"),
+        ModelFormat(
+            "onnx-classify", ".classify_onnx:ClassifierOnnxModel", ".onnx_session:check_image_model"
+        ),
+        ModelFormat(
+            "torchscript", ".torchscript:TorchScriptModel", ".torchscript:load_torchscript"
+        ),
+        ModelFormat("kserve", ".kserve:KServeModel"),
+        # Built-in models have registry rows too (no artifact), so jobs and predictions refer to
+        # every model the same way.
+        ModelFormat("builtin", ".builtin:from_spec"),
+    )
+}
 
 
 def formats() -> list[str]:
-    return sorted(_formats)
+    return sorted(FORMATS)
 
 
 def get_format(name: str) -> ModelFormat:
     try:
-        return _formats[name]
+        return FORMATS[name]
     except KeyError:
         raise ModelError(f"unknown model format {name!r}; known: {', '.join(formats())}") from None
 
 
 def load_model(spec: ModelSpec) -> Model:
     """Build the adapter for `spec.format`; ModelError when the format or the artifact is unusable."""
-    return get_format(spec.format).factory(spec)
+    factory: ModelFactory = _resolve(get_format(spec.format).factory)
+    return factory(spec)
 
 
 def validate_artifact(format_name: str, path: str | Path) -> None:
@@ -67,32 +77,13 @@ def validate_artifact(format_name: str, path: str | Path) -> None:
     if file.stat().st_size == 0:
         raise ModelError(f"{file.name} is empty")
     if model_format.check is not None:
-        model_format.check(file)
+        check: ArtifactCheck = _resolve(model_format.check)
+        check(file)
 
 
-def _check_onnx_image_model(path: Path) -> None:
-    # Session creation parses and type-checks the whole graph; the input must be an image batch.
-    session = create_session(path)
-    input_shape(session)
-
-
-def _check_onnx_yolo(path: Path) -> None:
-    session = create_session(path)
-    input_shape(session)
-    outputs = session.get_outputs()
-    if len(outputs[0].shape) != 3:
-        raise ModelError(
-            f"{path.name}: first output has shape {outputs[0].shape}; a YOLOv8 export has [B, 4+C, N]"
-        )
-
-
-def _check_torchscript(path: Path) -> None:
-    load_torchscript(path)
-
-
-register_format("onnx-yolo", YoloOnnxModel, _check_onnx_yolo)
-register_format("onnx-detr", DetrOnnxModel, _check_onnx_image_model)
-register_format("onnx-classify", ClassifierOnnxModel, _check_onnx_image_model)
-register_format("torchscript", TorchScriptModel, _check_torchscript)
-
-import labelbay.inference.kserve  # noqa: E402, F401  - registers "kserve"; it imports this module
+def _resolve(reference: str) -> Any:
+    module_name, _, attribute = reference.partition(":")
+    try:
+        return getattr(import_module(module_name, package=__package__), attribute)
+    except ModuleNotFoundError as exc:
+        raise ModelError(f"{reference} is not available here: {exc}") from exc

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from labelbay.inference.base import ModelError, ModelSpec, Prepared, RGBImage
 from labelbay.inference.detections import Detections
 from labelbay.inference.geometry import clip_boxes, cxcywh_to_xyxy, nms
 from labelbay.inference.imageio import boxes_from_letterbox, letterbox_batch
-from labelbay.inference.onnx_session import OnnxModel, metadata
+from labelbay.inference.onnx_session import OnnxModel, create_session, input_shape, metadata
 
 DEFAULT_INPUT_SIZE = (640, 640)
 # Candidates kept before NMS: bounds NMS time when the threshold is low, far above any real count.
@@ -52,6 +53,17 @@ def _size_from_metadata(meta: dict[str, str]) -> tuple[int, int] | None:
         return int(width), int(height)
     except (ValueError, SyntaxError, TypeError):
         return None
+
+
+def check_artifact(path: Path) -> None:
+    """Refuse a file that is not a YOLOv8-layout ONNX detector."""
+    session = create_session(path)
+    input_shape(session)
+    outputs = session.get_outputs()
+    if len(outputs[0].shape) != 3:
+        raise ModelError(
+            f"{path.name}: first output has shape {outputs[0].shape}; a YOLOv8 export has [B, 4+C, N]"
+        )
 
 
 class YoloOnnxModel(OnnxModel):

@@ -67,7 +67,7 @@ def _process_batch_task(self: Task[Any, Any], task_ids: list[int]) -> int:
             log.exception("batch %s failed for good after %d attempts", task_ids[:3], retries + 1)
             fail_tasks(deps, task_ids, f"{type(exc).__name__}: {exc}")
             return 0
-        raise self.retry(exc=exc, countdown=settings.callback_backoff_s * 2**retries) from exc
+        raise self.retry(exc=exc, countdown=settings.task_retry_backoff_s * 2**retries) from exc
 
 
 def _warm_up(**_: Any) -> None:

@@ -1,6 +1,8 @@
-"""Where task batches run: a thread pool in this process, or Celery workers through a broker.
+"""Where task batches run: a thread pool in this process, Celery workers through a broker, or at
+once in the caller's thread.
 
-Both call the same `process_batch`; they differ only in transport and in who retries.
+All call the same `process_batch`; they differ only in transport and in who retries. Callers hand
+task ids over through `jobs.start`, which commits first.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class InProcessExecutor:
                 if attempt == settings.task_max_attempts:
                     fail_tasks(self._deps, task_ids, f"{type(exc).__name__}: {exc}")
                     return
-                time.sleep(settings.callback_backoff_s * 2 ** (attempt - 1))
+                time.sleep(settings.task_retry_backoff_s * 2 ** (attempt - 1))
 
     def close(self) -> None:
         self._closed.set()
@@ -74,6 +76,20 @@ class CeleryExecutor:
 
     def close(self) -> None:
         self._app.close()
+
+
+class InlineExecutor:
+    """Runs each batch at once in the caller's thread, for callers that wait for the results (the
+    old services' contracts, the CLI without workers); a failing batch raises to the caller."""
+
+    def __init__(self, deps: Runtime) -> None:
+        self._deps = deps
+
+    def submit(self, task_ids: Sequence[int]) -> None:
+        process_batch(self._deps, task_ids)
+
+    def close(self) -> None:
+        pass
 
 
 def make_executor(deps: Runtime) -> Executor:

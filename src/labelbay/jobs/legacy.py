@@ -140,7 +140,7 @@ def consume(runtime: Runtime, *, queue_name: str | None = None, limit: int | Non
         except Exception:
             log.exception("task failed; requeueing it")
             message.requeue()
-            time.sleep(settings.callback_backoff_s)
+            time.sleep(settings.task_retry_backoff_s)
         handled += 1
 
     with (

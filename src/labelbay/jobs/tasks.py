@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 
 from labelbay.db.models import Image, Job, JobStatus, JobTask, Prediction, Project, TaskStatus
 from labelbay.db.session import transaction
-from labelbay.imports.sources import image_store
 from labelbay.inference.base import Model
 from labelbay.inference.detections import Detections
 from labelbay.inference.imageio import decode_image
@@ -32,6 +31,7 @@ from labelbay.jobs import callbacks
 from labelbay.jobs.service import refresh_counts
 from labelbay.labels import Source
 from labelbay.runtime import Runtime
+from labelbay.services.images import image_location
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def process_batch(deps: Runtime, task_ids: Sequence[int]) -> int:
     model = deps.models.get_by_id(model_version_id)
     started = time.perf_counter()
     for item in items:
-        store, key = image_store(deps.storage, deps.settings, item.image)
+        store, key = image_location(item.image, storage=deps.storage, settings=deps.settings)
         item.data = store.get(key)
     stages["download"] = _ms(started)
     _predict(model, items, stages)

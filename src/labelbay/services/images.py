@@ -1,4 +1,4 @@
-"""Images: storing a received file, listing with keyset pagination, reading, deleting, comments."""
+"""Images: storing a received file, where its bytes are, keyset lists, reading, deleting, comments."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from labelbay.config import Settings
 from labelbay.db.models import Annotation, Comment, Image, Prediction, Role, User
 from labelbay.db.session import transaction
 from labelbay.errors import Invalid, NotFound
 from labelbay.services.filters import metadata_conditions
 from labelbay.services.projects import require_project
-from labelbay.storage import ObjectStore
+from labelbay.storage import Locations, ObjectStore
 from labelbay.storage.keys import new_image_key
+from labelbay.storage.urls import open_cached, split_url
 from labelbay.uploads.filenames import BadFilename, clean_filename
 from labelbay.uploads.multipart import FilePart
 from labelbay.uploads.validate import RejectedFile, inspect_image
@@ -109,6 +111,28 @@ def store_upload(
         return image
     finally:
         part.discard()
+
+
+def image_location(
+    image: Image, *, storage: Locations, settings: Settings
+) -> tuple[ObjectStore, str]:
+    """(store, key) of an image's bytes: the input location, or, for an image imported by
+    reference, the bucket or folder it was imported from. Every reader of the bytes asks here."""
+    if image.external and image.source_url:
+        root, key = split_url(image.source_url)
+        return source_store(root, settings), key
+    return storage.input, image.storage_key
+
+
+def source_store(root: str, settings: Settings) -> ObjectStore:
+    """The bucket or folder at a source URL, opened with the platform's S3 credentials."""
+    key_id, secret = settings.s3_access_key_id, settings.s3_secret_access_key
+    return open_cached(
+        root,
+        s3_access_key_id=key_id.get_secret_value() if key_id else None,
+        s3_secret_access_key=secret.get_secret_value() if secret else None,
+        s3_region=settings.s3_region,
+    )
 
 
 Order = Literal["asc", "desc"]

@@ -25,12 +25,9 @@ from labelbay.api.schemas import (
     Rejected,
     UploadResult,
 )
-from labelbay.db.models import Image, Project, Role, TaskStatus, User
-from labelbay.db.session import transaction
+from labelbay.db.models import Image, Project, Role, User
 from labelbay.errors import DomainError
-from labelbay.imports.sources import image_store
-from labelbay.jobs.executors import submit_all
-from labelbay.jobs.service import create_job, task_ids
+from labelbay.jobs.start import start_job
 from labelbay.services import images
 from labelbay.services.projects import require_project
 from labelbay.uploads.multipart import FilePart, FormField, MultipartError, StreamingFormReader
@@ -160,21 +157,20 @@ def start_default_job(
     """Run the project's default model on what was just uploaded (the circular-detection
     backend's behaviour). A model that can't run is logged; the upload itself stands."""
     try:
-        with transaction(context.sessions) as session:
-            job = create_job(
+        with context.sessions() as session:
+            job = start_job(
                 session,
+                executor=context.executor,
+                batch_size=context.settings.job_batch_size,
                 project=session.get_one(Project, project_id),
                 user=session.get(User, user_id),
                 model_name=model,
                 image_ids=image_ids,
             )
-            job_id = job.id
-            ids = task_ids(session, job_id=job_id, statuses=[TaskStatus.queued.value])
+            return job.id
     except DomainError:
         log.exception("project %s: default model %r not started", project_id, model)
         return None
-    submit_all(context.executor, ids, batch_size=context.settings.job_batch_size)
-    return job_id
 
 
 async def _judge(
@@ -278,7 +274,7 @@ def get_image_content(
 ) -> Any:
     """The image's bytes; on S3, a redirect to a short-lived presigned URL instead."""
     image = images.get_image(session, user=user, image_id=image_id, min_role=Role.viewer)
-    store, key = image_store(context.storage, context.settings, image)
+    store, key = images.image_location(image, storage=context.storage, settings=context.settings)
     expires = context.settings.presign_expiry_seconds
     url = store.presign(key, method="GET", expires_in=timedelta(seconds=expires))
     if url is not None:

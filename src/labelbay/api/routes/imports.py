@@ -12,9 +12,9 @@ from labelbay.api.deps import ContextDep, CurrentUser, SessionDep
 from labelbay.api.schemas import Rejected
 from labelbay.db.models import Role
 from labelbay.errors import Forbidden
-from labelbay.imports.service import run_import, start_job
+from labelbay.imports.service import run_import
 from labelbay.imports.sources import canonical_url
-from labelbay.jobs.executors import submit_all
+from labelbay.jobs.start import start_job
 from labelbay.services.projects import require_project
 
 router = APIRouter(prefix="/api/v1", tags=["imports"])
@@ -47,7 +47,7 @@ async def import_images(
     input location. Each file is judged like an upload. Running it again imports only new keys and
     refreshes changed ones (by ETag). With `model`, a job runs that model on what was added.
     """
-    await run_in_threadpool(
+    project, _ = await run_in_threadpool(
         require_project, session, user=user, project_id=project_id, min_role=Role.manager
     )
     if canonical_url(body.source_url).startswith("file:") and not user.is_admin:
@@ -63,16 +63,18 @@ async def import_images(
     )
     job_id = None
     if body.model and result.added:
-        job_id, queued = await run_in_threadpool(
+        job = await run_in_threadpool(
             start_job,
-            context.runtime,
-            project_id=project_id,
-            user_id=user.id,
-            model=body.model,
+            session,
+            executor=context.executor,
+            batch_size=context.settings.job_batch_size,
+            project=project,
+            user=user,
+            model_name=body.model,
             model_version=body.model_version,
             image_ids=result.added,
         )
-        submit_all(context.executor, queued, batch_size=context.settings.job_batch_size)
+        job_id = job.id
     return ImportOut(
         source_id=result.source_id,
         added=len(result.added),

@@ -14,7 +14,7 @@ from labelbay.db.models import Job, JobTask, Role, TaskStatus
 from labelbay.errors import Invalid
 from labelbay.jobs import service
 from labelbay.jobs.callbacks import CallbackRefused, check_url
-from labelbay.jobs.executors import submit_all
+from labelbay.jobs.start import start_job
 from labelbay.labels import Label
 from labelbay.services import models
 from labelbay.services.projects import require_project
@@ -90,8 +90,10 @@ def create_job(
             check_url(body.callback_url, allowlist=context.settings.callback_allowlist)
         except CallbackRefused as exc:
             raise Invalid(str(exc)) from exc
-    job = service.create_job(
+    job = start_job(
         session,
+        executor=context.executor,
+        batch_size=context.settings.job_batch_size,
         project=project,
         user=user,
         model_name=body.model,
@@ -101,11 +103,7 @@ def create_job(
         callback_url=body.callback_url,
         options={"save_outputs": body.save_outputs},
     )
-    ids = service.task_ids(session, job_id=job.id, statuses=[TaskStatus.queued.value])
-    out = job_out(session, job)
-    session.commit()  # the rows exist before any worker can see a message about them
-    submit_all(context.executor, ids, batch_size=context.settings.job_batch_size)
-    return out
+    return job_out(session, job)
 
 
 def _visible_job(session: SessionDep, user: CurrentUser, job_id: int, min_role: Role) -> Job:

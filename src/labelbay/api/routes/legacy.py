@@ -22,12 +22,10 @@ from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile, sta
 from sqlalchemy import func, select
 
 from labelbay.api.deps import ContextDep, CurrentUser, SessionDep
-from labelbay.db.models import Image, ModelVersion, Prediction, Project, Role, TaskStatus, User
-from labelbay.db.session import transaction
+from labelbay.db.models import Image, ModelVersion, Prediction, Project, Role, User
 from labelbay.imports.spool import head, spool
-from labelbay.jobs.executors import batches
-from labelbay.jobs.service import create_job, task_ids
-from labelbay.jobs.tasks import process_batch
+from labelbay.jobs.executors import InlineExecutor
+from labelbay.jobs.start import start_job
 from labelbay.labels import Label, worker_json
 from labelbay.services import images
 from labelbay.services.filters import metadata_conditions
@@ -104,9 +102,11 @@ def _run(
 ) -> dict[uuid.UUID, Prediction]:
     """Run `model` over the images now, as a job; their predictions by image id."""
     ids = [image.id for image in stored]
-    with transaction(context.sessions) as session:
-        job = create_job(
+    with context.sessions() as session:
+        job = start_job(  # the batches run here, in the request: the old clients wait for them
             session,
+            executor=InlineExecutor(context.runtime),
+            batch_size=context.settings.job_batch_size,
             project=session.get_one(Project, project.id),
             user=session.get(User, user.id),
             model_name=model,
@@ -114,9 +114,6 @@ def _run(
             options={"save_outputs": save_outputs},
         )
         version_id = job.model_version_id
-        queued = task_ids(session, job_id=job.id, statuses=[TaskStatus.queued.value])
-    for batch in batches(queued, context.settings.job_batch_size):
-        process_batch(context.runtime, batch)
     with context.sessions() as session:
         found = session.scalars(
             select(Prediction).where(

@@ -47,15 +47,16 @@ def render_thumbnail(data: bytes, size: int) -> bytes:
 
 
 def cached_thumbnail(
-    *, source: ObjectStore, cache: ObjectStore, image_key: str, size: int
+    *, source: ObjectStore, source_key: str, cache: ObjectStore, image_key: str, size: int
 ) -> bytes:
-    """The cached thumbnail, rendering and storing it on the first request."""
+    """The cached thumbnail of the image at `source_key` in `source`, kept under the image's own
+    key; rendered and stored on the first request."""
     key = thumbnail_key(size, image_key)
     try:
         return cache.get(key)
     except ObjectNotFound:
         pass
-    data = render_thumbnail(source.get(image_key), size)
+    data = render_thumbnail(source.get(source_key), size)
     cache.put(key, data, content_type="image/jpeg")
     return data
 
@@ -85,10 +86,16 @@ def get_thumbnail(
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
     if if_none_match is not None and etag in {tag.strip() for tag in if_none_match.split(",")}:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    storage = context.storage
+    source, source_key = images.image_location(
+        image, storage=context.storage, settings=context.settings
+    )
     try:
         data = cached_thumbnail(
-            source=storage.input, cache=storage.output, image_key=image.storage_key, size=size
+            source=source,
+            source_key=source_key,
+            cache=context.storage.output,
+            image_key=image.storage_key,
+            size=size,
         )
     except ObjectNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "the image's file is missing") from exc

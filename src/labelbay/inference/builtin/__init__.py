@@ -42,6 +42,11 @@ def load_builtin(name: str, spec: ModelSpec | None = None, /, **options: object)
     return model
 
 
+def from_spec(spec: ModelSpec) -> Model:
+    """A built-in model from its registry row's spec (the "builtin" format's factory)."""
+    return load_builtin(spec.name, spec)
+
+
 def _module(name: str) -> ModuleType:
     module_name, _ = _lookup(name)
     try:

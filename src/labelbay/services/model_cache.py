@@ -1,4 +1,5 @@
-"""Loaded models, by name: built-ins first, then the registry; artifacts cached on local disk.
+"""Loaded models, by name or registry row: built-ins first, then the registry; artifacts cached on
+local disk. (It reads registry rows, so it lives here, above the model layer it loads from.)
 
 A worker (or the API's KServe endpoint) asks `get(name)`; the first call downloads the artifact
 from the `models` storage location into the cache folder (checking its SHA-256, as the old Batch
@@ -18,21 +19,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from labelbay.db.models import ModelVersion
 from labelbay.errors import NotFound
-from labelbay.inference.base import Model, ModelError, ModelSpec
-from labelbay.inference.registry import load_model, register_format
+from labelbay.inference.base import Model, ModelError
+from labelbay.inference.builtin import BUILTIN_NAMES, load_builtin
+from labelbay.inference.registry import load_model
+from labelbay.services.models import get_version, list_versions, spec_of
 from labelbay.storage import ObjectStore
-
-
-def _load_builtin_spec(spec: ModelSpec) -> Model:
-    from labelbay.inference.builtin import load_builtin
-
-    return load_builtin(spec.name, spec)
-
-
-# Built-in models have registry rows too (format "builtin", no artifact), so jobs and predictions
-# refer to every model the same way.
-register_format("builtin", _load_builtin_spec)
 
 
 class ModelManager:
@@ -52,9 +45,6 @@ class ModelManager:
         self._lock = threading.Lock()
 
     def names(self) -> list[str]:
-        from labelbay.inference.builtin import BUILTIN_NAMES
-        from labelbay.services.models import list_versions
-
         names = set(BUILTIN_NAMES)
         if self._sessions is not None:
             with self._sessions() as session:
@@ -67,9 +57,6 @@ class ModelManager:
         A registered name is resolved to its row on every call (one indexed query), so a newly
         activated version is used at once; the loaded model is cached per row.
         """
-        from labelbay.inference.builtin import BUILTIN_NAMES, load_builtin
-        from labelbay.services.models import get_version
-
         if name in BUILTIN_NAMES and version is None and not self._registered(name):
             return self._cached(("builtin", name), lambda: load_builtin(name))
         if self._sessions is None:
@@ -94,9 +81,6 @@ class ModelManager:
             return model
 
     def _load_row(self, model_version_id: int) -> Model:
-        from labelbay.db.models import ModelVersion
-        from labelbay.services.models import spec_of
-
         if self._sessions is None:
             raise ModelError("no model registry configured")
         with self._sessions() as session:
@@ -113,8 +97,6 @@ class ModelManager:
     def _registered(self, name: str) -> bool:
         if self._sessions is None:
             return False
-        from labelbay.services.models import list_versions
-
         with self._sessions() as session:
             return any(row.is_active for row in list_versions(session, name=name))
 
@@ -123,8 +105,6 @@ class ModelManager:
         does this when it starts, as the old batch service fetched its model at start-up)."""
         if self._sessions is None:
             return 0
-        from labelbay.services.models import list_versions
-
         with self._sessions() as session:
             wanted = [
                 (row.artifact_key, row.artifact_sha256)

@@ -1,0 +1,69 @@
+"""Starting work: the one place that hands task ids to an executor.
+
+The order is the point. A worker may read a message the instant it is sent, and it finds its tasks
+by id in SQL, so the rows are committed first and published after: "create the job → read its task
+ids → commit → submit". Every caller (the jobs route, an upload's default model, imports, the old
+contracts, the CLI, the start-up re-queue) goes through here, so none can publish too early.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from labelbay.db.models import Job, Project, TaskStatus, User
+from labelbay.jobs.executors import Executor, submit_all
+from labelbay.jobs.service import create_job, task_ids, unfinished_task_ids
+
+
+def start_job(
+    session: Session,
+    *,
+    executor: Executor,
+    batch_size: int,
+    project: Project,
+    user: User | None,
+    model_name: str,
+    model_version: str | None = None,
+    image_ids: Sequence[uuid.UUID] | None = None,
+    meta_filters: Mapping[str, str] | None = None,
+    callback_url: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> Job:
+    """Create a job (see `service.create_job`), commit `session`, then submit its tasks.
+
+    Unlike a service function this commits: the caller's transaction ends here, with the job in it.
+    A domain error (unknown model, empty selection) is raised before anything is committed.
+    """
+    job = create_job(
+        session,
+        project=project,
+        user=user,
+        model_name=model_name,
+        model_version=model_version,
+        image_ids=image_ids,
+        meta_filters=meta_filters,
+        callback_url=callback_url,
+        options=options,
+    )
+    queued = task_ids(session, job_id=job.id, statuses=[TaskStatus.queued.value])
+    _commit_then_submit(session, queued, executor=executor, batch_size=batch_size)
+    return job
+
+
+def requeue_unfinished(session: Session, *, executor: Executor, batch_size: int) -> int:
+    """Submit again every task left queued or running in an open job (after a restart or a
+    crash); how many. Running a task twice is harmless: the task code is idempotent."""
+    ids = unfinished_task_ids(session)
+    _commit_then_submit(session, ids, executor=executor, batch_size=batch_size)
+    return len(ids)
+
+
+def _commit_then_submit(
+    session: Session, ids: Sequence[int], *, executor: Executor, batch_size: int
+) -> None:
+    session.commit()  # the rows exist before any worker can see a message about them
+    submit_all(executor, ids, batch_size=batch_size)
