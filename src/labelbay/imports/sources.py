@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from labelbay.config import Settings
 from labelbay.db.models import Image
-from labelbay.errors import Invalid
+from labelbay.errors import Forbidden, Invalid
+from labelbay.security.outbound import OutboundGuard
 from labelbay.storage import Locations, ObjectStore, open_store
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
@@ -42,6 +43,25 @@ def canonical_url(url: str) -> str:
     return url
 
 
+def check_source(url: str, *, admin: bool, settings: Settings) -> None:
+    """`Forbidden` unless the caller may make the server read `url`: the server's folders and S3
+    endpoints that are not allow-listed (`LABELBAY_OUTBOUND_ALLOWLIST`) need an administrator,
+    since the server would send its own S3 credentials to whatever the endpoint names."""
+    if admin:
+        return
+    parts = urlsplit(canonical_url(url))
+    if parts.scheme == "file":
+        raise Forbidden("importing from the server's folders needs an administrator")
+    guard = OutboundGuard.of(settings.outbound_allowlist)
+    for endpoint in parse_qs(parts.query).get("endpoint", []):
+        host = urlsplit(endpoint).hostname or ""
+        if urlsplit(endpoint).scheme not in ("http", "https") or not guard.allow_listed(host):
+            raise Forbidden(
+                f"S3 endpoint {endpoint!r} is not allow-listed; an administrator can import "
+                "from it, or allow-list its host in LABELBAY_OUTBOUND_ALLOWLIST"
+            )
+
+
 def open_source(url: str, settings: Settings) -> ImportSource:
     """The source a URL names; `Invalid` when it is not an S3 URL or an existing folder."""
     url = canonical_url(url)
@@ -50,7 +70,11 @@ def open_source(url: str, settings: Settings) -> ImportSource:
         folder = Path(unquote(parts.path))
         if parts.netloc not in ("", "localhost") or not folder.is_absolute():
             raise Invalid("a folder source is file:///absolute/path")
-        if not folder.is_dir():
+        try:
+            is_folder = folder.is_dir()
+        except OSError as exc:  # a name too long for the file system, a loop of links
+            raise Invalid(f"cannot read folder {folder}: {exc.strerror}") from exc
+        if not is_folder:
             raise Invalid(f"no such folder: {folder}")
         root = folder.as_uri()
         return ImportSource(root, "file", _open(root, settings), "", root)
