@@ -94,6 +94,7 @@ class ServerProcess:
 
 
 def start_server(tmp_path: Path, **env: str) -> ServerProcess:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     port = free_port()
     values = {
         **os.environ,

@@ -19,6 +19,8 @@ access_log = logging.getLogger("labelbay.access")
 
 # Probes and scrapes are not counted against a client's rate limit.
 UNLIMITED_PATHS = frozenset({"/health", "/ready", "/metrics"})
+# Set in the request's state by the per-user limit when it refuses a request.
+USER_LIMITED = "user_rate_limited"
 
 
 class RequestContextMiddleware:
@@ -46,15 +48,23 @@ class RequestContextMiddleware:
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
+        state = scope.setdefault("state", {})
         try:
             limiter = self.context.limiter
-            if limiter is not None and scope["path"] not in UNLIMITED_PATHS:
-                verdict = limiter.hit("ip", client)
+            limited = limiter is not None and scope["path"] not in UNLIMITED_PATHS
+            if limiter is not None and limited:
+                verdict = limiter.check("ip", client)
                 if not verdict.allowed:
                     self.context.metrics.rate_limited.labels("ip").inc()
                     await _too_many(send_with_id, verdict.retry_after_s)
                     return
-            await self.app(scope, receive, send_with_id)
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                # A request its user's own limit refused costs that user, not the address: other
+                # users behind the same address (a NAT, an office proxy) keep their budget.
+                if limiter is not None and limited and not state.get(USER_LIMITED):
+                    limiter.hit("ip", client)
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"

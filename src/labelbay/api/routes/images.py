@@ -31,6 +31,7 @@ from labelbay.errors import DomainError
 from labelbay.imports.sources import image_store
 from labelbay.jobs.executors import submit_all
 from labelbay.jobs.service import create_job, task_ids
+from labelbay.security.freejson import check_free_json
 from labelbay.services import images
 from labelbay.services.projects import require_project
 from labelbay.uploads.multipart import FilePart, FormField, MultipartError, StreamingFormReader
@@ -208,11 +209,14 @@ async def _judge(
 def _parse_meta(value: str) -> dict[str, Any]:
     try:
         meta = json.loads(value)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "metadata is not valid JSON") from exc
     if not isinstance(meta, dict):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "metadata must be a JSON object")
-    return meta
+    try:
+        return dict(check_free_json(meta))
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"metadata {exc}") from exc
 
 
 @router.get("/projects/{project_id}/images")

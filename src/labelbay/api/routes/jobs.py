@@ -16,7 +16,7 @@ from labelbay.jobs import service
 from labelbay.jobs.callbacks import CallbackRefused, check_url
 from labelbay.jobs.executors import submit_all
 from labelbay.services import models
-from labelbay.services.projects import require_project
+from labelbay.services.projects import hidden_as, require_project
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
@@ -108,8 +108,9 @@ def create_job(
 
 
 def _visible_job(session: SessionDep, user: CurrentUser, job_id: int, min_role: Role) -> Job:
-    job = service.get_job(session, job_id=job_id)
-    require_project(session, user=user, project_id=job.project_id, min_role=min_role)
+    with hidden_as(f"job {job_id}"):
+        job = service.get_job(session, job_id=job_id)
+        require_project(session, user=user, project_id=job.project_id, min_role=min_role)
     return job
 
 
