@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bench.serving import free_port, wait_until_healthy
+from tests.api.conftest import spool_dir  # noqa: F401 - the same fixture for upload tests here
 
 # Most of these tests are about the HTTP layer, which is the same on both stacks.
 EMBEDDED = pytest.mark.parametrize("stack_urls", ["embedded"], indirect=True)

@@ -98,21 +98,26 @@ async def upload_images(
         max_pixels=settings.max_image_pixels,
         max_filename_length=settings.max_filename_length,
     )
-    reader = StreamingFormReader(boundary, max_file_bytes=settings.max_upload_bytes)
+    reader = StreamingFormReader(
+        boundary,
+        max_file_bytes=settings.max_upload_bytes,
+        max_files=settings.max_files_per_request,
+    )
     stored: list[Image] = []
     rejected: list[images.Rejection] = []
     meta: dict[str, Any] = {}
     seen_files = 0
     try:
         async for chunk in request.stream():
-            reader.feed(chunk)
+            # Parsing (and creating each part's file) is CPU and disk work: off the event loop.
+            await run_in_threadpool(reader.feed, chunk)
             while (part := reader.pop_completed()) is not None:
                 if isinstance(part, FormField):
                     if part.name == "metadata":
                         meta = _parse_meta(part.value)
                     continue
                 seen_files += 1
-                outcome = await _judge(part, seen_files, project_id, user.id, limits, context, meta)
+                outcome = await _judge(part, project_id, user.id, limits, context, meta)
                 (stored if isinstance(outcome, Image) else rejected).append(outcome)  # type: ignore[arg-type]
     except ClientDisconnect:
         # Nobody is listening any more; files finished before the cut stay stored, each whole.
@@ -128,6 +133,15 @@ async def upload_images(
     if not reader.ended:
         reader.abort()  # the part being written when the body stopped: close and delete its file
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "multipart body ended early")
+    if reader.files_over_limit:
+        limit = settings.max_files_per_request
+        rejected.append(
+            images.Rejection(
+                f"{reader.files_over_limit} more files",
+                f"more than {limit} files in one request: the files after the first {limit} "
+                "were not read",
+            )
+        )
     if seen_files == 0:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST,
@@ -180,7 +194,6 @@ def start_default_job(
 
 async def _judge(
     part: FilePart,
-    index: int,
     project_id: int,
     uploader_id: int,
     limits: images.UploadLimits,
@@ -190,10 +203,6 @@ async def _judge(
     if part.field_name != UPLOAD_FIELD:
         part.discard()
         return images.Rejection(part.filename, f"unexpected field {part.field_name!r}")
-    if index > context.settings.max_files_per_request:
-        part.discard()
-        limit = context.settings.max_files_per_request
-        return images.Rejection(part.filename, f"more than {limit} files in one request")
     return await run_in_threadpool(
         images.store_upload,
         sessions=context.sessions,
