@@ -64,7 +64,6 @@ class Settings(BaseSettings):
     max_upload_request_bytes: int = Field(default=64 * 1024**3, ge=1024)
     body_timeout_s: float = Field(default=30.0, gt=0)
     body_min_rate_bytes_per_s: int = Field(default=8 * 1024, ge=1)
-    max_decode_bytes: int = Field(default=192 * 1024 * 1024, ge=1024 * 1024)
 
     rate_limit_enabled: bool = True
     rate_limit_per_user: str = "1200/minute"

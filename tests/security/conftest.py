@@ -81,6 +81,8 @@ class ServerProcess:
 
     process: subprocess.Popen[bytes]
     base_url: str
+    env: dict[str, str]
+    cwd: Path
 
     def status(self, key: str) -> int:
         """A memory figure of the server process from /proc (kB), e.g. VmHWM (peak) or VmRSS."""
@@ -109,7 +111,7 @@ def start_server(tmp_path: Path, **env: str) -> ServerProcess:
     }
     command = [str(Path(sys.executable).parent / "labelbay"), "serve"]
     process = subprocess.Popen(command, env=values, cwd=tmp_path)
-    server = ServerProcess(process, f"http://127.0.0.1:{port}")
+    server = ServerProcess(process, f"http://127.0.0.1:{port}", values, tmp_path)
     try:
         wait_until_healthy(server.base_url)
     except BaseException:
