@@ -14,6 +14,7 @@ from labelbay.api.context import AppContext
 from labelbay.api.errors import install_error_handlers
 from labelbay.api.limits import BodyLimitMiddleware
 from labelbay.api.middleware import RequestContextMiddleware
+from labelbay.api.openapi import install_openapi
 from labelbay.api.routes import (
     analyses,
     auth,
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.context = context
     install_error_handlers(app)
+    install_openapi(app)
     for module in (
         ops,
         auth,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from labelbay.api.deps import AdminUser, ContextDep, CurrentUser, SessionDep, token_lifetime
+from labelbay.api.openapi import ErrorOut
 from labelbay.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, Token, UserCreate, UserOut
 from labelbay.security.tokens import create_access_token
 from labelbay.services import users
@@ -15,7 +16,13 @@ from labelbay.services import users
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
 
-@router.post("/auth/token")
+@router.post(
+    "/auth/token",
+    responses={
+        401: {"model": ErrorOut, "description": "Wrong e-mail or password"},
+        429: {"model": ErrorOut, "description": "Too many failed sign-ins for this account"},
+    },
+)
 def sign_in(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], context: ContextDep, session: SessionDep
 ) -> Token:
