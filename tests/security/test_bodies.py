@@ -56,7 +56,11 @@ def _status_line(sock: socket.socket) -> str:
 @EMBEDDED
 @pytest.mark.parametrize(
     "path",
-    ["/api/v1/projects", "/api/v1/auth/token", "/api/analyses/images/1/analyses"],
+    [
+        "/api/v1/projects",
+        "/api/v1/auth/token",
+        "/api/images/0190f5c4-0000-7000-8000-000000000001/analyses",  # HMAC-signed route
+    ],
 )
 def test_item2_declared_oversize_body_refused_before_reading(
     live_server: LiveServer, path: str
