@@ -149,4 +149,5 @@ def test_item2_memory_parallel_100mb_bodies_stay_near_idle(
         assert set(codes) <= {413, 0}, codes
         assert 413 in codes
     peak_kb = server_process.status("VmHWM")
+    print(f"idle RSS {idle_kb / 1024:.0f} MB, peak {peak_kb / 1024:.0f} MB")
     assert peak_kb - idle_kb < 50 * 1024, (idle_kb, peak_kb)

@@ -16,6 +16,7 @@ Written as plain ASGI so streamed bodies pass through untouched.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 from fastapi import HTTPException, status
@@ -116,7 +117,7 @@ def _header(scope: Scope, name: bytes) -> str:
 
 
 async def _answer(send: Send, exc: HTTPException) -> None:
-    body = ('{"detail":"' + exc.detail + '"}').encode()
+    body = json.dumps({"detail": exc.detail}).encode()
     await send(
         {
             "type": "http.response.start",
