@@ -31,7 +31,7 @@ def test_item1_import_ssrf_loopback_endpoints_never_contacted(
     manager = stack.quick_user("manager@example.com")
     for listener in (listener_v4, listener_v6):
         endpoint = f"http://{listener.url_host}:{listener.port}"
-        answer = _import(stack, manager, s3_url("b", "p", endpoint=endpoint))
+        answer = _import(stack, manager, s3_url("bucket", "p", endpoint=endpoint))
         assert answer.status_code == 403, answer.text
         assert "allow-list" in answer.json()["detail"]
     assert listener_v4.received == []
@@ -51,8 +51,21 @@ def test_item1_import_ssrf_loopback_endpoints_never_contacted(
 @EMBEDDED
 def test_item1_import_ssrf_private_endpoints_refused(stack: Stack, endpoint: str) -> None:
     manager = stack.quick_user("manager@example.com")
-    answer = _import(stack, manager, s3_url("b", "p", endpoint=endpoint))
+    answer = _import(stack, manager, s3_url("bucket", "p", endpoint=endpoint))
     assert answer.status_code == 403, answer.text
+
+
+@EMBEDDED
+@pytest.mark.parametrize(
+    "source",
+    [
+        "s3://bucket/p?region=us-east-1.attacker.example%23",  # would become part of an AWS host name
+        "s3://attacker.example:80%23/p",
+    ],
+)
+def test_item1_import_ssrf_bucket_and_region_stay_names(stack: Stack, source: str) -> None:
+    manager = stack.quick_user("manager@example.com")
+    assert _import(stack, manager, source).status_code == 403
 
 
 @EMBEDDED
@@ -61,9 +74,7 @@ def test_item1_import_ssrf_second_endpoint_is_checked_too(
 ) -> None:
     """The storage URL parser takes the last `endpoint`: each one given is checked."""
     manager = stack.quick_user("manager@example.com")
-    source = (
-        f"s3://b/p?endpoint=https://s3.amazonaws.com&endpoint=http://127.0.0.1:{listener_v4.port}"
-    )
+    source = f"s3://bucket/p?endpoint=https://s3.amazonaws.com&endpoint=http://127.0.0.1:{listener_v4.port}"
     assert _import(stack, manager, source).status_code == 403
     assert listener_v4.received == []
 

@@ -10,6 +10,7 @@ imported image keeps it in `images.source_url`, and a reference-mode image is re
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +23,8 @@ from labelbay.security.outbound import OutboundGuard
 from labelbay.storage import Locations, ObjectStore, open_store
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+_S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_S3_REGION = re.compile(r"[a-z]{2}(-[a-z0-9]+)+")
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,14 @@ def check_source(url: str, *, admin: bool, settings: Settings) -> None:
     parts = urlsplit(canonical_url(url))
     if parts.scheme == "file":
         raise Forbidden("importing from the server's folders needs an administrator")
+    query = parse_qs(parts.query)
+    # Without an endpoint the bucket and region become part of an AWS host name: keep them names.
+    if parts.scheme == "s3" and not _S3_BUCKET.fullmatch(parts.netloc):
+        raise Forbidden(f"{parts.netloc!r} is not an S3 bucket name")
+    if not all(_S3_REGION.fullmatch(region) for region in query.get("region", [])):
+        raise Forbidden("the S3 region must be a region name such as us-east-1")
     guard = OutboundGuard.of(settings.outbound_allowlist)
-    for endpoint in parse_qs(parts.query).get("endpoint", []):
+    for endpoint in query.get("endpoint", []):
         host = urlsplit(endpoint).hostname or ""
         if urlsplit(endpoint).scheme not in ("http", "https") or not guard.allow_listed(host):
             raise Forbidden(
