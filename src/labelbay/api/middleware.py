@@ -52,8 +52,12 @@ class RequestContextMiddleware:
         try:
             limiter = self.context.limiter
             limited = limiter is not None and scope["path"] not in UNLIMITED_PATHS
+            # A request with a credential is counted once answered, unless its user's own limit
+            # refused it: that costs the user, not the address, so other users behind the same
+            # address (a NAT, an office proxy) keep their budget. One without is counted at once.
+            deferred = b"authorization" in headers or b"x-api-key" in headers
             if limiter is not None and limited:
-                verdict = limiter.check("ip", client)
+                verdict = limiter.check("ip", client) if deferred else limiter.hit("ip", client)
                 if not verdict.allowed:
                     self.context.metrics.rate_limited.labels("ip").inc()
                     await _too_many(send_with_id, verdict.retry_after_s)
@@ -61,9 +65,7 @@ class RequestContextMiddleware:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
-                # A request its user's own limit refused costs that user, not the address: other
-                # users behind the same address (a NAT, an office proxy) keep their budget.
-                if limiter is not None and limited and not state.get(USER_LIMITED):
+                if limiter is not None and limited and deferred and not state.get(USER_LIMITED):
                     limiter.hit("ip", client)
         finally:
             elapsed = time.perf_counter() - started
