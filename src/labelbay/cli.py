@@ -53,6 +53,7 @@ def serve(
         workers=workers,
         log_config=None,
         access_log=False,
+        proxy_headers=False,  # the app trusts forwarded headers from LABELBAY_TRUSTED_PROXIES only
     )
 
 

@@ -59,10 +59,20 @@ class Settings(BaseSettings):
     max_filename_length: int = Field(default=255, ge=16)
     max_files_per_request: int = Field(default=10_000, ge=1)
 
+    # Hostile input (README "Security"): limits applied to every request before authentication.
+    max_json_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_upload_request_bytes: int = Field(default=64 * 1024**3, ge=1024)
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    body_min_rate_bytes_per_s: int = Field(default=8 * 1024, ge=1)
+
     rate_limit_enabled: bool = True
     rate_limit_per_user: str = "1200/minute"
     rate_limit_per_ip: str = "2400/minute"
+    rate_limit_login_per_account: str = "10/minute"
     rate_limit_storage_url: str = "memory://"
+    # Addresses or networks of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are
+    # believed; from any other peer those headers are ignored.
+    trusted_proxies: list[str] = Field(default_factory=list)
 
     model_cache_dir: str = "./data/model-cache"
     onnx_intra_op_threads: int = Field(default=1, ge=1, le=64)
@@ -88,8 +98,17 @@ class Settings(BaseSettings):
     callback_timeout_s: float = Field(default=10.0, gt=0)
     callback_max_attempts: int = Field(default=4, ge=1, le=10)
     callback_backoff_s: float = Field(default=1.0, ge=0)
-    # Hosts or networks a callback may reach although they are private or loopback.
-    callback_allowlist: list[str] = Field(default_factory=list)
+    # Hosts or networks that user-supplied URLs (callbacks, S3 import endpoints) may reach although
+    # they are private or loopback; the old name LABELBAY_CALLBACK_ALLOWLIST works too.
+    outbound_allowlist: list[str] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices(
+            "LABELBAY_OUTBOUND_ALLOWLIST",
+            "LABELBAY_CALLBACK_ALLOWLIST",
+            "outbound_allowlist",
+            "callback_allowlist",
+        ),
+    )
 
     # The old services' HTTP contracts (`POST /upload`, `POST /api/v1/predict`, `POST /images/`):
     # the project their images go to, and the models they run. Unset detect/classify models fall
@@ -151,6 +170,10 @@ class Settings(BaseSettings):
         if self.ml_analysis_enabled and (secret is None or not secret.get_secret_value()):
             raise ValueError("ML_CALLBACK_HMAC_SECRET must be set when ML_ANALYSIS_ENABLED is true")
         return self
+
+    @property
+    def callback_allowlist(self) -> list[str]:
+        return self.outbound_allowlist
 
     @property
     def is_sqlite(self) -> bool:

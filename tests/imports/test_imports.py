@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from PIL import Image
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -21,6 +22,13 @@ from tests.api.factories import jpeg_bytes, png_bytes
 from tests.support.fixed_model import register_fixed_models
 from tests.support.moto_server import MotoServer
 from tests.support.stack import Stack
+
+
+@pytest.fixture
+def stack_settings_overrides() -> dict[str, Any]:
+    """The moto server is on 127.0.0.1: an administrator allow-lists it, so that a project
+    manager may import from it (an S3 endpoint that is not allow-listed needs an administrator)."""
+    return {"outbound_allowlist": ["127.0.0.1"]}
 
 
 def _rows(stack: Stack, project_id: int) -> list[ImageRow]:

@@ -60,10 +60,12 @@ def test_decode_gives_rgb_order_and_three_channels() -> None:
     assert decode_image(grey, 10).pixels.shape[2] == 3
     rgba = np.dstack([red, np.full((64, 64), 128, np.uint8)])
     png = cv2.imencode(".png", cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))[1].tobytes()
-    decoded = decode_image(png, 8)  # not a JPEG: full size whatever min_side says
-    assert decoded.pixels.shape == (64, 64, 3)
-    assert decoded.scale == 1.0
+    decoded = decode_image(png, 8)  # not a JPEG: reduced after decoding, alpha dropped
+    assert decoded.pixels.shape == (8, 8, 3)
+    assert decoded.scale == 8.0
+    assert decoded.original_size == (64, 64)
     assert decoded.pixels[0, 0, 0] == 255
+    assert decode_image(png).pixels.shape == (64, 64, 3)
 
 
 @pytest.mark.parametrize("data", [b"", b"\xff\xd8\xff\xe0 truncated jpeg", b"GIF89a??", b"hello"])

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from labelbay.db.models import Analysis, AnalysisAnnotation, AnalysisArtifact, AnalysisStatus
+from labelbay.security.freejson import FreeJSON
 
 
 class AnalysisCreate(BaseModel):
@@ -17,7 +18,7 @@ class AnalysisCreate(BaseModel):
     )
     model_name: str = Field(min_length=1, max_length=100)
     model_version: str = Field(default="", max_length=50)
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    parameters: FreeJSON = Field(default_factory=dict)
 
 
 class StatusIn(BaseModel):
@@ -43,7 +44,7 @@ class AnnotationIn(BaseModel):
     annotation_type: str = Field(max_length=50)
     class_name: str | None = Field(default=None, max_length=200)
     confidence: float | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: FreeJSON = Field(default_factory=dict)
     storage_path: str | None = Field(default=None, max_length=512)
 
 

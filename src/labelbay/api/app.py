@@ -7,11 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from labelbay import __version__
 from labelbay.api.context import AppContext
 from labelbay.api.errors import install_error_handlers
+from labelbay.api.limits import BodyLimitMiddleware
 from labelbay.api.middleware import RequestContextMiddleware
+from labelbay.api.openapi import install_openapi
 from labelbay.api.routes import (
     analyses,
     auth,
@@ -71,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.context = context
     install_error_handlers(app)
+    install_openapi(app)
     for module in (
         ops,
         auth,
@@ -87,5 +91,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(thumbnails.router)
     app.include_router(web.router)  # last: its catch-all serves the web app's client routes
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(RequestContextMiddleware, context=context)
+    if settings.trusted_proxies:
+        # Only these peers' X-Forwarded-For is believed (`labelbay serve` turns uvicorn's own
+        # handling, which trusts 127.0.0.1 by default, off).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app

@@ -51,6 +51,7 @@ class AppContext:
             RateLimiter(
                 per_user=settings.rate_limit_per_user,
                 per_ip=settings.rate_limit_per_ip,
+                per_login=settings.rate_limit_login_per_account,
                 storage_url=settings.rate_limit_storage_url,
             )
             if settings.rate_limit_enabled

@@ -11,6 +11,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from labelbay.api.context import AppContext
+from labelbay.api.middleware import USER_LIMITED
 from labelbay.db.models import User
 from labelbay.security.tokens import InvalidToken, decode_access_token, looks_like_api_key
 from labelbay.services.users import user_for_api_key
@@ -53,6 +54,7 @@ UNAUTHORIZED = HTTPException(
 
 
 def get_current_user(
+    request: Request,
     context: ContextDep,
     session: SessionDep,
     bearer: Annotated[str | None, Depends(oauth2_scheme)],
@@ -84,6 +86,7 @@ def get_current_user(
     if context.limiter is not None:
         verdict = context.limiter.hit("user", str(user.id))
         if not verdict.allowed:
+            request.scope.setdefault("state", {})[USER_LIMITED] = True
             context.metrics.rate_limited.labels("user").inc()
             raise HTTPException(
                 status.HTTP_429_TOO_MANY_REQUESTS,

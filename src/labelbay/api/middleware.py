@@ -19,6 +19,8 @@ access_log = logging.getLogger("labelbay.access")
 
 # Probes and scrapes are not counted against a client's rate limit.
 UNLIMITED_PATHS = frozenset({"/health", "/ready", "/metrics"})
+# Set in the request's state by the per-user limit when it refuses a request.
+USER_LIMITED = "user_rate_limited"
 
 
 class RequestContextMiddleware:
@@ -46,15 +48,25 @@ class RequestContextMiddleware:
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
+        state = scope.setdefault("state", {})
         try:
             limiter = self.context.limiter
-            if limiter is not None and scope["path"] not in UNLIMITED_PATHS:
-                verdict = limiter.hit("ip", client)
+            limited = limiter is not None and scope["path"] not in UNLIMITED_PATHS
+            # A request with a credential is counted once answered, unless its user's own limit
+            # refused it: that costs the user, not the address, so other users behind the same
+            # address (a NAT, an office proxy) keep their budget. One without is counted at once.
+            deferred = b"authorization" in headers or b"x-api-key" in headers
+            if limiter is not None and limited:
+                verdict = limiter.check("ip", client) if deferred else limiter.hit("ip", client)
                 if not verdict.allowed:
                     self.context.metrics.rate_limited.labels("ip").inc()
                     await _too_many(send_with_id, verdict.retry_after_s)
                     return
-            await self.app(scope, receive, send_with_id)
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                if limiter is not None and limited and deferred and not state.get(USER_LIMITED):
+                    limiter.hit("ip", client)
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from labelbay.db.models import Comment, Image, Project, ProjectMember, Role
 from labelbay.labels import ClassScore, Geometry, Kind, Label
+from labelbay.security.freejson import FreeJSON
 
 
 class FromRow(BaseModel):
@@ -80,7 +81,7 @@ class ProjectCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=10_000)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: FreeJSON = Field(default_factory=dict)
     labels: list[str] = Field(default_factory=list, max_length=1000)
 
 
@@ -89,7 +90,7 @@ class ProjectPatch(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=10_000)
-    metadata: dict[str, Any] | None = None
+    metadata: FreeJSON | None = None
     default_model: str | None = Field(
         default=None, max_length=100, description="Run this model on every upload; '' for none"
     )
@@ -183,7 +184,7 @@ class ImageOut(BaseModel):
 class ImagePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    metadata: dict[str, Any]
+    metadata: FreeJSON
 
 
 class ImagePage(BaseModel):

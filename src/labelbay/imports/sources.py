@@ -11,17 +11,21 @@ imported image keeps it in `images.source_url`, and a reference-mode image is re
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
 from labelbay.config import Settings
-from labelbay.errors import Invalid
+from labelbay.errors import Forbidden, Invalid
+from labelbay.outbound import OutboundGuard
 from labelbay.services.images import source_store
 from labelbay.storage import ObjectStore
 from labelbay.storage.urls import join_url
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+_S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_S3_REGION = re.compile(r"[a-z]{2}(-[a-z0-9]+)+")
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,31 @@ def canonical_url(url: str) -> str:
     return url
 
 
+def check_source(url: str, *, admin: bool, settings: Settings) -> None:
+    """`Forbidden` unless the caller may make the server read `url`: the server's folders and S3
+    endpoints that are not allow-listed (`LABELBAY_OUTBOUND_ALLOWLIST`) need an administrator,
+    since the server would send its own S3 credentials to whatever the endpoint names."""
+    if admin:
+        return
+    parts = urlsplit(canonical_url(url))
+    if parts.scheme == "file":
+        raise Forbidden("importing from the server's folders needs an administrator")
+    query = parse_qs(parts.query)
+    # Without an endpoint the bucket and region become part of an AWS host name: keep them names.
+    if parts.scheme == "s3" and not _S3_BUCKET.fullmatch(parts.netloc):
+        raise Forbidden(f"{parts.netloc!r} is not an S3 bucket name")
+    if not all(_S3_REGION.fullmatch(region) for region in query.get("region", [])):
+        raise Forbidden("the S3 region must be a region name such as us-east-1")
+    guard = OutboundGuard.of(settings.outbound_allowlist)
+    for endpoint in query.get("endpoint", []):
+        host = urlsplit(endpoint).hostname or ""
+        if urlsplit(endpoint).scheme not in ("http", "https") or not guard.allow_listed(host):
+            raise Forbidden(
+                f"S3 endpoint {endpoint!r} is not allow-listed; an administrator can import "
+                "from it, or allow-list its host in LABELBAY_OUTBOUND_ALLOWLIST"
+            )
+
+
 def open_source(url: str, settings: Settings) -> ImportSource:
     """The source a URL names; `Invalid` when it is not an S3 URL or an existing folder."""
     url = canonical_url(url)
@@ -51,7 +80,11 @@ def open_source(url: str, settings: Settings) -> ImportSource:
         folder = Path(unquote(parts.path))
         if parts.netloc not in ("", "localhost") or not folder.is_absolute():
             raise Invalid("a folder source is file:///absolute/path")
-        if not folder.is_dir():
+        try:
+            is_folder = folder.is_dir()
+        except OSError as exc:  # a name too long for the file system, a loop of links
+            raise Invalid(f"cannot read folder {folder}: {exc.strerror}") from exc
+        if not is_folder:
             raise Invalid(f"no such folder: {folder}")
         root = folder.as_uri()
         return ImportSource(root, "file", source_store(root, settings), "", root)

@@ -33,6 +33,8 @@ _REDUCED_FLAGS = {
     8: cv2.IMREAD_REDUCED_GRAYSCALE_8,
 }
 _RGB_FLAGS = cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION
+# Modes whose RGB conversion matches OpenCV's (alpha dropped, 8-bit samples).
+_PIL_REDUCIBLE = frozenset({"RGB", "RGBA", "L", "LA"})
 _INV_255 = np.float32(1 / 255)
 
 
@@ -82,9 +84,14 @@ def image_size(data: bytes) -> tuple[int, int] | None:
 def decode_image(data: bytes, min_side: int | None = None, *, cover: bool = False) -> DecodedImage:
     """Decode bytes to RGB uint8, at a reduced scale for JPEGs when `min_side` allows it.
 
-    See `choose_reduction` for what `min_side` and `cover` mean. Non-JPEG images decode at full size
-    (OpenCV's reduced modes for them decode fully and then resize, which saves nothing).
+    See `choose_reduction` for what `min_side` and `cover` mean. Other formats decode at full size
+    (OpenCV's reduced modes for them decode fully and then resize) and, with `min_side`, are
+    reduced by PIL before any full-size copy is made.
     """
+    if data[:3] != _JPEG_MAGIC and min_side:
+        reduced = _reduced_with_pil(data, min_side, cover=cover)
+        if reduced is not None:
+            return reduced
     buffer = np.frombuffer(data, dtype=np.uint8)
     reduction = 1
     size = None
@@ -99,9 +106,29 @@ def decode_image(data: bytes, min_side: int | None = None, *, cover: bool = Fals
         raise ImageDecodeError(f"unexpected decoded layout {pixels.shape} {pixels.dtype}")
     height, width = pixels.shape[:2]
     original = size if size is not None else (width, height)
+
     return DecodedImage(
         pixels=np.asarray(pixels, dtype=np.uint8), scale=float(reduction), original_size=original
     )
+
+
+def _reduced_with_pil(data: bytes, min_side: int, *, cover: bool) -> DecodedImage | None:
+    """A PNG or WebP decoded once at full size by PIL and reduced before any copy is made: OpenCV
+    would hold two full-size buffers (its decode and the colour conversion), which for a
+    64-megapixel image is most of the memory a worker has. None when PIL cannot do it."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if im.mode not in _PIL_REDUCIBLE:
+                return None
+            width, height = im.size
+            reduction = choose_reduction(width, height, min_side, cover=cover)
+            if reduction == 1:
+                return None
+            small = im.reduce(reduction)
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+    pixels = np.asarray(small.convert("RGB"), dtype=np.uint8)
+    return DecodedImage(pixels=pixels, scale=float(reduction), original_size=(width, height))
 
 
 class Letterboxed(NamedTuple):

@@ -38,6 +38,7 @@ import numpy.typing as npt
 
 from labelbay.inference.base import Model, ModelError, ModelSpec, Prepared, RGBImage
 from labelbay.inference.detections import Detections
+from labelbay.outbound import OutboundGuard
 
 # v2 tensor datatypes that can carry detection outputs, and the numpy type each reads into.
 NUMPY_OF: dict[str, type[np.generic]] = {
@@ -57,6 +58,9 @@ NUMPY_OF: dict[str, type[np.generic]] = {
 OUTPUTS = ("boxes", "scores", "class_ids", "text", "circles", "class_names")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 30.0
+# Model URLs are registered by administrators (`labelbay models add`), so they may be private; each
+# request is still resolved once and sent to the address that was checked.
+ADMIN_URLS = OutboundGuard(trusted=True)
 
 
 def model_url(base_url: str, name: str) -> str:
@@ -76,7 +80,7 @@ def check_endpoint(
     With `input_name`, the metadata must also list an input of that name.
     """
     base = model_url(url, name)
-    with httpx.Client(headers=dict(headers or {}), timeout=timeout_s) as client:
+    with ADMIN_URLS.client(headers=dict(headers or {}), timeout=timeout_s) as client:
         what = f"KServe model {name!r} at {url}"
         metadata = _json_of(_send(client, "GET", base, retries=0, backoff_s=0), what)
         ready = _send(client, "GET", f"{base}/ready", retries=0, backoff_s=0)
@@ -134,7 +138,7 @@ class KServeModel(Model):
         self.retries = int(_number(options, "retries", 3))
         self.backoff_s = _number(options, "backoff_s", 0.5)
         self.infer_url = f"{model_url(spec.url, self.remote_name)}/infer"
-        self.client = httpx.Client(headers=auth_headers(options), timeout=self.timeout_s)
+        self.client = ADMIN_URLS.client(headers=auth_headers(options), timeout=self.timeout_s)
 
     def pre_process(self, images: Sequence[RGBImage]) -> Prepared:
         bodies, meta = [], []

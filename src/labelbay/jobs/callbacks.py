@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
+
+from labelbay.outbound import OutboundGuard, OutboundRefused
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Signature-256"
 
 
-class CallbackRefused(ValueError):
-    """The URL may not be called (scheme, or an address in a private range)."""
+# One guard for every outbound URL (see outbound.py); the old names stay for callers.
+CallbackRefused = OutboundRefused
 
 
 @dataclass(frozen=True)
@@ -43,36 +42,8 @@ def verify(body: bytes, secret: str, header: str) -> bool:
 
 
 def check_url(url: str, *, allowlist: Sequence[str]) -> None:
-    """Refuse URLs that are not http(s) or that resolve to a non-public address, unless the host
-    or one of its addresses is allow-listed (as a host name, an address or a network)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise CallbackRefused("callback URL must be http:// or https:// with a host")
-    host = parts.hostname
-    if host in allowlist:
-        return
-    networks = [ipaddress.ip_network(item, strict=False) for item in allowlist if _is_net(item)]
-    try:
-        infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise CallbackRefused(f"callback host {host!r} does not resolve") from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if any(address in net for net in networks):
-            continue
-        if not address.is_global:
-            raise CallbackRefused(
-                f"callback host {host!r} resolves to {address}, a private or reserved address; "
-                "allow-list it in LABELBAY_CALLBACK_ALLOWLIST to use it"
-            )
-
-
-def _is_net(item: str) -> bool:
-    try:
-        ipaddress.ip_network(item, strict=False)
-    except ValueError:
-        return False
-    return True
+    """Refuse a callback URL the outbound guard refuses (scheme, private or reserved address)."""
+    OutboundGuard.of(allowlist).check(url)
 
 
 def deliver(
@@ -95,7 +66,7 @@ def deliver(
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, secret)}
     error = "not attempted"
     status_code: int | None = None
-    with httpx.Client(timeout=timeout_s, follow_redirects=False) as client:
+    with OutboundGuard.of(allowlist).client(timeout=timeout_s) as client:
         for attempt in range(1, max_attempts + 1):
             try:
                 answer = client.post(url, content=body, headers=headers)

@@ -18,7 +18,7 @@ from labelbay.db.models import Annotation, Comment, Image, Prediction, Role, Use
 from labelbay.db.session import transaction
 from labelbay.errors import Invalid, NotFound
 from labelbay.services.filters import metadata_conditions
-from labelbay.services.projects import require_project
+from labelbay.services.projects import hidden_as, require_project
 from labelbay.storage import Locations, ObjectStore
 from labelbay.storage.keys import new_image_key
 from labelbay.storage.urls import open_cached, split_url
@@ -216,13 +216,11 @@ def image_conditions(
 
 def get_image(session: Session, *, user: User, image_id: uuid.UUID, min_role: Role) -> Image:
     """The image if the user's role in its project is at least `min_role` (else NotFound/Forbidden)."""
-    image = session.get(Image, image_id)
-    if image is None:
-        raise NotFound(f"image {image_id} not found")
-    try:
+    with hidden_as(f"image {image_id}"):
+        image = session.get(Image, image_id)
+        if image is None:
+            raise NotFound(f"image {image_id} not found")
         require_project(session, user=user, project_id=image.project_id, min_role=min_role)
-    except NotFound as exc:
-        raise NotFound(f"image {image_id} not found") from exc
     return image
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select
@@ -41,6 +42,17 @@ def require_project(
     if not role.at_least(min_role):
         raise Forbidden(f"this needs the {min_role.value} role or higher; you are {role.value}")
     return project, role
+
+
+@contextmanager
+def hidden_as(what: str) -> Iterator[None]:
+    """Inside, any `NotFound` (the row is missing, or it is in a project the user may not see)
+    reads `<what> not found`: a hidden object and a missing one answer the same, and the answer
+    names nothing the caller did not send (not the project, not a parent's id)."""
+    try:
+        yield
+    except NotFound:
+        raise NotFound(f"{what} not found") from None
 
 
 def create_project(

@@ -2,24 +2,56 @@
 
 The request body is never held in memory: bytes go to disk as they arrive, hashed on the way, and a part
 larger than the size limit stops being written (it is kept only as "too large"). Completed parts are
-handed out one at a time so the caller can validate and store each before the next arrives.
+handed out one at a time so the caller can validate and store each before the next arrives. File
+parts beyond `max_files` are counted, never written. Parsing is CPU work: callers on an event loop
+run `feed` in a worker thread.
+
+File names are taken byte for byte from the part's header and decoded as UTF-8 (RFC 7578 §4.2;
+Latin-1 when they are not UTF-8); an RFC 5987 `filename*=UTF-8''...` form, which some clients add,
+wins over the plain one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import unquote
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 
 class MultipartError(ValueError):
     """The request body is not usable multipart/form-data."""
+
+
+# `filename*=charset'language'percent-encoded` (RFC 5987 / RFC 8187), as some clients send it.
+_EXTENDED_FILENAME = re.compile(r"""filename\*\s*=\s*([\w!#$%&+^`{}~-]+)'[^']*'([^;\s]+)""", re.I)
+
+
+def header_text(raw: bytes) -> str:
+    """Header bytes as text: UTF-8 (what browsers send, RFC 7578), else Latin-1 (RFC 7230)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def disposition_filename(header: str, plain: bytes | None) -> str | None:
+    """The file name of a Content-Disposition header kept as Latin-1 text (byte for byte)."""
+    extended = _EXTENDED_FILENAME.search(header)
+    if extended:
+        charset, value = extended.groups()
+        try:
+            return unquote(value, encoding=charset, errors="strict")
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return None if plain is None else header_text(plain)
 
 
 @dataclass
@@ -75,8 +107,18 @@ class StreamingFormReader:
 
     MAX_FIELD_BYTES = 64 * 1024
 
-    def __init__(self, boundary: bytes, *, max_file_bytes: int, spool_dir: Path | None = None):
+    def __init__(
+        self,
+        boundary: bytes,
+        *,
+        max_file_bytes: int,
+        max_files: int | None = None,
+        spool_dir: Path | None = None,
+    ):
         self._max_file_bytes = max_file_bytes
+        self._max_files = max_files
+        self.files_seen = 0
+        self.files_over_limit = 0  # file parts past `max_files`: counted, not written
         self._spool_dir = spool_dir
         self._completed: deque[FilePart | FormField] = deque()
         self._current = _Current()
@@ -138,23 +180,30 @@ class StreamingFormReader:
     def _on_header_end(self) -> None:
         current = self._current
         name = current.header_field.decode("latin-1").strip().lower()
-        current.headers[name] = current.header_value.decode("utf-8", "replace").strip()
+        # Latin-1 keeps the bytes as they came; names and values are decoded where they are used.
+        current.headers[name] = current.header_value.decode("latin-1").strip()
         current.header_field = bytearray()
         current.header_value = bytearray()
 
     def _on_headers_finished(self) -> None:
         current = self._current
-        disposition, params = parse_options_header(current.headers.get("content-disposition", ""))
+        header = current.headers.get("content-disposition", "")
+        disposition, params = parse_options_header(header)
         if disposition != b"form-data":
             raise MultipartError("a part without Content-Disposition: form-data")
-        name = params.get(b"name", b"").decode("utf-8", "replace")
-        if b"filename" in params:
+        name = header_text(params.get(b"name", b""))
+        filename = disposition_filename(header, params.get(b"filename"))
+        if filename is not None:
+            self.files_seen += 1
+            if self._max_files is not None and self.files_seen > self._max_files:
+                self.files_over_limit += 1
+                return  # neither file nor text: its data is skipped
             fd, path = tempfile.mkstemp(prefix="labelbay-upload-", dir=self._spool_dir)
             current.handle = os.fdopen(fd, "wb")
             current.digest = hashlib.sha256()
             current.file = FilePart(
                 field_name=name,
-                filename=params[b"filename"].decode("utf-8", "replace"),
+                filename=filename,
                 content_type=current.headers.get("content-type", ""),
                 path=Path(path),
             )

@@ -109,7 +109,7 @@ async def pipeline_or_user(
     if signing.SIGNATURE_HEADER in headers or signing.TIMESTAMP_HEADER in headers:
         await _verify_signature(request, context, session)
         return None
-    return await run_in_threadpool(get_current_user, context, session, bearer, api_key)
+    return await run_in_threadpool(get_current_user, request, context, session, bearer, api_key)
 
 
 SignedPipeline = Depends(signed_pipeline)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from labelbay.api.deps import AdminUser, ContextDep, CurrentUser, SessionDep, token_lifetime
+from labelbay.api.openapi import ErrorOut
 from labelbay.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, Token, UserCreate, UserOut
 from labelbay.security.tokens import create_access_token
 from labelbay.services import users
@@ -15,13 +16,32 @@ from labelbay.services import users
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
 
-@router.post("/auth/token")
+@router.post(
+    "/auth/token",
+    responses={
+        401: {"model": ErrorOut, "description": "Wrong e-mail or password"},
+        429: {"model": ErrorOut, "description": "Too many failed sign-ins for this account"},
+    },
+)
 def sign_in(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], context: ContextDep, session: SessionDep
 ) -> Token:
-    """Exchange an e-mail (`username`) and password for a bearer token (OAuth2 password flow)."""
+    """Exchange an e-mail (`username`) and password for a bearer token (OAuth2 password flow).
+
+    Wrong passwords for one account are limited (`LABELBAY_RATE_LIMIT_LOGIN_PER_ACCOUNT`), from
+    whatever addresses they come: past the limit the answer is 429 until the window moves on."""
+    limiter = context.limiter
+    account = form.username.strip().lower()
+    if limiter is not None and not (verdict := limiter.check("login", account)).allowed:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many failed sign-ins for this account; try again later",
+            headers={"Retry-After": str(verdict.retry_after_s)},
+        )
     user = users.authenticate(session, email=form.username, password=form.password)
     if user is None:
+        if limiter is not None:
+            limiter.hit("login", account)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "wrong e-mail or password",

@@ -28,6 +28,7 @@ from labelbay.api.schemas import (
 from labelbay.db.models import Image, Project, Role, User
 from labelbay.errors import DomainError
 from labelbay.jobs.start import start_job
+from labelbay.security.freejson import check_free_json
 from labelbay.services import images
 from labelbay.services.projects import require_project
 from labelbay.uploads.multipart import FilePart, FormField, MultipartError, StreamingFormReader
@@ -94,21 +95,26 @@ async def upload_images(
         max_pixels=settings.max_image_pixels,
         max_filename_length=settings.max_filename_length,
     )
-    reader = StreamingFormReader(boundary, max_file_bytes=settings.max_upload_bytes)
+    reader = StreamingFormReader(
+        boundary,
+        max_file_bytes=settings.max_upload_bytes,
+        max_files=settings.max_files_per_request,
+    )
     stored: list[Image] = []
     rejected: list[images.Rejection] = []
     meta: dict[str, Any] = {}
     seen_files = 0
     try:
         async for chunk in request.stream():
-            reader.feed(chunk)
+            # Parsing (and creating each part's file) is CPU and disk work: off the event loop.
+            await run_in_threadpool(reader.feed, chunk)
             while (part := reader.pop_completed()) is not None:
                 if isinstance(part, FormField):
                     if part.name == "metadata":
                         meta = _parse_meta(part.value)
                     continue
                 seen_files += 1
-                outcome = await _judge(part, seen_files, project_id, user.id, limits, context, meta)
+                outcome = await _judge(part, project_id, user.id, limits, context, meta)
                 (stored if isinstance(outcome, Image) else rejected).append(outcome)  # type: ignore[arg-type]
     except ClientDisconnect:
         # Nobody is listening any more; files finished before the cut stay stored, each whole.
@@ -124,6 +130,15 @@ async def upload_images(
     if not reader.ended:
         reader.abort()  # the part being written when the body stopped: close and delete its file
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "multipart body ended early")
+    if reader.files_over_limit:
+        limit = settings.max_files_per_request
+        rejected.append(
+            images.Rejection(
+                f"{reader.files_over_limit} more files",
+                f"more than {limit} files in one request: the files after the first {limit} "
+                "were not read",
+            )
+        )
     if seen_files == 0:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST,
@@ -175,7 +190,6 @@ def start_default_job(
 
 async def _judge(
     part: FilePart,
-    index: int,
     project_id: int,
     uploader_id: int,
     limits: images.UploadLimits,
@@ -185,10 +199,6 @@ async def _judge(
     if part.field_name != UPLOAD_FIELD:
         part.discard()
         return images.Rejection(part.filename, f"unexpected field {part.field_name!r}")
-    if index > context.settings.max_files_per_request:
-        part.discard()
-        limit = context.settings.max_files_per_request
-        return images.Rejection(part.filename, f"more than {limit} files in one request")
     return await run_in_threadpool(
         images.store_upload,
         sessions=context.sessions,
@@ -204,11 +214,14 @@ async def _judge(
 def _parse_meta(value: str) -> dict[str, Any]:
     try:
         meta = json.loads(value)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "metadata is not valid JSON") from exc
     if not isinstance(meta, dict):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "metadata must be a JSON object")
-    return meta
+    try:
+        return dict(check_free_json(meta))
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"metadata {exc}") from exc
 
 
 @router.get("/projects/{project_id}/images")

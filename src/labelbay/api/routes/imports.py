@@ -11,9 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from labelbay.api.deps import ContextDep, CurrentUser, SessionDep
 from labelbay.api.schemas import Rejected
 from labelbay.db.models import Role
-from labelbay.errors import Forbidden
 from labelbay.imports.service import run_import
-from labelbay.imports.sources import canonical_url
+from labelbay.imports.sources import check_source
 from labelbay.jobs.start import start_job
 from labelbay.services.projects import require_project
 
@@ -50,8 +49,7 @@ async def import_images(
     project, _ = await run_in_threadpool(
         require_project, session, user=user, project_id=project_id, min_role=Role.manager
     )
-    if canonical_url(body.source_url).startswith("file:") and not user.is_admin:
-        raise Forbidden("importing from the server's folders needs an administrator")
+    check_source(body.source_url, admin=user.is_admin, settings=context.settings)
     session.commit()
     result = await run_in_threadpool(
         run_import,

@@ -17,7 +17,7 @@ from labelbay.jobs.callbacks import CallbackRefused, check_url
 from labelbay.jobs.start import start_job
 from labelbay.labels import Label
 from labelbay.services import models
-from labelbay.services.projects import require_project
+from labelbay.services.projects import hidden_as, require_project
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
@@ -107,8 +107,9 @@ def create_job(
 
 
 def _visible_job(session: SessionDep, user: CurrentUser, job_id: int, min_role: Role) -> Job:
-    job = service.get_job(session, job_id=job_id)
-    require_project(session, user=user, project_id=job.project_id, min_role=min_role)
+    with hidden_as(f"job {job_id}"):
+        job = service.get_job(session, job_id=job_id)
+        require_project(session, user=user, project_id=job.project_id, min_role=min_role)
     return job
 
 

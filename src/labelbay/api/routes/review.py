@@ -21,6 +21,7 @@ from labelbay.db.models import Annotation, Image, Role, User
 from labelbay.labels import Label
 from labelbay.services import annotations as service
 from labelbay.services.images import get_image
+from labelbay.services.projects import hidden_as
 
 router = APIRouter(prefix="/api/v1", tags=["review"])
 
@@ -28,8 +29,9 @@ router = APIRouter(prefix="/api/v1", tags=["review"])
 def _annotation_and_image(
     session: SessionDep, user: User, annotation_id: int
 ) -> tuple[Annotation, Image]:
-    annotation = service.get_annotation(session, annotation_id=annotation_id)
-    image = get_image(session, user=user, image_id=annotation.image_id, min_role=Role.annotator)
+    with hidden_as(f"annotation {annotation_id}"):
+        annotation = service.get_annotation(session, annotation_id=annotation_id)
+        image = get_image(session, user=user, image_id=annotation.image_id, min_role=Role.annotator)
     return annotation, image
 
 

@@ -34,13 +34,18 @@ def render_thumbnail(data: bytes, size: int) -> bytes:
     """The image scaled to fit a size x size square (never enlarged), EXIF-rotated, as JPEG."""
     with PILImage.open(io.BytesIO(data)) as source:
         source.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster
-        picture = ImageOps.exif_transpose(source)
-        if picture.mode not in ("RGB", "L"):
+        picture: PILImage.Image = source
+        if picture.mode not in ("RGB", "L", "RGBA", "LA"):
+            picture = picture.convert("RGBA")  # palettes, 1-bit, 16-bit: resized as RGBA
+        # Scale first, then rotate and flatten the alpha onto white: the full-size image is
+        # decoded once and not copied (uploads bound its decoded size: uploads/validate.py).
+        picture.thumbnail((size, size), PILImage.Resampling.LANCZOS)
+        picture = ImageOps.exif_transpose(picture)
+        if picture.mode in ("RGBA", "LA"):
             background = PILImage.new("RGB", picture.size, (255, 255, 255))
             rgba = picture.convert("RGBA")
             background.paste(rgba, mask=rgba.getchannel("A"))
             picture = background
-        picture.thumbnail((size, size), PILImage.Resampling.LANCZOS)
         out = io.BytesIO()
         picture.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
         return out.getvalue()
