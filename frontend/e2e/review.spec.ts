@@ -79,8 +79,22 @@ test('review workflow: upload, run circles, correct a box, comment, persist, exp
   expect(predicted, 'circles finds coins in the coins picture').toBeGreaterThanOrEqual(5);
   await shot(page, '05-image-predictions');
 
-  // Correct one box: accept detection 1 (it becomes an annotation), then move it and resize it.
+  // Accept detection 1: a circle model's detection becomes a circle annotation (same kind).
   await page.getByRole('button', { name: 'Accept detection 1', exact: true }).click();
+  await expect(page.locator('svg [data-testid=annotation-circle]')).toHaveCount(1);
+
+  // Draw a box (b, drag) with a class, leave draw mode, then correct it: move it and resize it.
+  await page.getByLabel('Class to draw').selectOption('circle');
+  const stage = (await page.getByTestId('stage').boundingBox())!;
+  const drawn = page.waitForResponse((r) => r.url().endsWith('/annotations') && r.request().method() === 'POST' && r.ok());
+  await page.keyboard.press('b');
+  await page.mouse.move(stage.x + stage.width * 0.3, stage.y + stage.height * 0.3);
+  await page.mouse.down();
+  await page.mouse.move(stage.x + stage.width * 0.45, stage.y + stage.height * 0.45, { steps: 5 });
+  await page.mouse.up();
+  await drawn;
+  await page.keyboard.press('b');
+  await expect(page.getByRole('button', { name: 'Draw box (b)' })).toHaveAttribute('aria-pressed', 'false');
   const annotation = page.locator('svg [data-testid=annotation-box]');
   await expect(annotation).toHaveCount(1);
   const accepted = box(await annotation.getAttribute('data-box'));
@@ -128,6 +142,7 @@ test('review workflow: upload, run circles, correct a box, comment, persist, exp
   await page.reload();
   await expect(predictions).toHaveCount(predicted);
   await expect(annotation).toHaveCount(1);
+  await expect(page.locator('svg [data-testid=annotation-circle]')).toHaveCount(1);
   expect(box(await annotation.getAttribute('data-box'))).toEqual(corrected);
   await expect(annotation).toHaveAttribute('data-label', 'coin');
   await expect(predictions.first()).toHaveAttribute('data-verdict', 'accepted');
