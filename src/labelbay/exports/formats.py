@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from labelbay.db.models import ModelVersion
 from labelbay.exports.base import ExportImage, Sink, Writer
-from labelbay.exports.coco import CocoWriter
+from labelbay.exports.coco import CocoSplitWriter, CocoWriter
 from labelbay.exports.csv_json import CsvWriter, JsonWriter
 from labelbay.exports.labelstudio import LabelStudioWriter
 from labelbay.exports.project import Source, iter_images
@@ -24,6 +24,12 @@ MEDIA_TYPES: dict[str, tuple[str, str]] = {
     "json": ("application/json", "json"),
     "labelstudio": ("application/json", "json"),
 }
+ZIP = ("application/zip", "zip")
+
+
+def media_type(format: Format, source: Source) -> tuple[str, str]:
+    """(media type, file extension) of an export: COCO of `both` is a zip of two files."""
+    return ZIP if format == "coco" and source == "both" else MEDIA_TYPES[format]
 
 
 def open_writer(
@@ -31,10 +37,13 @@ def open_writer(
     sink: Sink,
     *,
     categories: Sequence[str],
+    source: Source = "predictions",
     model_version: str = "",
     image_url: Callable[[ExportImage], str] | None = None,
 ) -> Writer:
     """The writer for a format, writing into `sink` (the CLI's `labelbay label` uses it too)."""
+    if format == "coco" and source == "both":
+        return CocoSplitWriter(sink, categories=categories)
     if format == "coco":
         return CocoWriter(sink, categories=categories)
     if format == "yolo":
@@ -77,6 +86,7 @@ def stream_export(
         format,
         sink,
         categories=categories,
+        source=source,
         model_version=f"{model.name}:{model.version}" if model else "",
         image_url=image_url,
     )
