@@ -93,7 +93,7 @@ def test_coco_fields(stack: Stack, tmp_path: Path) -> None:
     assert both.headers["content-disposition"].startswith("attachment; filename=")
     assert both.headers["content-disposition"].endswith('.zip"')
     archive = zipfile.ZipFile(io.BytesIO(both.content))
-    data = json.loads(archive.read("annotations.json"))
+    data = json.loads(archive.read("annotations/instances_default.json"))
     coco = _coco(data, tmp_path, "both.json")
     # Categories: 1-based, in the order of the label set.
     assert data["categories"] == [

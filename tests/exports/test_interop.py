@@ -57,16 +57,16 @@ def test_coco_both_is_ground_truth_and_a_results_list_cocoeval_takes(
     answer = export(stack, labelled, format="coco", source="both")
     assert answer.headers["content-type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(answer.content))
-    assert sorted(archive.namelist()) == ["annotations.json", "predictions.json"]
+    assert sorted(archive.namelist()) == ["annotations/instances_default.json", "predictions.json"]
     archive.extractall(tmp_path)
-    truth = json.loads((tmp_path / "annotations.json").read_text())
+    truth = json.loads((tmp_path / "annotations" / "instances_default.json").read_text())
     results = json.loads((tmp_path / "predictions.json").read_text())
     assert all("score" not in a for a in truth["annotations"])  # ground truth has no scores
     assert [r["score"] for r in results] == [0.9, 0.8, 0.7, 0.95]
     assert all(a["segmentation"] and a["segmentation"][0] for a in truth["annotations"])
     assert all(r["segmentation"] and r["segmentation"][0] for r in results)
 
-    gt = _quiet(COCO, str(tmp_path / "annotations.json"))
+    gt = _quiet(COCO, str(tmp_path / "annotations" / "instances_default.json"))
     dt = _quiet(gt.loadRes, str(tmp_path / "predictions.json"))
     stats = {}
     for kind in ("bbox", "segm"):

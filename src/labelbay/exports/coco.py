@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Protocol
 
-from labelbay.exports.base import ExportImage, Sink
+from labelbay.exports.base import ExportImage, ImageBytes, Sink
 from labelbay.labels import Label
 
 
@@ -137,14 +137,28 @@ def label_fields(label: Label, image: ExportImage, *, scored: bool) -> dict[str,
     return fields
 
 
-class CocoSplitWriter:
-    """`source=both` as COCO: a zip of `annotations.json` (people's labels, a COCO file: the
-    ground truth) and `predictions.json` (the model's labels as a COCO results list, with the same
-    image and category ids), so `COCO("annotations.json").loadRes("predictions.json")` and
-    `COCOeval` take them as they are. Both are spooled to temp files and zipped at the end."""
+class CocoZipWriter:
+    """COCO as a zip, in the layout datumaro, supervision and detectron read as downloaded:
+    `annotations/instances_default.json` (a COCO file) and, with `image_bytes`, every image under
+    `images/`. With `split` (`source=both`) the COCO file holds people's labels (the ground truth)
+    and `predictions.json` the model's labels as a COCO results list with the same image and
+    category ids, so `COCO(...).loadRes("predictions.json")` and `COCOeval` take them as they are.
+    Images go into the zip as they come; the JSON files are spooled to temp files and added last."""
 
-    def __init__(self, sink: Sink, *, categories: Sequence[str]) -> None:
-        self._sink = sink
+    INSTANCES = "annotations/instances_default.json"
+    RESULTS = "predictions.json"
+
+    def __init__(
+        self,
+        sink: Sink,
+        *,
+        categories: Sequence[str],
+        split: bool,
+        image_bytes: ImageBytes | None = None,
+    ) -> None:
+        self._zip = zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED)
+        self._split = split
+        self._image_bytes = image_bytes
         self._truth_file = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self._truth = CocoWriter(self._truth_file, categories=categories)
         self._results = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed in close()
@@ -153,13 +167,16 @@ class CocoSplitWriter:
 
     def add(self, image: ExportImage) -> None:
         image_id = self._truth.add_image_of(image)
-        for label in image.annotated:
-            fields = label_fields(label, image, scored=False)
-            if fields is not None:
-                self._truth.add_annotation(image_id, fields)
-        for label in image.predicted:
-            fields = label_fields(label, image, scored=True)
+        if self._image_bytes is not None:
+            data = self._image_bytes(image)
+            self._zip.writestr(f"images/{image.file_name}", data, zipfile.ZIP_STORED)
+        for origin, label in image.labels():
+            as_result = self._split and origin == "prediction"
+            fields = label_fields(label, image, scored=origin == "prediction")
             if fields is None:
+                continue
+            if not as_result:
+                self._truth.add_annotation(image_id, fields)
                 continue
             fields["image_id"] = image_id
             fields["category_id"] = self._truth.category_id(fields.pop("category"))
@@ -170,13 +187,14 @@ class CocoSplitWriter:
     def close(self) -> None:
         self._truth.close()
         self._results.write("]\n")
-        with zipfile.ZipFile(self._sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for name, spool in (
-                ("annotations.json", self._truth_file),
-                ("predictions.json", self._results),
-            ):
-                spool.seek(0)
-                with archive.open(name, "w") as entry:
-                    while block := spool.read(1 << 16):
-                        entry.write(block.encode("utf-8"))
-                spool.close()
+        files = [(self.INSTANCES, self._truth_file)]
+        if self._split:
+            files.append((self.RESULTS, self._results))
+        for name, spool in files:
+            spool.seek(0)
+            with self._zip.open(name, "w") as entry:
+                while block := spool.read(1 << 16):
+                    entry.write(block.encode("utf-8"))
+        self._truth_file.close()
+        self._results.close()
+        self._zip.close()

@@ -18,6 +18,7 @@ from labelbay.exports.formats import Format, media_type, stream_export
 from labelbay.exports.labelstudio import labeling_config
 from labelbay.exports.project import Source, label_names
 from labelbay.services import images
+from labelbay.services.images import image_location
 from labelbay.services.models import get_version
 from labelbay.services.projects import require_project
 
@@ -40,6 +41,7 @@ def export_project(
     source: Source = "predictions",
     model: Annotated[str | None, Query(max_length=100)] = None,
     model_version: Annotated[str | None, Query(max_length=50)] = None,
+    include_images: bool = False,
 ) -> StreamingResponse:
     """Download the project's labels (viewer and up).
 
@@ -49,10 +51,14 @@ def export_project(
     filters are the image list's: `filename`, `metadata.<key>=<value>`, `review_status`,
     `has_predictions`, `label`. Every selected image is listed, with or without labels.
     Category ids (COCO, 1-based) and class indices (YOLO, 0-based) follow the project's label set,
-    or the model's classes when the set is empty. COCO with `source=both` is a zip of
-    `annotations.json` (a COCO file of people's labels) and `predictions.json` (the model's labels
-    as a COCO results list, same image and category ids). File names are unique by stem (a repeat
-    is prefixed with the image id). Label Studio tasks fit `GET …/export/labelstudio-config`.
+    or the model's classes when the set is empty. File names are unique by stem (a repeat is
+    prefixed with the image id). Label Studio tasks fit `GET …/export/labelstudio-config`.
+
+    COCO is one JSON file, or, with `source=both` or `include_images=true`, a zip laid out as
+    datumaro and supervision read it: `annotations/instances_default.json`, `images/` (with
+    `include_images`), and for `both` `predictions.json` (the model's labels as a COCO results list,
+    same image and category ids; the COCO file then holds people's labels only). A YOLO zip with
+    `include_images=true` has `images/` beside `labels/`, as Ultralytics reads it.
     """
     project, _ = require_project(session, user=user, project_id=project_id, min_role=Role.viewer)
     version: ModelVersion | None = None
@@ -70,7 +76,14 @@ def export_project(
     def image_url(image: ExportImage) -> str:
         return f"{base}/api/v1/images/{image.id}/content"
 
-    content_type, extension = media_type(format, source)
+    def image_bytes(image: ExportImage) -> bytes:
+        with context.sessions() as reading:
+            row = reading.get_one(Image, image.id)
+            store, key = image_location(row, storage=context.storage, settings=context.settings)
+        return store.get(key)
+
+    with_images = include_images and format in ("coco", "yolo")
+    content_type, extension = media_type(format, source, with_images)
     body = stream_export(
         context.sessions,
         project_id=project_id,
@@ -80,6 +93,7 @@ def export_project(
         categories=categories,
         image_filter=image_filter,
         image_url=image_url,
+        image_bytes=image_bytes if with_images else None,
     )
     download = f"project-{project_id}-{source}-{format}.{extension}"
     return StreamingResponse(
