@@ -190,6 +190,26 @@ class Label(_Frozen):
             return [(p[0], p[1]) for p in g.points]
         return None
 
+    def outline_in(
+        self, width: float, height: float, *, segments: int = 32
+    ) -> list[tuple[float, float]] | None:
+        """The label's outline as a polygon clipped to the image: a polygon's own points, a
+        circle as a `segments`-gon, a text line's quadrilateral, else the box's corners. None for
+        a classification or a label with nothing inside the image."""
+        box = self.box_in(width, height)
+        if box is None:
+            return None
+        g = self.geometry
+        if isinstance(g, CircleGeometry):
+            angles = [2 * math.pi * i / segments for i in range(segments)]
+            points = [(g.cx + g.r * math.cos(a), g.cy + g.r * math.sin(a)) for a in angles]
+        elif self.points is not None:
+            points = self.points
+        else:
+            x1, y1, x2, y2 = box
+            return [(x1, y1), (x2, y1), (x2, y2), (x1, y2)]
+        return [_clip_point(p, width, height) for p in points]
+
     def area_in(self, width: float, height: float) -> float:
         """The label's own area (a circle's disc, a polygon's shoelace), else its clipped box's."""
         g = self.geometry

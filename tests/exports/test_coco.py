@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,9 @@ def test_coco_fields(stack: Stack, tmp_path: Path) -> None:
     )
     both = export(stack, labelled, format="coco", source="both")
     assert both.headers["content-disposition"].startswith("attachment; filename=")
-    data = both.json()
+    assert both.headers["content-disposition"].endswith('.zip"')
+    archive = zipfile.ZipFile(io.BytesIO(both.content))
+    data = json.loads(archive.read("annotations/instances_default.json"))
     coco = _coco(data, tmp_path, "both.json")
     # Categories: 1-based, in the order of the label set.
     assert data["categories"] == [
@@ -105,8 +108,8 @@ def test_coco_fields(stack: Stack, tmp_path: Path) -> None:
     assert names[1].endswith("_a.jpg")
     assert "/" not in names[1]
     assert [(i["width"], i["height"]) for i in data["images"]] == [(200, 160), (64, 48), (64, 48)]
-    by_kind = sorted(data["annotations"], key=lambda a: (a["category_id"], "score" in a))
-    polygon, cat_truth, cat_predicted = by_kind
+    polygon, cat_truth = sorted(data["annotations"], key=lambda a: a["category_id"])
+    (cat_predicted,) = json.loads(archive.read("predictions.json"))  # a COCO results list
     assert polygon["category_id"] == 1
     assert polygon["area"] == 50.0
     assert polygon["segmentation"] == [[0.0, 0.0, 10.0, 0.0, 0.0, 10.0]]
@@ -115,6 +118,7 @@ def test_coco_fields(stack: Stack, tmp_path: Path) -> None:
     assert "score" not in cat_truth
     assert cat_predicted["score"] == 0.75
     assert cat_predicted["category_id"] == 2
+    assert cat_predicted["image_id"] == 1
     assert all(a["iscrowd"] == 0 and a["image_id"] == 1 for a in data["annotations"])
 
 

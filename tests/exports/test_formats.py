@@ -92,7 +92,7 @@ def test_label_studio_tasks(stack: Stack) -> None:
     assert prediction["model_version"] == "det:1"
     cat = prediction["result"][0]
     assert cat["type"] == "rectanglelabels"
-    assert cat["from_name"] == "label"
+    assert cat["from_name"] == "box"
     assert cat["to_name"] == "image"
     assert (cat["original_width"], cat["original_height"]) == (200, 100)
     value = cat["value"]

@@ -7,13 +7,15 @@ format name to its writer, and `project` walks a project's images into `ExportIm
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from labelbay.labels import Label
 
 Origin = Literal["prediction", "annotation"]
+# An image's file, for exports that carry the images (`include_images`).
+ImageBytes = Callable[["ExportImage"], bytes]
 
 
 @dataclass(frozen=True)
@@ -48,11 +50,13 @@ class Sink:
     def __init__(self) -> None:
         self._parts: list[bytes] = []
         self._position = 0
+        self._pending = 0
 
     def write(self, data: str | bytes) -> int:
         chunk = data.encode("utf-8") if isinstance(data, str) else bytes(data)
         self._parts.append(chunk)
         self._position += len(chunk)
+        self._pending += len(chunk)
         return len(data)
 
     def tell(self) -> int:
@@ -64,7 +68,13 @@ class Sink:
     def close(self) -> None:
         pass
 
+    @property
+    def pending(self) -> int:
+        """Bytes written since the last `take()`."""
+        return self._pending
+
     def take(self) -> bytes:
         data = b"".join(self._parts)
         self._parts.clear()
+        self._pending = 0
         return data

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import tempfile
+import zipfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Protocol
 
-from labelbay.exports.base import ExportImage
+from labelbay.exports.base import ExportImage, ImageBytes, Sink
+from labelbay.labels import Label
 
 
 class TextOut(Protocol):
@@ -58,59 +60,29 @@ class CocoWriter:
         self._out.write(("" if self._image_count == 1 else ", ") + json.dumps(image))
         return self._image_count
 
-    def add_annotation(
-        self,
-        image_id: int,
-        *,
-        category: str,
-        bbox: Sequence[float],
-        area: float | None = None,
-        score: float | None = None,
-        segmentation: list[list[float]] | None = None,
-        text: str | None = None,
-    ) -> None:
-        """One annotation; `bbox` is COCO `[x, y, width, height]`, `area` defaults to its area."""
+    def add_annotation(self, image_id: int, fields: dict[str, Any]) -> None:
+        """One annotation: `fields` as `label_fields` gives them (bbox, area, segmentation, ...)."""
         self._annotation_count += 1
-        annotation: dict[str, Any] = {
-            "id": self._annotation_count,
-            "image_id": image_id,
-            "category_id": self.category_id(category),
-            "bbox": [round(float(v), 2) for v in bbox],
-            "area": round(area if area is not None else bbox[2] * bbox[3], 2),
-            "iscrowd": 0,
-        }
-        if segmentation is not None:
-            annotation["segmentation"] = segmentation
-        if score is not None:
-            annotation["score"] = round(score, 4)
-        if text is not None:
-            annotation["text"] = text
+        annotation = {"id": self._annotation_count, "image_id": image_id, **fields}
+        annotation["category_id"] = self.category_id(annotation.pop("category"))
         prefix = "" if self._annotation_count == 1 else ", "
         self._annotations.write(prefix + json.dumps(annotation))
 
-    def add(self, image: ExportImage) -> None:
-        """An export image and its labels."""
-        image_id = self.add_image(
+    def add_image_of(self, image: ExportImage) -> int:
+        return self.add_image(
             file_name=image.file_name,
             width=image.width,
             height=image.height,
             **({} if image.id is None else {"labelbay_id": str(image.id)}),
         )
+
+    def add(self, image: ExportImage) -> None:
+        """An export image and its labels (predictions with their scores)."""
+        image_id = self.add_image_of(image)
         for origin, label in image.labels():
-            box = label.box_in(image.width, image.height)
-            if box is None:
-                continue
-            x1, y1, x2, y2 = box
-            points = label.points if label.kind == "polygon" else None
-            self.add_annotation(
-                image_id,
-                category=label.label,
-                bbox=[x1, y1, x2 - x1, y2 - y1],
-                area=label.area_in(image.width, image.height),
-                score=label.score if origin == "prediction" else None,
-                segmentation=None if points is None else [[c for p in points for c in p]],
-                text=label.text,
-            )
+            fields = label_fields(label, image, scored=origin == "prediction")
+            if fields is not None:
+                self.add_annotation(image_id, fields)
 
     def close(self) -> None:
         self._out.write('], "annotations": [')
@@ -137,3 +109,92 @@ class CocoWriter:
             self.close()
         else:
             self._annotations.close()
+
+
+def label_fields(label: Label, image: ExportImage, *, scored: bool) -> dict[str, Any] | None:
+    """A label's COCO annotation fields, or None for one without a box (an image class).
+
+    Every annotation has a `segmentation`, so `COCOeval(iouType="segm")` and other readers can use
+    any of them: a polygon's points, a circle as a 32-gon, a text line's quadrilateral, else the
+    box's rectangle, all clipped to the image like the box."""
+    w, h = image.width, image.height
+    box = label.box_in(w, h)
+    outline = label.outline_in(w, h)
+    if box is None or outline is None:
+        return None
+    x1, y1, x2, y2 = box
+    fields: dict[str, Any] = {
+        "category": label.label,
+        "bbox": [round(v, 2) for v in (x1, y1, x2 - x1, y2 - y1)],
+        "area": round(label.area_in(w, h), 2),
+        "segmentation": [[round(c, 2) for point in outline for c in point]],
+        "iscrowd": 0,
+    }
+    if scored and label.score is not None:
+        fields["score"] = round(label.score, 4)
+    if label.text is not None:
+        fields["text"] = label.text
+    return fields
+
+
+class CocoZipWriter:
+    """COCO as a zip, in the layout datumaro, supervision and detectron read as downloaded:
+    `annotations/instances_default.json` (a COCO file) and, with `image_bytes`, every image under
+    `images/`. With `split` (`source=both`) the COCO file holds people's labels (the ground truth)
+    and `predictions.json` the model's labels as a COCO results list with the same image and
+    category ids, so `COCO(...).loadRes("predictions.json")` and `COCOeval` take them as they are.
+    Images go into the zip as they come; the JSON files are spooled to temp files and added last."""
+
+    INSTANCES = "annotations/instances_default.json"
+    RESULTS = "predictions.json"
+
+    def __init__(
+        self,
+        sink: Sink,
+        *,
+        categories: Sequence[str],
+        split: bool,
+        image_bytes: ImageBytes | None = None,
+    ) -> None:
+        self._zip = zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED)
+        self._split = split
+        self._image_bytes = image_bytes
+        self._truth_file = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._truth = CocoWriter(self._truth_file, categories=categories)
+        self._results = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._results.write("[")
+        self._result_count = 0
+
+    def add(self, image: ExportImage) -> None:
+        image_id = self._truth.add_image_of(image)
+        if self._image_bytes is not None:
+            data = self._image_bytes(image)
+            self._zip.writestr(f"images/{image.file_name}", data, zipfile.ZIP_STORED)
+        for origin, label in image.labels():
+            as_result = self._split and origin == "prediction"
+            fields = label_fields(label, image, scored=origin == "prediction")
+            if fields is None:
+                continue
+            if not as_result:
+                self._truth.add_annotation(image_id, fields)
+                continue
+            fields["image_id"] = image_id
+            fields["category_id"] = self._truth.category_id(fields.pop("category"))
+            prefix = "" if self._result_count == 0 else ", "
+            self._results.write(prefix + json.dumps(fields))
+            self._result_count += 1
+
+    def close(self) -> None:
+        self._truth.close()
+        self._results.write("]\n")
+        files = [(self.INSTANCES, self._truth_file)]
+        if self._split:
+            files.append((self.RESULTS, self._results))
+        for name, spool in files:
+            spool.seek(0)
+            with self._zip.open(name, "w") as entry:
+                while block := spool.read(1 << 16):
+                    entry.write(block.encode("utf-8"))
+        self._truth_file.close()
+        self._results.close()
+        self._zip.close()

@@ -8,8 +8,8 @@ from typing import Literal
 from sqlalchemy.orm import Session, sessionmaker
 
 from labelbay.db.models import ModelVersion
-from labelbay.exports.base import ExportImage, Sink, Writer
-from labelbay.exports.coco import CocoWriter
+from labelbay.exports.base import ExportImage, ImageBytes, Sink, Writer
+from labelbay.exports.coco import CocoWriter, CocoZipWriter
 from labelbay.exports.csv_json import CsvWriter, JsonWriter
 from labelbay.exports.labelstudio import LabelStudioWriter
 from labelbay.exports.project import Source, iter_images
@@ -24,6 +24,19 @@ MEDIA_TYPES: dict[str, tuple[str, str]] = {
     "json": ("application/json", "json"),
     "labelstudio": ("application/json", "json"),
 }
+ZIP = ("application/zip", "zip")
+
+
+def zipped_coco(source: Source, include_images: bool) -> bool:
+    """COCO comes as a zip when it carries images or separates predictions (`source=both`)."""
+    return include_images or source == "both"
+
+
+def media_type(format: Format, source: Source, include_images: bool = False) -> tuple[str, str]:
+    """(media type, file extension) of an export."""
+    if format == "coco" and zipped_coco(source, include_images):
+        return ZIP
+    return MEDIA_TYPES[format]
 
 
 def open_writer(
@@ -31,14 +44,20 @@ def open_writer(
     sink: Sink,
     *,
     categories: Sequence[str],
+    source: Source = "predictions",
     model_version: str = "",
     image_url: Callable[[ExportImage], str] | None = None,
+    image_bytes: ImageBytes | None = None,
 ) -> Writer:
-    """The writer for a format, writing into `sink` (the CLI's `labelbay label` uses it too)."""
+    """The writer for a format, writing into `sink` (the CLI's `labelbay label` uses it too);
+    with `image_bytes`, COCO and YOLO zips carry the images too."""
+    if format == "coco" and zipped_coco(source, image_bytes is not None):
+        split = source == "both"
+        return CocoZipWriter(sink, categories=categories, split=split, image_bytes=image_bytes)
     if format == "coco":
         return CocoWriter(sink, categories=categories)
     if format == "yolo":
-        return YoloWriter(sink, categories=categories)
+        return YoloWriter(sink, categories=categories, image_bytes=image_bytes)
     if format == "csv":
         return CsvWriter(sink)
     if format == "json":
@@ -48,11 +67,17 @@ def open_writer(
     )
 
 
+FLUSH_BYTES = 1 << 20
+
+
 def drain(writer: Writer, sink: Sink, pages: Iterator[list[ExportImage]]) -> Iterator[bytes]:
-    """Feed every page to the writer, yielding what it wrote after each page and at the end."""
+    """Feed every page to the writer, yielding what it wrote after each page, and within a page
+    whenever a megabyte has piled up (an export with images), and at the end."""
     for page in pages:
         for image in page:
             writer.add(image)
+            if sink.pending >= FLUSH_BYTES:
+                yield sink.take()
         chunk = sink.take()
         if chunk:
             yield chunk
@@ -70,6 +95,7 @@ def stream_export(
     categories: Sequence[str],
     image_filter: ImageFilter | None = None,
     image_url: Callable[[ExportImage], str] | None = None,
+    image_bytes: ImageBytes | None = None,
 ) -> Iterator[bytes]:
     """The whole export as byte chunks, one per page of images, from a session of its own."""
     sink = Sink()
@@ -77,8 +103,10 @@ def stream_export(
         format,
         sink,
         categories=categories,
+        source=source,
         model_version=f"{model.name}:{model.version}" if model else "",
         image_url=image_url,
+        image_bytes=image_bytes,
     )
     with sessions() as session:
         pages = iter_images(

@@ -1,23 +1,35 @@
-"""Label Studio tasks with pre-annotations: one task per image, written one at a time.
+"""Label Studio tasks with pre-annotations, one task per image, and the labeling config they fit.
 
-Model detections go in `predictions` (Label Studio shows them as suggestions), people's annotations
-in `annotations`. Coordinates are percentages of the image, as Label Studio stores them; boxes are
-`rectanglelabels`, circles `ellipselabels`, polygons `polygonlabels`, an image class `choices`.
-The labeling config these fit names the image `image` and the tags `label` / `choice`.
+Model labels go in `predictions` (Label Studio shows them as suggestions), people's annotations in
+`annotations`. Coordinates are percentages of the image, as Label Studio stores them. Each kind of
+region has its own control tag, named after it, because Label Studio ties a result to one control by
+`from_name` and a control has one type: boxes are `rectanglelabels` from `box`, circles
+`ellipselabels` from `circle`, polygons `polygonlabels` from `polygon`, text lines
+`rectanglelabels` from `text_line` plus a per-region `textarea` from `transcription` (same region
+id), and an image class `choices` from `class`. `labeling_config` writes the config with those
+names, listing the project's classes.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+from xml.sax.saxutils import quoteattr
 
 from labelbay.exports.base import ExportImage, Origin, Sink
 from labelbay.labels import CircleGeometry, Label
 
-FROM_NAME = "label"
-CHOICE_NAME = "choice"
 TO_NAME = "image"
+# from_name of each control: one control tag per region type.
+BOX, CIRCLE, POLYGON, TEXT_LINE, TRANSCRIPTION, CLASS = (
+    "box",
+    "circle",
+    "polygon",
+    "text_line",
+    "transcription",
+    "class",
+)
 
 
 class LabelStudioWriter:
@@ -35,7 +47,7 @@ class LabelStudioWriter:
             "data": {
                 TO_NAME: self._image_url(image),
                 "file_name": image.file_name,
-                "labelbay_id": str(image.id),
+                "labelbay_id": None if image.id is None else str(image.id),
             }
         }
         predicted, annotated = image.predicted, image.annotated
@@ -45,13 +57,11 @@ class LabelStudioWriter:
                 {
                     "model_version": self._model_version,
                     "score": round(min(scores), 4) if scores else None,
-                    "result": [result(image, x, "prediction", i) for i, x in enumerate(predicted)],
+                    "result": _results(image, predicted, "prediction"),
                 }
             ]
         if annotated:
-            task["annotations"] = [
-                {"result": [result(image, x, "annotation", i) for i, x in enumerate(annotated)]}
-            ]
+            task["annotations"] = [{"result": _results(image, annotated, "annotation")}]
         self._sink.write(("\n" if self._count == 0 else ",\n") + json.dumps(task))
         self._count += 1
 
@@ -59,20 +69,25 @@ class LabelStudioWriter:
         self._sink.write("\n]\n")
 
 
-def result(image: ExportImage, label: Label, origin: Origin, index: int) -> dict[str, Any]:
-    """One Label Studio result region for a label; boxes clipped to the image as everywhere."""
+def _results(image: ExportImage, labels: Sequence[Label], origin: Origin) -> list[dict[str, Any]]:
+    return [region for i, label in enumerate(labels) for region in result(image, label, origin, i)]
+
+
+def result(image: ExportImage, label: Label, origin: Origin, index: int) -> list[dict[str, Any]]:
+    """The Label Studio result regions of a label (two for a text line: its box and its text);
+    boxes are clipped to the image as in every other format."""
     w, h = image.width, image.height
     value: dict[str, Any]
     box = label.box_in(w, h)
     g = label.geometry
     if box is None:
-        kind, from_name, value = "choices", CHOICE_NAME, {"choices": [label.label]}
+        kind, from_name, value = "choices", CLASS, {"choices": [label.label]}
     elif label.kind == "polygon" and label.points is not None:
         points = [[100 * x / w, 100 * y / h] for x, y in label.points]
-        kind, from_name = "polygonlabels", FROM_NAME
+        kind, from_name = "polygonlabels", POLYGON
         value = {"points": points, "polygonlabels": [label.label]}
     elif isinstance(g, CircleGeometry):
-        kind, from_name = "ellipselabels", FROM_NAME
+        kind, from_name = "ellipselabels", CIRCLE
         value = {
             "x": 100 * g.cx / w,
             "y": 100 * g.cy / h,
@@ -83,7 +98,7 @@ def result(image: ExportImage, label: Label, origin: Origin, index: int) -> dict
         }
     else:
         x1, y1, x2, y2 = box
-        kind, from_name = "rectanglelabels", FROM_NAME
+        kind, from_name = "rectanglelabels", TEXT_LINE if label.kind == "text" else BOX
         value = {
             "x": 100 * x1 / w,
             "y": 100 * y1 / h,
@@ -92,7 +107,7 @@ def result(image: ExportImage, label: Label, origin: Origin, index: int) -> dict
             "rotation": 0,
             "rectanglelabels": [label.label],
         }
-    out: dict[str, Any] = {
+    region = {
         "id": f"{origin[0]}{index}",
         "type": kind,
         "from_name": from_name,
@@ -103,5 +118,31 @@ def result(image: ExportImage, label: Label, origin: Origin, index: int) -> dict
         "value": value,
     }
     if origin == "prediction" and label.score is not None:
-        out["score"] = round(label.score, 4)
-    return out
+        region["score"] = round(label.score, 4)
+    regions = [region]
+    if label.kind == "text" and label.text is not None:
+        # The transcription is a second result on the same region (same id), as Label Studio's
+        # OCR template stores it.
+        geometry = {k: v for k, v in value.items() if k != "rectanglelabels"}
+        text = {**region, "type": "textarea", "from_name": TRANSCRIPTION}
+        regions.append(text | {"value": geometry | {"text": [label.text]}})
+    return regions
+
+
+def labeling_config(classes: Sequence[str]) -> str:
+    """The labeling config the tasks fit: one control per region type, the classes in each."""
+    labels = "".join(f"\n    <Label value={quoteattr(name)}/>" for name in classes)
+    choices = "".join(f"\n    <Choice value={quoteattr(name)}/>" for name in classes)
+    to = f'toName="{TO_NAME}"'
+    return (
+        "<View>\n"
+        f'  <Image name="{TO_NAME}" value="$image" zoom="true"/>\n'
+        f'  <RectangleLabels name="{BOX}" {to}>{labels}\n  </RectangleLabels>\n'
+        f'  <EllipseLabels name="{CIRCLE}" {to}>{labels}\n  </EllipseLabels>\n'
+        f'  <PolygonLabels name="{POLYGON}" {to}>{labels}\n  </PolygonLabels>\n'
+        f'  <RectangleLabels name="{TEXT_LINE}" {to}>{labels}\n  </RectangleLabels>\n'
+        f'  <TextArea name="{TRANSCRIPTION}" {to} perRegion="true" editable="true"'
+        ' displayMode="region-list"/>\n'
+        f'  <Choices name="{CLASS}" {to} choice="single">{choices}\n  </Choices>\n'
+        "</View>\n"
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from pathlib import PurePosixPath
 from typing import Literal
 
 from sqlalchemy import select
@@ -46,7 +47,7 @@ def iter_images(
     if source != "annotations" and model_version_id is None:
         raise ValueError("exporting predictions needs a model version")
     image_filter = image_filter or ImageFilter()
-    names_seen: set[str] = set()
+    stems_seen: set[str] = set()
     cursor: str | None = None
     while True:
         rows, cursor = list_images(
@@ -65,10 +66,14 @@ def iter_images(
         annotated = _annotations(session, ids) if source != "predictions" else {}
         page = []
         for row in rows:
+            # Unique by stem, case aside: YOLO pairs `images/x.jpg` with `labels/x.txt`, so
+            # `coins.png` and `coins.jpg` (or `Coins.jpg` on a case-blind disk) would collide.
             file_name = row.original_filename
-            if file_name in names_seen:
+            stem = PurePosixPath(file_name).stem.casefold()
+            if stem in stems_seen:
                 file_name = f"{row.id}_{file_name}"
-            names_seen.add(file_name)
+                stem = PurePosixPath(file_name).stem.casefold()
+            stems_seen.add(stem)
             page.append(
                 ExportImage(
                     row.id,

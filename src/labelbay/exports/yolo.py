@@ -13,12 +13,15 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
-from labelbay.exports.base import ExportImage, Sink
+from labelbay.exports.base import ExportImage, ImageBytes, Sink
 
 
 class YoloWriter:
-    def __init__(self, sink: Sink, *, categories: Sequence[str]) -> None:
+    def __init__(
+        self, sink: Sink, *, categories: Sequence[str], image_bytes: ImageBytes | None = None
+    ) -> None:
         self._zip = zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED)
+        self._image_bytes = image_bytes
         self._names = list(categories)
         self._index = {name: i for i, name in enumerate(self._names)}
         self._image_list: list[str] = []
@@ -44,6 +47,10 @@ class YoloWriter:
         stem = PurePosixPath(image.file_name).stem
         self._zip.writestr(f"labels/{stem}.txt", "".join(line + "\n" for line in lines))
         self._image_list.append(f"images/{image.file_name}")
+        if self._image_bytes is not None:
+            # Already compressed (JPEG, PNG, WebP): stored, not deflated again.
+            data = self._image_bytes(image)
+            self._zip.writestr(f"images/{image.file_name}", data, zipfile.ZIP_STORED)
 
     def close(self) -> None:
         # `images.txt` costs one short string per image (a few MB at 100k): the one list kept.

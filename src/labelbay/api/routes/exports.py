@@ -6,16 +6,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy import select
 
 from labelbay.api.deps import ContextDep, CurrentUser, SessionDep
 from labelbay.api.params import ImageSelection
-from labelbay.db.models import ModelVersion, Role
+from labelbay.db.models import Annotation, Image, ModelVersion, Role
 from labelbay.errors import Invalid
 from labelbay.exports.base import ExportImage
-from labelbay.exports.formats import MEDIA_TYPES, Format, stream_export
+from labelbay.exports.formats import Format, media_type, stream_export
+from labelbay.exports.labelstudio import labeling_config
 from labelbay.exports.project import Source, label_names
 from labelbay.services import images
+from labelbay.services.images import image_location
 from labelbay.services.models import get_version
 from labelbay.services.projects import require_project
 
@@ -38,6 +41,7 @@ def export_project(
     source: Source = "predictions",
     model: Annotated[str | None, Query(max_length=100)] = None,
     model_version: Annotated[str | None, Query(max_length=50)] = None,
+    include_images: bool = False,
 ) -> StreamingResponse:
     """Download the project's labels (viewer and up).
 
@@ -47,7 +51,14 @@ def export_project(
     filters are the image list's: `filename`, `metadata.<key>=<value>`, `review_status`,
     `has_predictions`, `label`. Every selected image is listed, with or without labels.
     Category ids (COCO, 1-based) and class indices (YOLO, 0-based) follow the project's label set,
-    or the model's classes when the set is empty.
+    or the model's classes when the set is empty. File names are unique by stem (a repeat is
+    prefixed with the image id). Label Studio tasks fit `GET …/export/labelstudio-config`.
+
+    COCO is one JSON file, or, with `source=both` or `include_images=true`, a zip laid out as
+    datumaro and supervision read it: `annotations/instances_default.json`, `images/` (with
+    `include_images`), and for `both` `predictions.json` (the model's labels as a COCO results list,
+    same image and category ids; the COCO file then holds people's labels only). A YOLO zip with
+    `include_images=true` has `images/` beside `labels/`, as Ultralytics reads it.
     """
     project, _ = require_project(session, user=user, project_id=project_id, min_role=Role.viewer)
     version: ModelVersion | None = None
@@ -65,7 +76,14 @@ def export_project(
     def image_url(image: ExportImage) -> str:
         return f"{base}/api/v1/images/{image.id}/content"
 
-    media_type, extension = MEDIA_TYPES[format]
+    def image_bytes(image: ExportImage) -> bytes:
+        with context.sessions() as reading:
+            row = reading.get_one(Image, image.id)
+            store, key = image_location(row, storage=context.storage, settings=context.settings)
+        return store.get(key)
+
+    with_images = include_images and format in ("coco", "yolo")
+    content_type, extension = media_type(format, source, with_images)
     body = stream_export(
         context.sessions,
         project_id=project_id,
@@ -75,10 +93,44 @@ def export_project(
         categories=categories,
         image_filter=image_filter,
         image_url=image_url,
+        image_bytes=image_bytes if with_images else None,
     )
     download = f"project-{project_id}-{source}-{format}.{extension}"
     return StreamingResponse(
         body,
-        media_type=media_type,
+        media_type=content_type,
         headers={"Content-Disposition": f'attachment; filename="{download}"'},
     )
+
+
+@router.get(
+    "/projects/{project_id}/export/labelstudio-config",
+    response_class=Response,
+    responses={200: {"content": {"application/xml": {}}}},
+)
+def labelstudio_config(
+    project_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    model: Annotated[str | None, Query(max_length=100)] = None,
+    model_version: Annotated[str | None, Query(max_length=50)] = None,
+) -> Response:
+    """The Label Studio labeling config that the `labelstudio` export fits (viewer and up): one
+    control per region type (`box`, `circle`, `polygon`, `text_line` with its `transcription`,
+    `class`), each listing the project's label set, the model's classes (`model`, default the
+    project's default model) and every class people have used."""
+    project, _ = require_project(session, user=user, project_id=project_id, min_role=Role.viewer)
+    name = model or project.default_model
+    version = get_version(session, name=name, version=model_version) if name else None
+    classes = label_names(session, project_id=project_id, model=version)
+    if version is not None:
+        classes += [c for c in version.class_names if c not in classes]
+    used = session.scalars(
+        select(Annotation.label)
+        .join(Image, Image.id == Annotation.image_id)
+        .where(Image.project_id == project_id)
+        .distinct()
+        .order_by(Annotation.label)
+    )
+    classes += [c for c in used if c not in classes]
+    return Response(labeling_config(classes), media_type="application/xml")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, File, Form, UploadFile, status
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from labelbay.api.deps import ContextDep, CurrentUser, SessionDep
 from labelbay.api.schemas import Rejected
 from labelbay.db.models import Role
+from labelbay.errors import Invalid
+from labelbay.imports.label_formats import LabelFormat, read
+from labelbay.imports.label_import import Target, external_version
+from labelbay.imports.label_import import import_labels as label_import
 from labelbay.imports.service import run_import
 from labelbay.imports.sources import check_source
 from labelbay.jobs.start import start_job
@@ -80,4 +84,62 @@ async def import_images(
         unchanged=result.unchanged,
         rejected=[Rejected(filename=r.filename, reason=r.reason) for r in result.rejected],
         job_id=job_id,
+    )
+
+
+class ImportProblem(BaseModel):
+    place: str = Field(description="Where in the file: an index, or a file and line.")
+    reason: str
+
+
+class LabelImportOut(BaseModel):
+    images_in_file: int
+    images_matched: int
+    added: int
+    unchanged: int
+    problems: list[ImportProblem]
+    unmatched: list[str] = Field(description="Images the file names that the project lacks.")
+
+
+@router.post("/projects/{project_id}/labels/import")
+def import_labels(
+    project_id: int,
+    file: Annotated[UploadFile, File(description="A COCO JSON, a YOLO zip or Label Studio tasks.")],
+    user: CurrentUser,
+    session: SessionDep,
+    format: Annotated[LabelFormat, Form()],
+    target: Annotated[Target, Form()] = "annotations",
+    model: Annotated[str | None, Form(max_length=100)] = None,
+    model_version: Annotated[str, Form(max_length=50)] = "1",
+) -> LabelImportOut:
+    """Put labels another tool made onto the project's images (annotator and up): `coco` (a COCO
+    file, or a results list), `yolo` (an Ultralytics zip: `data.yaml` + `labels/*.txt`, boxes or
+    polygons) or `labelstudio` (tasks; `annotations` or `predictions` by `target`). Images are
+    matched by file name (YOLO by stem). `target=annotations` adds people's labels (an identical one
+    already there is left alone); `target=predictions` stores them as `model`'s predictions
+    (`model_version`, default "1"; a model labelbay has never seen is registered as `external`),
+    replacing that version's earlier ones for each image. Labels are fitted to their image; every
+    record that cannot be used is reported with its place and reason, and the rest is stored."""
+    require_project(session, user=user, project_id=project_id, min_role=Role.annotator)
+    reading = read(format, file.file.read())
+    version = None
+    if target == "predictions":
+        if not model:
+            raise Invalid("importing predictions needs `model`: the model they came from")
+        version = external_version(session, name=model, version=model_version, class_names=[])
+    report = label_import(
+        session,
+        project_id=project_id,
+        reading=reading,
+        target=target,
+        user=user,
+        model_version=version,
+    )
+    return LabelImportOut(
+        images_in_file=report.images_in_file,
+        images_matched=report.images_matched,
+        added=report.added,
+        unchanged=report.unchanged,
+        problems=[ImportProblem(place=p.place, reason=p.reason) for p in report.problems],
+        unmatched=report.unmatched,
     )
