@@ -25,6 +25,7 @@ from pydantic import AliasChoices, SecretStr
 
 from labelbay.config import Settings
 from tests.support.moto_server import DUMMY_CREDENTIALS
+from tests.support.stack import free_port
 
 LABELBAY = str(Path(sys.executable).with_name("labelbay"))
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
@@ -79,8 +80,18 @@ class Processes:
     def worker(self) -> subprocess.Popen[bytes]:
         return self.start("worker", "--concurrency", "1")
 
-    def serve(self, port: int, *, timeout: float = 60.0) -> str:
-        """`labelbay serve` on 127.0.0.1:`port`; returns its base URL once /health answers."""
+    def run(self, *args: str) -> str:
+        """Run a labelbay command to its end (e.g. `models add`); its output, or fail with it."""
+        done = subprocess.run(
+            [LABELBAY, *args], env=self.env, cwd=self.workdir, capture_output=True, text=True,
+            timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, f"labelbay {' '.join(args)}: {done.stdout}{done.stderr}"
+        return done.stdout
+
+    def serve(self, *, timeout: float = 60.0) -> str:
+        """`labelbay serve` on a free port of 127.0.0.1; its base URL once /health answers."""
+        port = free_port()
         proc = self.start("serve", "--host", "127.0.0.1", "--port", str(port), name="serve")
         base_url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout
