@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -235,7 +236,8 @@ def test_a_hundred_images_give_a_hundred_predictions(
     job = cluster.create_job()
     job = cluster.wait_for_job(job["id"])
     assert_completed_exactly_once(cluster, job, 100)
-    assert job["images_per_second"] > 0
+    started, finished = (datetime.fromisoformat(job[k]) for k in ("started_at", "finished_at"))
+    assert job["images_per_second"] == round(100 / (finished - started).total_seconds(), 2)
     stages = job["stage_ms"]
     assert set(stages) == {"download", "decode", "infer", "store"}
     assert all(ms > 0 for ms in stages.values()), stages
