@@ -60,7 +60,6 @@ from labelbay.db.models import (
 from labelbay.db.session import transaction
 from labelbay.jobs import service as jobs
 from labelbay.security.tokens import create_access_token
-from labelbay.services.annotations import add_annotation
 from labelbay.services.users import create_api_key
 from tests.analyses.support import SETTINGS as ANALYSES_SETTINGS
 from tests.analyses.support import Pipeline
@@ -271,6 +270,13 @@ class World:
             token="forged.token",
             path="",
         )
+        if "{annotation}" in text:
+            box = {"kind": "box", "label": "cat", "geometry": {"x1": 1, "y1": 1, "x2": 6, "y2": 5}}
+            drawn = self.stack.client.post(
+                f"/api/v1/images/{image_id}/annotations", json=box, headers=self.headers["owner"]
+            )
+            assert drawn.status_code == 201, drawn.text
+            names["annotation"] = drawn.json()["id"]
         if "{key}" in text:
             # Each caller revokes a key of their own; anonymous and the pipeline aim at the owner's.
             names["key"] = self.api_key_of(role if role in self.user_ids else "owner")
@@ -279,11 +285,6 @@ class World:
             owner = session.get(User, self.user_ids["owner"])
             assert image is not None
             assert owner is not None
-            if "{annotation}" in text:
-                geometry = {"x1": 1, "y1": 1, "x2": 6, "y2": 5}
-                names["annotation"] = add_annotation(
-                    session, image=image, user=owner, kind="box", label="cat", geometry=geometry
-                ).id
             if "{model_version}" in text:
                 detection = {"class_id": 0, "class_name": "cat", "confidence": 0.9,
                              "bbox": {"x1": 1.0, "y1": 1.0, "x2": 8.0, "y2": 6.0}}  # fmt: skip
