@@ -131,11 +131,18 @@ def test_failing_callback_is_retried_then_recorded(stack: Stack) -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({"model": "no-such-model"}, "no active version"),
-        ({"model": "yolo", "callback_url": "http://10.1.2.3/hook"}, "private"),
-        ({"model": "yolo", "callback_url": "ftp://example.com/x"}, "http"),
-        ({"model": "yolo", "image_ids": []}, "empty"),
-        ({"model": "yolo", "metadata": {"camera": "none"}}, "no images"),
+        ({"model": "no-such-model"}, "model no-such-model: no active version"),
+        (
+            {"model": "yolo", "callback_url": "http://10.1.2.3/hook"},
+            "callback host '10.1.2.3' resolves to 10.1.2.3, a private or reserved address; "
+            "allow-list it in LABELBAY_CALLBACK_ALLOWLIST to use it",
+        ),
+        (
+            {"model": "yolo", "callback_url": "ftp://example.com/x"},
+            "callback URL must be http:// or https:// with a host",
+        ),
+        ({"model": "yolo", "image_ids": []}, "image_ids is empty"),
+        ({"model": "yolo", "metadata": {"camera": "none"}}, "the selection has no images"),
     ],
 )
 def test_bad_job_requests(stack: Stack, body: dict[str, Any], message: str) -> None:
@@ -145,4 +152,4 @@ def test_bad_job_requests(stack: Stack, body: dict[str, Any], message: str) -> N
     upload(stack, admin, project["id"], photo_jpegs(1))
     answer = stack.client.post(f"/api/v1/projects/{project['id']}/jobs", json=body, headers=admin)
     assert answer.status_code == 422, answer.text
-    assert message in answer.text
+    assert answer.json()["detail"] == message
