@@ -168,11 +168,15 @@ def test_remote_applies_threshold_and_max_detections(
 
 
 def test_api_key_from_environment(
-    live: LiveServer, api_key: str, coins: RGBImage, monkeypatch: pytest.MonkeyPatch
+    live: LiveServer,
+    api_key: str,
+    coins: RGBImage,
+    circles: Model,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("REMOTE_LABELBAY_KEY", api_key)
-    model = remote(live.base_url, api_key_env="REMOTE_LABELBAY_KEY")
-    assert len(model.predict([coins])[0]) > 0
+    model = remote(live.base_url, api_key_env="REMOTE_LABELBAY_KEY", confidence_threshold=0.0)
+    assert_same(model.predict([coins])[0], circles.predict([coins])[0])
     model.close()
     monkeypatch.delenv("REMOTE_LABELBAY_KEY")
     with pytest.raises(ModelError, match="REMOTE_LABELBAY_KEY"):
@@ -234,7 +238,9 @@ def test_metadata(served: Stack, headers: dict[str, str]) -> None:
     assert outputs["text"] == ("BYTES", [-1])
 
 
-def test_infer_answer(served: Stack, headers: dict[str, str], coins: RGBImage) -> None:
+def test_infer_answer(
+    served: Stack, headers: dict[str, str], coins: RGBImage, circles: Model
+) -> None:
     body = {**tensor_body(coins), "id": "request-7"}
     answer = served.client.post("/v2/models/circles/infer", json=body, headers=headers)
     assert answer.status_code == 200, answer.text
@@ -243,7 +249,7 @@ def test_infer_answer(served: Stack, headers: dict[str, str], coins: RGBImage) -
     assert result["id"] == "request-7"
     outputs = {o["name"]: o for o in result["outputs"]}
     count = outputs["scores"]["shape"][0]
-    assert count >= 20
+    assert count == len(circles.predict([coins])[0]) >= 20
     assert outputs["boxes"]["shape"] == [count, 4]
     assert len(outputs["boxes"]["data"]) == count * 4
     assert outputs["class_ids"]["datatype"] == "INT64"
