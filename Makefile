@@ -81,7 +81,7 @@ format: install-dev
 
 ## Benchmarks: each figure printed beside its reference, measured in the same run.
 bench: install-dev
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench --check
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .grimp_cache

@@ -131,8 +131,11 @@ def _run_job(
 
 
 def _overhead_ms(job: dict[str, Any], workers: int) -> float:
+    """Wall time the workers spent outside the measured stages, per task. Not clamped: a negative
+    figure means the stage timings add up to more than the time there was (a timing bug), and
+    its goal (>= 0) makes `--check` fail on it."""
     busy_ms = sum(job["stage_ms"].values())
-    return max(0.0, (job["wall_s"] * 1000 * workers - busy_ms) / job["total"])
+    return float((job["wall_s"] * 1000 * workers - busy_ms) / job["total"])
 
 
 def _first_ids(client: TestClient, headers: dict[str, str], project: int, n: int) -> list[str]:
@@ -223,9 +226,12 @@ def run(images: int = 1000) -> list[Row]:
                 "i/s",
                 "raw ORT, 1 thread, x2",
                 2 * raw,
+                goal=">= 0.85x",
             )
         )
-        rows.append(Row("  queue overhead per task, in process", _overhead_ms(job, 2), "ms"))
+        rows.append(
+            Row("  queue overhead per task, in process", _overhead_ms(job, 2), "ms", goal=">= 0 ms")
+        )
         rates = {}
         for count in (1, 2):
             queue = f"labelbay-bench-{uuid.uuid4().hex[:8]}"
@@ -262,7 +268,12 @@ def run(images: int = 1000) -> list[Row]:
                 )
             )
             rows.append(
-                Row(f"  queue overhead per task, {count} worker(s)", _overhead_ms(job, count), "ms")
+                Row(
+                    f"  queue overhead per task, {count} worker(s)",
+                    _overhead_ms(job, count),
+                    "ms",
+                    goal=">= 0 ms",
+                )
             )
         rows.append(
             Row("2 Celery workers", rates[2], "i/s", "1 Celery worker", rates[1], goal=">= 1.8x")

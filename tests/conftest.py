@@ -2,4 +2,5 @@ pytest_plugins = [
     "tests.support.moto_server",
     "tests.support.databases",
     "tests.support.stack",
+    "tests.support.processes",
 ]

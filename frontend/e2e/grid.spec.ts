@@ -39,11 +39,13 @@ test('the image grid renders only the rows near the viewport while infinite-scro
   expect(firstScreen, 'only the first rows of the first page are rendered').toBeLessThan(100);
   expect(firstScreen).toBeGreaterThan(0);
 
-  // Scroll to the end until every page is loaded: the DOM keeps about a screenful of tiles.
+  // Scroll to the end until every page is loaded: the DOM keeps about a screenful of tiles. Each
+  // scroll must load a page (the count changes); there are at most TOTAL / 100 pages to load.
   const counts: number[] = [];
-  for (let i = 0; i < 20 && (await count.innerText()) !== `${TOTAL} images`; i += 1) {
+  for (let pages = 1; pages < Math.ceil(TOTAL / 100) && (await count.innerText()) !== `${TOTAL} images`; pages += 1) {
+    const before = await count.innerText();
     await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
-    await page.waitForTimeout(250);
+    await expect(count, `a page loads after scrolling past ${before}`).not.toHaveText(before);
     counts.push(await tiles.count());
   }
   await expect(count).toHaveText(`${TOTAL} images`);

@@ -108,7 +108,11 @@ def label(
 
     if output_format not in OUTPUT_FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(OUTPUT_FORMATS)}")
-    files = find_images(paths)
+    try:
+        files = find_images(paths)
+    except FileNotFoundError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
     if not files:
         typer.echo("no images found (jpg, jpeg, png, webp)", err=True)
         raise typer.Exit(code=1)
@@ -131,6 +135,7 @@ def label(
 
 def _load_model(name: str) -> Model:
     """A built-in model without touching the database; otherwise the registry's active version."""
+    from labelbay.db.migrate import upgrade
     from labelbay.inference.base import ModelError
     from labelbay.inference.builtin import BUILTIN_NAMES, load_builtin
     from labelbay.runtime import build_runtime
@@ -138,8 +143,9 @@ def _load_model(name: str) -> Model:
     try:
         if name in BUILTIN_NAMES:
             return load_builtin(name)
-        runtime = build_runtime(get_settings())
-        return runtime.models.get(name)
+        settings = get_settings()
+        upgrade(settings.database_url)  # a fresh folder has no registry tables yet
+        return build_runtime(settings).models.get(name)
     except ModelError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from exc

@@ -78,6 +78,9 @@ def test_web_app_serves_index_for_client_routes(stack: Stack, built_app: Path) -
     assert "immutable" in asset.headers["cache-control"]
     assert stack.client.get("/assets/missing.js").status_code == 404
     escape = stack.client.get("/assets/..%2f..%2f..%2f..%2fetc%2fpasswd")
+    # Not a file inside the build: a client route, answered with the app's page, never the file.
+    assert escape.status_code == 200
+    assert escape.text == stack.client.get("/").text
     assert "root:" not in escape.text
 
 

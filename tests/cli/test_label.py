@@ -103,8 +103,8 @@ def test_csv_and_render(photo_folder: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["/no/such/folder"], "no such file"),
-        (["--model", "nope"], "error"),
+        (["/no/such/folder"], "error: no such file or folder: /no/such/folder\n"),
+        (["--model", "nope"], "error: model nope: no active version\n"),
         (["--format", "xml"], "--format"),
     ],
 )
@@ -113,3 +113,4 @@ def test_bad_invocations(photo_folder: Path, tmp_path: Path, args: list[str], me
     run = label(*full, cwd=tmp_path)
     assert run.returncode != 0
     assert message in (run.stderr + run.stdout)
+    assert "Traceback" not in run.stderr, run.stderr

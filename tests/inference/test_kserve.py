@@ -11,7 +11,7 @@ import http.server
 import json
 import socket
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,14 +20,18 @@ import cv2
 import numpy as np
 import pytest
 from skimage import data as skdata
+from sqlalchemy import select
 
-from labelbay.api.routes.kserve import get_models, output_tensors
+from labelbay.api.routes.kserve import output_tensors
+from labelbay.db.models import ModelVersion
 from labelbay.db.session import transaction
-from labelbay.inference.base import Model, ModelError, ModelSpec, Prepared, RGBImage
+from labelbay.inference.base import Model, ModelError, ModelSpec, RGBImage
+from labelbay.inference.builtin import load_builtin
 from labelbay.inference.detections import Detections
 from labelbay.inference.kserve import KServeModel, check_endpoint, check_spec
 from labelbay.inference.registry import load_model
 from labelbay.services.users import create_api_key, create_user
+from tests.jobs.helpers import register_yolo
 from tests.support.stack import PASSWORD, LiveServer, Stack
 
 MAX_PIXELS = 400_000
@@ -45,93 +49,25 @@ def stack_settings_overrides() -> dict[str, Any]:
 
 
 # -- served models ----------------------------------------------------------------------------------
+# The v2 routes serve the app's own model source (`context.models`): the built-in `circles`, and a
+# registered model whose stored artifact was replaced after registration (its SHA-256 no longer
+# matches), to see a load failure answered as a 500.
 
 
-class HoughCoins(Model):
-    """A small real model: OpenCV's Hough transform finds round things. Deterministic."""
-
-    def pre_process(self, images: Sequence[RGBImage]) -> Prepared:
-        gray = [cv2.medianBlur(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), 5) for img in images]
-        return Prepared(gray, [{} for _ in images])
-
-    def forward(self, prepared: Prepared) -> list[Any]:
-        return [
-            cv2.HoughCircles(
-                g,
-                cv2.HOUGH_GRADIENT,
-                dp=1.2,
-                minDist=30,
-                param1=120,
-                param2=35,
-                minRadius=15,
-                maxRadius=45,
-            )
-            for g in prepared.inputs
-        ]
-
-    def post_process(self, outputs: Any, prepared: Prepared) -> list[Detections]:
-        results = []
-        for found in outputs:
-            circles = np.zeros((0, 3), np.float32) if found is None else found[0, :, :3]
-            cx, cy, r = circles.T
-            results.append(
-                Detections.create(
-                    np.stack([cx - r, cy - r, cx + r, cy + r], axis=1),
-                    np.linspace(0.99, 0.2, len(circles)),
-                    np.zeros(len(circles)),
-                    class_names=("coin",),
-                    circles=circles,
-                )
-            )
-        return results
-
-
-class Broken(Model):
-    def pre_process(self, images: Sequence[RGBImage]) -> Prepared:
-        return Prepared(list(images), [{} for _ in images])
-
-    def forward(self, prepared: Prepared) -> Any:
-        raise ModelError("the accelerator caught fire")
-
-    def post_process(self, outputs: Any, prepared: Prepared) -> list[Detections]:
-        raise AssertionError("unreachable")
-
-
-def circles_model() -> Model:
-    """The built-in `circles` when it is there, else a Hough model of our own."""
-    try:
-        from labelbay.inference.builtin import load_builtin  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return HoughCoins(ModelSpec(name="circles", format="test", class_names=("coin",)))
+@pytest.fixture(scope="module")
+def circles() -> Model:
+    """The built-in `circles`, loaded here the way the server loads it, to compare answers."""
     model: Model = load_builtin("circles")
     return model
 
 
-@dataclass
-class ServedModels:
-    """What `context.models` offers the v2 routes: `get` and `names`."""
-
-    models: dict[str, Model]
-
-    def get(self, name: str) -> Model:
-        try:
-            return self.models[name]
-        except KeyError:
-            raise ModelError(f"unknown model {name!r}") from None
-
-    def names(self) -> list[str]:
-        return sorted(self.models)
-
-
-@pytest.fixture(scope="module")
-def served_models() -> ServedModels:
-    return ServedModels({"circles": circles_model(), "broken": Broken(ModelSpec("broken", "test"))})
-
-
 @pytest.fixture
-def served(stack: Stack, served_models: ServedModels) -> Stack:
-    """The stack's app serving `served_models` (in place of `context.models`)."""
-    stack.app.dependency_overrides[get_models] = lambda: served_models
+def served(stack: Stack) -> Stack:
+    register_yolo(stack, name="broken")
+    with stack.context.sessions() as session:
+        key = session.scalars(select(ModelVersion.artifact_key).filter_by(name="broken")).one()
+    assert key is not None
+    stack.context.storage.models.put(key, b"someone else's bytes")
     return stack
 
 
@@ -203,9 +139,9 @@ def assert_same(got: Detections, want: Detections) -> None:
 
 @pytest.mark.parametrize("encoding", ["uint8", "png"])
 def test_remote_result_equals_local(
-    live: LiveServer, served_models: ServedModels, api_key: str, coins: RGBImage, encoding: str
+    live: LiveServer, circles: Model, api_key: str, coins: RGBImage, encoding: str
 ) -> None:
-    local = served_models.get("circles").predict([coins])[0]
+    local = circles.predict([coins])[0]
     assert len(local) >= 20, "the model should find the coins"
     model = remote(
         live.base_url, api_key=api_key, confidence_threshold=0.0, input_encoding=encoding
@@ -213,15 +149,15 @@ def test_remote_result_equals_local(
     try:
         results = model.predict([coins, coins[:150, :200].copy()])
         assert_same(results[0], local)
-        assert_same(results[1], served_models.get("circles").predict([coins[:150, :200].copy()])[0])
+        assert_same(results[1], circles.predict([coins[:150, :200].copy()])[0])
     finally:
         model.close()
 
 
 def test_remote_applies_threshold_and_max_detections(
-    live: LiveServer, served_models: ServedModels, api_key: str, coins: RGBImage
+    live: LiveServer, circles: Model, api_key: str, coins: RGBImage
 ) -> None:
-    local = served_models.get("circles").predict([coins])[0]
+    local = circles.predict([coins])[0]
     threshold = float(np.median(local.confidence))
     model = remote(live.base_url, api_key=api_key, confidence_threshold=threshold, max_detections=5)
     got = model.predict([coins])[0]
@@ -232,11 +168,15 @@ def test_remote_applies_threshold_and_max_detections(
 
 
 def test_api_key_from_environment(
-    live: LiveServer, api_key: str, coins: RGBImage, monkeypatch: pytest.MonkeyPatch
+    live: LiveServer,
+    api_key: str,
+    coins: RGBImage,
+    circles: Model,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("REMOTE_LABELBAY_KEY", api_key)
-    model = remote(live.base_url, api_key_env="REMOTE_LABELBAY_KEY")
-    assert len(model.predict([coins])[0]) > 0
+    model = remote(live.base_url, api_key_env="REMOTE_LABELBAY_KEY", confidence_threshold=0.0)
+    assert_same(model.predict([coins])[0], circles.predict([coins])[0])
     model.close()
     monkeypatch.delenv("REMOTE_LABELBAY_KEY")
     with pytest.raises(ModelError, match="REMOTE_LABELBAY_KEY"):
@@ -298,7 +238,9 @@ def test_metadata(served: Stack, headers: dict[str, str]) -> None:
     assert outputs["text"] == ("BYTES", [-1])
 
 
-def test_infer_answer(served: Stack, headers: dict[str, str], coins: RGBImage) -> None:
+def test_infer_answer(
+    served: Stack, headers: dict[str, str], coins: RGBImage, circles: Model
+) -> None:
     body = {**tensor_body(coins), "id": "request-7"}
     answer = served.client.post("/v2/models/circles/infer", json=body, headers=headers)
     assert answer.status_code == 200, answer.text
@@ -307,7 +249,7 @@ def test_infer_answer(served: Stack, headers: dict[str, str], coins: RGBImage) -
     assert result["id"] == "request-7"
     outputs = {o["name"]: o for o in result["outputs"]}
     count = outputs["scores"]["shape"][0]
-    assert count >= 20
+    assert count == len(circles.predict([coins])[0]) >= 20
     assert outputs["boxes"]["shape"] == [count, 4]
     assert len(outputs["boxes"]["data"]) == count * 4
     assert outputs["class_ids"]["datatype"] == "INT64"
@@ -422,10 +364,11 @@ def test_a_body_larger_than_any_allowed_image_is_refused(
 def test_unknown_model_and_failing_model(served: Stack, headers: dict[str, str]) -> None:
     answer = served.client.post("/v2/models/nope/infer", json=tensor_body(TINY), headers=headers)
     assert answer.status_code == 404
-    assert "unknown model 'nope'" in answer.json()["error"]
+    assert answer.json()["error"] == "model nope: no active version"
     answer = served.client.post("/v2/models/broken/infer", json=tensor_body(TINY), headers=headers)
     assert answer.status_code == 500
-    assert "caught fire" in answer.json()["error"]
+    assert answer.json()["error"].startswith("model 'broken' cannot be loaded: ")
+    assert "does not match its SHA-256" in answer.json()["error"]
 
 
 @pytest.mark.parametrize(
@@ -717,10 +660,10 @@ def test_bad_specs(options: dict[str, Any], message: str) -> None:
         load_model(ModelSpec("m", "kserve", url=url, options=options))
 
 
-def test_the_apps_own_models_are_served(stack: Stack, coins: RGBImage) -> None:
-    """No override: `context.models` (built-ins first) answers the v2 routes."""
-    pytest.importorskip("labelbay.inference.builtin")
+def test_the_apps_own_models_are_served(stack: Stack, circles: Model, coins: RGBImage) -> None:
+    """`context.models` (built-ins first) answers the v2 routes with the built-in's own result."""
     headers = stack.user("own@example.com")
     answer = stack.client.post("/v2/models/circles/infer", json=tensor_body(coins), headers=headers)
     assert answer.status_code == 200, answer.text
-    assert len({o["name"]: o for o in answer.json()["outputs"]}["scores"]["data"]) >= 20
+    scores = {o["name"]: o for o in answer.json()["outputs"]}["scores"]["data"]
+    np.testing.assert_allclose(scores, circles.predict([coins])[0].confidence, rtol=1e-6)

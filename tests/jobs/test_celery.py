@@ -9,25 +9,20 @@ RabbitMQ vhost), deleted at the end, so tests never see each other's messages.
 from __future__ import annotations
 
 import io
-import json
-import os
 import shutil
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import redis
 from fastapi.testclient import TestClient
-from kombu import Connection
 from PIL import Image as PILImage
 from skimage import data as samples
 from sqlalchemy import func, select
@@ -36,12 +31,18 @@ from labelbay.api.app import create_app
 from labelbay.db.models import Image, JobTask, Prediction, TaskStatus
 from labelbay.jobs.callbacks import SIGNATURE_HEADER, verify
 from tests.jobs.helpers import body_json, callback_receiver, register_yolo, upload, wait_for_job
-from tests.support.moto_server import DUMMY_CREDENTIALS, MotoServer
+from tests.support.moto_server import MotoServer
+from tests.support.processes import (
+    AMQP_URL,
+    Processes,
+    delete_queue,
+    new_queue,
+    settings_env,
+    wait_until,
+)
 from tests.support.stack import Stack, make_settings
 
-AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 REDIS_URL = "redis://127.0.0.1:6379/11"
-LABELBAY = str(Path(sys.executable).with_name("labelbay"))
 JOB_TIMEOUT_S = 120.0
 
 
@@ -58,14 +59,6 @@ def small_jpegs(count: int) -> list[bytes]:
     return out
 
 
-def wait_until(what: str, check: Callable[[], bool], cluster: Cluster, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}\n{cluster.worker_logs()}")
-        time.sleep(0.05)
-
-
 @dataclass
 class Cluster:
     """One API app (in this process) and the worker processes that serve its queue."""
@@ -73,42 +66,22 @@ class Cluster:
     stack: Stack
     broker_url: str
     queue: str
-    env: dict[str, str]
-    workdir: Path
-    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    processes: Processes
     headers: dict[str, str] = field(default_factory=dict)
     project: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def workers(self) -> list[subprocess.Popen[bytes]]:
+        return self.processes.started
+
     def start_worker(self) -> subprocess.Popen[bytes]:
-        log = (self.workdir / f"worker-{len(self.workers)}.log").open("wb")
-        with log:
-            proc = subprocess.Popen(
-                [LABELBAY, "worker", "--concurrency", "1"],
-                env=self.env,
-                cwd=self.workdir,  # no stray .env is read
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: the pool child dies with it
-            )
-        self.workers.append(proc)
-        return proc
+        return self.processes.worker()
 
     def kill(self, proc: subprocess.Popen[bytes]) -> None:
-        """SIGKILL the worker and its pool process at once, as an OOM kill or a lost node would."""
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-    def stop_all(self) -> None:
-        """The test is over: no need for a graceful shutdown (it takes seconds)."""
-        for proc in self.workers:
-            if proc.poll() is None:
-                self.kill(proc)
+        self.processes.kill(proc)
 
     def worker_logs(self, tail: int = 4000) -> str:
-        parts = []
-        for path in sorted(self.workdir.glob("worker-*.log")):
-            parts.append(f"--- {path.name} ---\n{path.read_text(errors='replace')[-tail:]}")
-        return "\n".join(parts)
+        return self.processes.logs(tail)
 
     def images(self, count: int) -> list[str]:
         """A user, the YOLO model, a project and `count` uploaded images; returns the image ids."""
@@ -167,10 +140,18 @@ class Cluster:
             )
         return rows, missing or 0
 
-    def ready_messages(self) -> int:
-        with Connection(self.broker_url) as conn:
-            _, count, _ = conn.default_channel.queue_declare(self.queue, passive=True)
-        return int(count)
+    def unsettled_messages(self) -> int:
+        """Messages in the queue not yet acked: waiting, or delivered to a worker that has not
+        finished them (tasks ack late, after their work). RabbitMQ's own count, via rabbitmqctl."""
+        vhost = self.broker_url.rsplit("/", 1)[1] or "/"
+        listing = rabbitmqctl(
+            "list_queues", "-q", "-p", vhost, "name", "messages_ready", "messages_unacknowledged"
+        )
+        for line in listing.splitlines():
+            name, *counts = line.split()
+            if name == self.queue:
+                return sum(int(n) for n in counts)
+        raise AssertionError(f"queue {self.queue} not found:\n{listing}")
 
 
 @pytest.fixture
@@ -183,7 +164,7 @@ def make_cluster(
     with ExitStack() as cleanup:
 
         def factory(broker_url: str = AMQP_URL, **overrides: Any) -> Cluster:
-            queue = f"labelbay-test-{uuid.uuid4().hex[:12]}"
+            queue = new_queue()
             settings = make_settings(
                 postgres_url,
                 storage_url,
@@ -198,58 +179,20 @@ def make_cluster(
             client = cleanup.enter_context(TestClient(app))
             workdir = tmp_path / queue
             workdir.mkdir()
-            env = {k: v for k, v in os.environ.items() if not k.startswith("LABELBAY_")}
-            env.update(DUMMY_CREDENTIALS)
-            env.update(
-                {
-                    "LABELBAY_DATABASE_URL": postgres_url,
-                    "LABELBAY_STORAGE_URL": storage_url,
-                    "LABELBAY_BROKER_URL": broker_url,
-                    "LABELBAY_JOB_QUEUE": queue,
-                    "LABELBAY_EXECUTOR": "celery",
-                    "LABELBAY_MODEL_CACHE_DIR": str(workdir / "model-cache"),
-                    "LABELBAY_CALLBACK_ALLOWLIST": '["127.0.0.1"]',
-                    "LABELBAY_CALLBACK_BACKOFF_S": "0.05",
-                    "LABELBAY_TASK_RETRY_BACKOFF_S": "0.05",
-                    "LABELBAY_LOG_JSON": "false",
-                    "LABELBAY_ENVIRONMENT": "test",
-                }
-            )
+            env = settings_env(settings)
+            # Each worker process downloads the model into a cache folder of its own.
+            env["LABELBAY_MODEL_CACHE_DIR"] = str(workdir / "model-cache")
+            env["LABELBAY_CALLBACK_BACKOFF_S"] = "0.05"
+            env["LABELBAY_TASK_RETRY_BACKOFF_S"] = "0.05"
+            processes = Processes(workdir, env)
             stack = Stack(name="celery", settings=settings, app=app, client=client)
-            cluster = Cluster(stack, broker_url, queue, env, workdir)
+            cluster = Cluster(stack, broker_url, queue, processes)
             # Callbacks run last-in first-out: stop the workers, then delete their queue.
-            cleanup.callback(_delete_queue, broker_url, queue, cluster.workers)
-            cleanup.callback(cluster.stop_all)
+            cleanup.callback(delete_queue, broker_url, queue, processes.started)
+            cleanup.callback(processes.stop_all)
             return cluster
 
         yield factory
-
-
-def _delete_queue(broker_url: str, queue: str, workers: list[subprocess.Popen[bytes]]) -> None:
-    """Delete the test queue and the direct exchange Celery declared for it."""
-    with Connection(broker_url, connect_timeout=5) as conn:
-        channel = conn.default_channel
-        channel.queue_delete(queue)
-        if broker_url.startswith("amqp"):
-            channel.exchange_delete(queue)
-    if broker_url.startswith("redis"):
-        _delete_redis_leftovers(broker_url, queue, [f"labelbay-{proc.pid}@" for proc in workers])
-
-
-def _delete_redis_leftovers(broker_url: str, queue: str, nodes: list[str]) -> None:
-    """kombu's Redis transport keeps, besides the queue's list, the exchange's bindings, the
-    workers' remote-control bindings and the messages a killed worker had not acked yet (it gets
-    them back after the visibility timeout) in keys shared by every queue of the database."""
-    with redis.Redis.from_url(broker_url) as client:
-        client.delete(f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
-        for member in client.smembers("_kombu.binding.celery.pidbox"):
-            if any(node.encode() in member for node in nodes):
-                client.srem("_kombu.binding.celery.pidbox", member)
-        for tag, raw in client.hgetall("unacked").items():
-            _message, exchange, routing_key = json.loads(raw)
-            if queue in (exchange, routing_key):
-                client.hdel("unacked", tag)
-                client.zrem("unacked_index", tag)
 
 
 def rabbitmqctl(*args: str) -> str:
@@ -294,7 +237,8 @@ def test_a_hundred_images_give_a_hundred_predictions(
     job = cluster.create_job()
     job = cluster.wait_for_job(job["id"])
     assert_completed_exactly_once(cluster, job, 100)
-    assert job["images_per_second"] > 0
+    started, finished = (datetime.fromisoformat(job[k]) for k in ("started_at", "finished_at"))
+    assert job["images_per_second"] == round(100 / (finished - started).total_seconds(), 2)
     stages = job["stage_ms"]
     assert set(stages) == {"download", "decode", "infer", "store"}
     assert all(ms > 0 for ms in stages.values()), stages
@@ -386,16 +330,13 @@ def test_cancel_stops_the_remaining_tasks(make_cluster: Callable[..., Cluster]) 
     assert at_cancel[TaskStatus.running] <= 2  # at most the one batch the worker had claimed
 
     # The worker drains the remaining messages: each finds its tasks cancelled and does nothing.
+    # Every message acked (tasks ack after their work) means every batch has been handled.
     wait_until(
-        "the queue to drain",
-        lambda: (
-            cluster.ready_messages() == 0
-            and cluster.task_counts(job["id"])[TaskStatus.running] == 0
-        ),
-        cluster,
+        "every message to be handled",
+        lambda: cluster.unsettled_messages() == 0,
+        cluster.worker_logs,
         timeout=JOB_TIMEOUT_S,
     )
-    time.sleep(0.5)  # the last prefetched message, if any, is handled too
     final = cluster.task_counts(job["id"])
     assert final[TaskStatus.cancelled] == at_cancel[TaskStatus.cancelled] > 0, (at_cancel, final)
     assert final[TaskStatus.done] + final[TaskStatus.cancelled] == 100, final

@@ -120,3 +120,30 @@ def test_a_remote_model_that_does_not_answer_is_refused(stack: Stack) -> None:
         )
     with stack.context.sessions() as session:
         assert models.list_versions(session, name="faces") == []
+
+
+def test_manager_loads_a_version_once_and_follows_activation(stack: Stack, tmp_path: Path) -> None:
+    """`get(name)` answers the active version's model, `get_by_id` (what a job names) the row's;
+    both share one loaded model per row, and a newly activated version is used at once."""
+    manager = ModelManager(
+        sessions=stack.context.sessions,
+        store=stack.context.storage.models,
+        cache_dir=tmp_path / "cache",
+    )
+    first = register(stack, input_size=(320, 320))
+    by_name = manager.get("faces")
+    assert by_name.spec.version == "1"
+    assert manager.get_by_id(first.id) is by_name
+    assert manager.get("faces") is by_name
+
+    second = register(stack, input_size=(320, 320))  # active on registration
+    newer = manager.get("faces")
+    assert newer.spec.version == "2"
+    assert newer is manager.get_by_id(second.id)
+    assert manager.get_by_id(first.id) is by_name  # a job naming version 1 still gets it
+    assert manager.get("faces", "1") is by_name
+
+    with transaction(stack.context.sessions) as session:
+        models.activate_version(session, name="faces", version="1")
+    assert manager.get("faces") is by_name
+    manager.close()

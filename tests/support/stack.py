@@ -147,7 +147,7 @@ class LiveServer:
         return httpx.Client(base_url=self.base_url, timeout=120, **kwargs)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -157,7 +157,7 @@ def _free_port() -> int:
 @pytest.fixture
 def live_server(stack: Stack) -> Iterator[LiveServer]:
     """The stack's app under a real uvicorn on 127.0.0.1, in a thread of this process."""
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(stack.app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -99,8 +99,9 @@ def test_confidence_drops_when_the_edge_is_gone() -> None:
     """Blurring the rims away must lower the support of the circles still found."""
     model = load_builtin("circles")
     sharp = model.predict([samples.coins()])[0]
-    soft = model.predict([cv2.GaussianBlur(samples.coins(), (0, 0), 3)])[0]
-    assert len(soft) == 0 or soft.confidence.mean() < sharp.confidence.mean()
+    soft = model.predict([cv2.GaussianBlur(samples.coins(), (0, 0), 2)])[0]
+    assert len(soft) >= 20, f"a light blur should keep most coins; found {len(soft)}"
+    assert soft.confidence.mean() < sharp.confidence.mean() - 0.05
 
 
 def test_finds_the_coins_on_a_1080p_canvas() -> None:
