@@ -57,6 +57,7 @@ from labelbay.db.models import (
     Role,
     User,
 )
+from labelbay import labels
 from labelbay.db.session import transaction
 from labelbay.jobs import service as jobs
 from labelbay.security.tokens import create_access_token
@@ -290,8 +291,8 @@ class World:
             assert image is not None
             assert owner is not None
             if "{model_version}" in text:
-                detection = {"class_id": 0, "class_name": "cat", "confidence": 0.9,
-                             "bbox": {"x1": 1.0, "y1": 1.0, "x2": 8.0, "y2": 6.0}}  # fmt: skip
+                box = {"x1": 1.0, "y1": 1.0, "x2": 8.0, "y2": 6.0}
+                detection = labels.make("box", "cat", box, score=0.9, class_id=0).to_json()
                 session.add(
                     Prediction(
                         image_id=image_id,

@@ -125,7 +125,7 @@ BAD_UPLOADS = [
     BadUpload("png-cut-after-pixels", _png_cut_after_pixels, CORRUPT, "upload.png"),
     BadUpload("png-damaged-checksum", _png_damaged_checksum, CORRUPT, "upload.png"),
     BadUpload("corrupt-jpeg-body", _corrupt_jpeg_body, CORRUPT),
-    BadUpload("jpeg-header-only", _jpeg_header_only, CORRUPT),
+    BadUpload("jpeg-header-only", _jpeg_header_only, "JPEG header is corrupt"),
     BadUpload("jpeg-magic-only", lambda: jpeg_bytes()[:20], "JPEG header is corrupt"),
     BadUpload("gif", lambda: _other_format("GIF"), NOT_AN_IMAGE, "upload.gif"),
     BadUpload("bmp", lambda: _other_format("BMP"), NOT_AN_IMAGE, "upload.bmp"),

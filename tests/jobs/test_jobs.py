@@ -136,12 +136,12 @@ def test_failing_callback_is_retried_then_recorded(stack: Stack) -> None:
         ({"model": "no-such-model"}, "model no-such-model: no active version"),
         (
             {"model": "yolo", "callback_url": "http://10.1.2.3/hook"},
-            "callback host '10.1.2.3' resolves to 10.1.2.3, a private or reserved address; "
-            "allow-list it in LABELBAY_CALLBACK_ALLOWLIST to use it",
+            "callback_url: '10.1.2.3' resolves to 10.1.2.3, a private or reserved address; "
+            "an administrator can allow-list it in LABELBAY_OUTBOUND_ALLOWLIST",
         ),
         (
             {"model": "yolo", "callback_url": "ftp://example.com/x"},
-            "callback URL must be http:// or https:// with a host",
+            "callback_url: the URL must be http:// or https:// with a host",
         ),
         ({"model": "yolo", "image_ids": []}, "image_ids is empty"),
         ({"model": "yolo", "metadata": {"camera": "none"}}, "the selection has no images"),

@@ -78,7 +78,7 @@ def run_job(group: Processes, client: httpx.Client, project_id: int) -> dict[str
         time.sleep(0.1)
     assert (job["status"], job["done"], job["failed"]) == ("completed", 8, 0), group.logs()
     results = client.get(f"/api/v1/jobs/{job_id}/results").json()["results"]
-    return {"job": job, "scores": [d["confidence"] for r in results for d in r["detections"]]}
+    return {"job": job, "scores": [x["score"] for r in results for x in r["labels"]]}
 
 
 def served_version(client: httpx.Client) -> list[str]:

@@ -41,6 +41,7 @@ class ErrorOut(BaseModel):
 
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
+VALIDATION_REF = {"$ref": "#/components/schemas/HTTPValidationError"}
 DESCRIPTIONS = {
     400: "The body could not be parsed",
     401: "Not signed in, or the credential is wrong or expired",
@@ -118,13 +119,20 @@ def install_openapi(app: FastAPI) -> None:
                     continue
                 responses = operation.setdefault("responses", {})
                 for code in sorted(error_codes(route, method.lower(), operation)):
-                    responses.setdefault(
-                        str(code),
-                        {
+                    declared = responses.get(str(code))
+                    if declared is None:
+                        responses[str(code)] = {
                             "description": DESCRIPTIONS[code],
                             "content": {"application/json": {"schema": ERROR_REF}},
-                        },
-                    )
+                        }
+                        continue
+                    # A route's own body for this code (an upload's "nothing stored" result)
+                    # does not stop the shared answers for it: the error body, FastAPI's list.
+                    body = declared.setdefault("content", {}).setdefault("application/json", {})
+                    own = body.get("schema")
+                    if own is not None and own not in (ERROR_REF, VALIDATION_REF):
+                        shared = [ERROR_REF] + ([VALIDATION_REF] if code == 422 else [])
+                        body["schema"] = {"anyOf": [own, *shared]}
         app.openapi_schema = schema
         return schema
 

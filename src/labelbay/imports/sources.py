@@ -58,7 +58,7 @@ def check_source(url: str, *, admin: bool, settings: Settings) -> None:
         raise Forbidden("importing from the server's folders needs an administrator")
     query = parse_qs(parts.query)
     # Without an endpoint the bucket and region become part of an AWS host name: keep them names.
-    if parts.scheme == "s3" and not _S3_BUCKET.fullmatch(parts.netloc):
+    if parts.scheme == "s3" and parts.netloc and not _S3_BUCKET.fullmatch(parts.netloc):
         raise Forbidden(f"{parts.netloc!r} is not an S3 bucket name")
     if not all(_S3_REGION.fullmatch(region) for region in query.get("region", [])):
         raise Forbidden("the S3 region must be a region name such as us-east-1")

@@ -89,7 +89,7 @@ def create_job(
         try:
             check_url(body.callback_url, allowlist=context.settings.callback_allowlist)
         except CallbackRefused as exc:
-            raise Invalid(str(exc)) from exc
+            raise Invalid(f"callback_url: {exc}") from exc
     job = start_job(
         session,
         executor=context.executor,
