@@ -44,6 +44,7 @@ from fastapi.testclient import TestClient
 from starlette.routing import Route as StarletteRoute
 
 import labelbay.api.routes
+from labelbay import labels
 from labelbay.analyses import service as analyses
 from labelbay.api.app import create_app
 from labelbay.db.models import (
@@ -57,7 +58,6 @@ from labelbay.db.models import (
     Role,
     User,
 )
-from labelbay import labels
 from labelbay.db.session import transaction
 from labelbay.jobs import service as jobs
 from labelbay.security.tokens import create_access_token
