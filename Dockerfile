@@ -16,6 +16,8 @@ ARG NODE_IMAGE=node:20-slim
 
 # --- web: the web app, built by Vite into what becomes labelbay/static/app ---
 FROM ${NODE_IMAGE} AS web
+# Marks the build stages' images, so that their superseded copies can be pruned by label alone.
+LABEL org.labelbay.build-stage=web
 # EXTRA_CA_CERTS: PEM certificates for npm and pip to trust besides the usual ones, where a
 # TLS-inspecting proxy stands between the build and the registries. Build stages only.
 ARG NPM_CONFIG_REGISTRY=https://registry.npmjs.org/ EXTRA_CA_CERTS=""
@@ -29,6 +31,7 @@ RUN cd /build/frontend && npm run build
 
 # --- builder: a virtualenv with labelbay, its dependencies and the OCR weights ---
 FROM ${PYTHON_IMAGE} AS builder
+LABEL org.labelbay.build-stage=builder
 ARG PIP_INDEX_URL=https://pypi.org/simple EXTRA_CA_CERTS=""
 # Dependencies (and the build's own requirements) first, from pyproject.toml alone: this layer
 # stays cached while src/ changes, and the install of labelbay itself needs no network.

@@ -9,6 +9,7 @@ or not root). `.ci/run` installs Debian's `docker.io` and `debootstrap` when the
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -20,6 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TAG = "labelbay-smoke:latest"
+STAGE_LABEL = "org.labelbay.build-stage"  # on the images of the Dockerfile's build stages
 DOCKERD_FLAGS = ["--storage-driver", "vfs", "--iptables=false", "--bridge=none"]
 BUILD_TIMEOUT_S = 1800
 # Lines for the terminal summary: the image's size, its biggest layers, the build time.
@@ -131,15 +133,26 @@ def image(docker_daemon: None) -> BuiltImage:
     seconds = time.monotonic() - started
     assert build.returncode == 0, f"docker build failed:\n{build.stdout[-6000:]}{build.stderr}"
     current = docker("image", "inspect", "--format", "{{.Id}}", TAG).strip()
+    # What earlier builds left behind: the last image, and the build stages' last steps that this
+    # build did not use (with their own parents). Under the vfs storage driver each is a full copy.
     if previous and previous != current:
-        # The last build's image and its own layers: under the vfs driver each is a full copy.
         docker("image", "rm", previous, check=False)
+    used = set(re.findall(r"^ ---> ([0-9a-f]{12})$", build.stdout, re.MULTILINE))
+    stage_ends = docker(
+        "images", "--quiet", "--filter", "dangling=true", "--filter", f"label={STAGE_LABEL}"
+    )
+    for stale in set(stage_ends.split()) - used:
+        docker("image", "rm", stale, check=False)
     size = int(docker("image", "inspect", "--format", "{{.Size}}", TAG))
     REPORT.append(f"{TAG}: {size / 1e6:.0f} MB, built in {seconds:.0f} s (classic builder)")
-    history = docker("history", "--format", "{{.Size}}\t{{.CreatedBy}}", TAG)
-    for line in history.splitlines()[:6]:
-        layer_size, _, created_by = line.partition("\t")
-        REPORT.append(f"  {layer_size:>8}  {' '.join(created_by.split())[:100]}")
+    # Its biggest layers, as `docker history` shows them.
+    history = docker(
+        "history", "--no-trunc", "--human=false", "--format", "{{.Size}}\t{{.CreatedBy}}", TAG
+    )
+    layers = [line.split("\t", 1) for line in history.splitlines()]
+    for layer_size, created_by in sorted(layers, key=lambda layer: -int(layer[0]))[:3]:
+        what = " ".join(created_by.split())[:90] or "(the base image)"
+        REPORT.append(f"  {int(layer_size) / 1e6:6.0f} MB  {what}")
     return BuiltImage(tag=TAG, size_bytes=size)
 
 

@@ -29,7 +29,8 @@ from tests.support.databases import _admin, pg_url
 from tests.support.moto_server import DUMMY_CREDENTIALS, MotoServer
 from tests.support.stack import _free_port
 
-pytestmark = pytest.mark.slow
+# The first test's set-up builds the image: minutes with a cold cache (see the README).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 EMAIL, PASSWORD = "admin@example.com", "container-password-123"
