@@ -144,7 +144,12 @@ def image(docker_daemon: None) -> BuiltImage:
     for stale in set(stage_ends.split()) - used:
         docker("image", "rm", stale, check=False)
     size = int(docker("image", "inspect", "--format", "{{.Size}}", TAG))
-    REPORT.append(f"{TAG}: {size / 1e6:.0f} MB, built in {seconds:.0f} s (classic builder)")
+    steps = len(re.findall(r"^Step \d+/\d+ :", build.stdout, re.MULTILINE))
+    cached = build.stdout.count(" ---> Using cache")
+    REPORT.append(
+        f"{TAG}: {size / 1e6:.0f} MB, built in {seconds:.0f} s with the classic builder "
+        f"({cached} of {steps} steps from the cache)"
+    )
     # Its biggest layers, as `docker history` shows them.
     history = docker(
         "history", "--no-trunc", "--human=false", "--format", "{{.Size}}\t{{.CreatedBy}}", TAG
