@@ -1,0 +1,233 @@
+"""A detection model's whole report: COCO metrics, precision/recall/F1, PR curves, a confusion
+matrix and per-image TP/FP/FN, from two `BoxSet`s.
+
+Beyond COCO's numbers (see `coco`), at one IoU threshold (0.5 unless chosen):
+- a prediction is a true positive when it matches a ground-truth box of its class (COCO's greedy
+  matching, at most 100 predictions per image and class), a false positive when it matches none;
+  ground truth no prediction matched is a false negative. Crowd regions count for neither side.
+- precision, recall and F1 over all classes at the model's score threshold and at the threshold
+  where F1 is best; the same per class.
+- the confusion matrix matches across classes (each image's predictions by descending score take
+  the free ground-truth box they overlap most): rows are ground-truth classes, columns predicted
+  classes, and the last row and column are "background" (a prediction on nothing; a box missed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from labelbay.evaluation.boxes import Bools, BoxSet, Floats, Ints, Matches, iou_pairs
+from labelbay.evaluation.coco import IOU_THRESHOLDS, RECALL_THRESHOLDS, CocoEval, evaluate_coco
+from labelbay.evaluation.matching import greedy_match, group_ranks
+
+
+@dataclass(frozen=True)
+class DetectionReport:
+    classes: list[str]
+    n_images: int
+    iou_threshold: float
+    score_threshold: float
+    coco: CocoEval
+    dt_status: Ints  # per prediction given: 1 TP, 0 FP, -1 not counted (below threshold, dropped)
+    gt_missed: Bools  # per ground-truth box given: no prediction above the threshold matched it
+    image_tp: Ints
+    image_fp: Ints
+    image_fn: Ints
+    confusion: Ints  # (K + 1, K + 1)
+    counts: dict[str, Any]  # the P/R/F1 block, over all classes and per class
+
+    def classes_present(self) -> Ints:
+        """Classes with ground truth that the model predicted at least once."""
+        has_gt = (self.coco.precision[0, 0, :, 0, 2] > -1).nonzero()[0]
+        predicted = np.zeros(len(self.classes), bool)
+        predicted[self.coco.dt.category] = True
+        return has_gt[predicted[has_gt]]
+
+    def to_json(self) -> dict[str, Any]:
+        present = self.classes_present()
+        summary = self.coco.summary()
+        per_class = []
+        for k, name in enumerate(self.classes):
+            curve = self.coco.precision[0, :, k, 0, 2]
+            per_class.append(
+                {
+                    "name": name,
+                    "ground_truth": int(self.counts["per_class_gt"][k]),
+                    "predictions": int(self.counts["per_class_dt"][k]),
+                    **self.coco.per_class(k),
+                    **self.counts["per_class"][k],
+                    "pr_curve": None
+                    if curve[0] < 0
+                    else {
+                        "recall": RECALL_THRESHOLDS.round(2).tolist(),
+                        "precision": curve.round(6).tolist(),
+                        "score": self.coco.scores[0, :, k, 0, 2].round(6).tolist(),
+                    },
+                }
+            )
+        return {
+            "kind": "detection",
+            "images": self.n_images,
+            "iou_threshold": self.iou_threshold,
+            "score_threshold": self.score_threshold,
+            **summary,
+            "mean_over": "all classes with ground truth (as COCOeval)",
+            "classes_present": [self.classes[k] for k in present],
+            "present": self.coco.summary(classes=present),
+            **{key: self.counts[key] for key in ("at_threshold", "best_f1")},
+            "per_class": per_class,
+            "confusion": {
+                "labels": [*self.classes, "background"],
+                "rows": "ground truth",
+                "columns": "prediction",
+                "matrix": self.confusion.tolist(),
+            },
+        }
+
+
+def evaluate_detections(
+    gt: BoxSet,
+    dt: BoxSet,
+    *,
+    classes: list[str],
+    n_images: int,
+    iou_threshold: float = 0.5,
+    score_threshold: float = 0.0,
+) -> DetectionReport:
+    k = len(classes)
+    coco = evaluate_coco(gt, dt, n_classes=k)
+    at = np.flatnonzero(np.isclose(IOU_THRESHOLDS, iou_threshold))
+    if at.size:
+        match, ignored = coco.match[at[0]], coco.dt_ignored[at[0]]
+    else:
+        match, ignored = _match_at(gt, coco.dt, iou_threshold, k)
+    counted = ~ignored
+    tp = (match >= 0) & counted
+    above = coco.dt.score >= score_threshold
+    gt_counted = coco.gt_counted & (gt.category >= 0) & (gt.category < k)
+    matched_gt = np.zeros(len(gt), bool)
+    matched_gt[match[tp & above]] = True
+    gt_missed = gt_counted & ~matched_gt
+
+    dt_status = np.full(len(dt), -1, np.int64)
+    dt_status[coco.dt_kept[counted & above]] = tp[counted & above].astype(np.int64)
+    keep = counted & above
+    image_tp = np.bincount(coco.dt.image[keep & tp], minlength=n_images)
+    image_fp = np.bincount(coco.dt.image[keep & ~tp], minlength=n_images)
+    image_fn = np.bincount(gt.image[gt_missed], minlength=n_images)
+
+    gt_per_class = np.bincount(gt.category[gt_counted], minlength=k)
+    counts: dict[str, Any] = {
+        "per_class_gt": gt_per_class,
+        "per_class_dt": np.bincount(coco.dt.category[counted], minlength=k),
+        "at_threshold": _prf(tp[keep].sum(), (~tp[keep]).sum(), gt_per_class.sum()),
+        "best_f1": _best_f1(coco.dt.score[counted], tp[counted], int(gt_per_class.sum())),
+        "per_class": [],
+    }
+    for c in range(k):
+        mine = counted & (coco.dt.category == c)
+        n_gt = int(gt_per_class[c])
+        counts["per_class"].append(
+            {
+                "at_threshold": _prf((tp & mine & above).sum(), (~tp & mine & above).sum(), n_gt),
+                "best_f1": _best_f1(coco.dt.score[mine], tp[mine], n_gt),
+            }
+        )
+    confusion = confusion_matrix(
+        gt.take(~gt.crowd), dt.take(dt.score >= score_threshold), k, iou_threshold
+    )
+    return DetectionReport(
+        classes=list(classes),
+        n_images=n_images,
+        iou_threshold=iou_threshold,
+        score_threshold=score_threshold,
+        coco=coco,
+        dt_status=dt_status,
+        gt_missed=gt_missed,
+        image_tp=image_tp,
+        image_fp=image_fp,
+        image_fn=image_fn,
+        confusion=confusion,
+        counts=counts,
+    )
+
+
+def confusion_matrix(gt: BoxSet, dt: BoxSet, n_classes: int, iou_threshold: float) -> Ints:
+    """Rows ground truth, columns predictions, the last of each "background"."""
+    gt = gt.take((gt.category >= 0) & (gt.category < n_classes))
+    dt = dt.take((dt.category >= 0) & (dt.category < n_classes))
+    rank, _ = group_ranks(dt.image, dt.score)
+    pairs = iou_pairs(gt, dt, min_iou=iou_threshold, by_class=False)
+    match = greedy_match(
+        pairs,
+        dt_rank=rank,
+        n_dt=len(dt),
+        n_gt=len(gt),
+        thresholds=np.array([iou_threshold]),
+        preferred=np.ones(len(gt), bool),
+        reusable=np.zeros(len(gt), bool),
+    )[0]
+    background = n_classes
+    matched = match >= 0
+    rows = np.where(matched, gt.category[np.maximum(match, 0)], background)
+    found = np.zeros(len(gt), bool)
+    found[match[matched]] = True
+    rows = np.r_[rows, gt.category[~found]]
+    cols = np.r_[dt.category, np.full(int((~found).sum()), background)]
+    size = n_classes + 1
+    return np.bincount(rows * size + cols, minlength=size * size).reshape(size, size)
+
+
+def _match_at(
+    gt: BoxSet, dt: BoxSet, iou_threshold: float, n_classes: int
+) -> tuple[Matches, Bools]:
+    """Class-wise matching at a threshold COCO does not use (area "all")."""
+    rank, _ = group_ranks(dt.image * n_classes + dt.category, dt.score)
+    pairs = iou_pairs(gt, dt, min_iou=iou_threshold, by_class=True)
+    match = greedy_match(
+        pairs,
+        dt_rank=rank,
+        n_dt=len(dt),
+        n_gt=len(gt),
+        thresholds=np.array([iou_threshold]),
+        preferred=~gt.crowd,
+        reusable=gt.crowd,
+    )[0]
+    matched = match >= 0
+    return match, matched & gt.crowd[np.maximum(match, 0)]
+
+
+def _prf(tp: Any, fp: Any, n_gt: Any) -> dict[str, float | int]:
+    tp, fp, n_gt = int(tp), int(fp), int(n_gt)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / n_gt if n_gt else 0.0
+    f1 = 2 * tp / (2 * tp + fp + (n_gt - tp)) if tp + fp + n_gt else 0.0
+    return {
+        "tp": tp,
+        "fp": fp,
+        "fn": n_gt - tp,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+    }
+
+
+def _best_f1(score: Floats, tp: Bools, n_gt: int) -> dict[str, float | int]:
+    """The score threshold (one of the predictions' scores) at which F1 is highest."""
+    if len(score) == 0:
+        return {"threshold": 1.0, **_prf(0, 0, n_gt)}
+    order = np.argsort(-score, kind="stable")
+    s, hit = score[order], tp[order]
+    tps, fps = np.cumsum(hit), np.cumsum(~hit)
+    cut = np.flatnonzero(np.r_[s[1:] != s[:-1], True])  # after the last of equal scores
+    f1 = 2 * tps[cut] / (tps[cut] + fps[cut] + n_gt)
+    best = int(cut[int(np.argmax(f1))])
+    return {"threshold": float(s[best]), **_prf(tps[best], fps[best], n_gt)}
+
+
+def pr_curve(report: DetectionReport, k: int) -> tuple[Floats, Floats]:
+    """COCO's interpolated precision at 101 recall points at IoU 0.5 for class `k`."""
+    return RECALL_THRESHOLDS, report.coco.precision[0, :, k, 0, 2]

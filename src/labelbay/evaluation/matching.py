@@ -1,0 +1,72 @@
+"""Greedy matching of predictions to ground truth, for every group and IoU threshold at once.
+
+COCO matches each image and class on its own: predictions in descending score, each taking the
+still-free ground-truth box it overlaps most (IoU >= the threshold), preferring boxes that are not
+ignored. That is sequential within a group but independent across groups, so the loop here runs
+over *ranks* instead of groups: round r matches the r-th prediction of every group at once, for
+every threshold at once. There are at most max-detections rounds, each a few numpy operations over
+the candidate pairs of that rank, however many images there are.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from labelbay.evaluation.boxes import Bools, Floats, Ints, Matches, Pairs
+
+
+def group_ranks(group: Ints, score: Floats) -> tuple[Ints, Ints]:
+    """Each box's rank within its group by descending score (ties: given order), and the order
+    that sorts boxes by (group, rank)."""
+    order = np.lexsort((-score, group))
+    sorted_group = group[order]
+    first = np.r_[True, sorted_group[1:] != sorted_group[:-1]] if len(order) else np.zeros(0, bool)
+    starts = np.flatnonzero(first)
+    position = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    rank = np.empty(len(order), np.int64)
+    rank[order] = position
+    return rank, order
+
+
+def greedy_match(
+    pairs: Pairs,
+    *,
+    dt_rank: Ints,
+    n_dt: int,
+    n_gt: int,
+    thresholds: Floats,
+    preferred: Bools,
+    reusable: Bools,
+) -> Matches:
+    """The ground-truth index each prediction matches at each threshold, -1 for none: (T, n_dt).
+
+    `preferred[gt]` boxes are taken before any other (COCO: the boxes that are not ignored);
+    among those, the highest IoU, and on equal IoU the later box (COCO's `<` comparison).
+    A `reusable` box (a crowd region) may be matched by any number of predictions.
+    """
+    n_thr = len(thresholds)
+    match = np.full((n_thr, n_dt), -1, np.int32)
+    if len(pairs.dt) == 0:
+        return match
+    rank = dt_rank[pairs.dt]
+    # Sorted by rank, then prediction, then preference ascending: a prediction's choice is its
+    # last valid pair.
+    order = np.lexsort((pairs.gt, pairs.iou, preferred[pairs.gt], pairs.dt, rank))
+    dt, gt, iou, rank = pairs.dt[order], pairs.gt[order], pairs.iou[order], rank[order]
+    bounds = np.flatnonzero(np.r_[True, rank[1:] != rank[:-1], True])
+    used = np.zeros((n_thr, n_gt), bool)
+    limit = np.minimum(thresholds, 1 - 1e-10)[:, None]
+    for lo, hi in itertools.pairwise(bounds):
+        d, g = dt[lo:hi], gt[lo:hi]
+        valid = (iou[lo:hi][None, :] >= limit) & (~used[:, g] | reusable[g][None, :])
+        t_index, p_index = np.nonzero(valid)  # row-major: by threshold, then pair order
+        if len(p_index) == 0:
+            continue
+        key = t_index * n_dt + d[p_index]
+        last = np.r_[key[1:] != key[:-1], True]
+        t_index, p_index = t_index[last], p_index[last]
+        match[t_index, d[p_index]] = g[p_index]
+        used[t_index, g[p_index]] = True
+    return match
