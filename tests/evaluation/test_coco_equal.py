@@ -64,6 +64,9 @@ def _case(name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         gt = coco_file(2, [(1, 1, B), (2, 1, B)], CLASSES)
         rows = [(1, 1, _shift(B, 200), 0.5), (1, 1, B, 0.5), (2, 1, B, 0.5), (2, 1, A, 0.5)]
         return gt, results(rows)
+    if name == "unknown_classes":  # a class id neither file lists: COCOeval leaves it out
+        gt = coco_file(2, [(1, 1, A), (1, 9, B), (2, 2, C)], CLASSES)
+        return gt, results([(1, 1, A, 0.9), (1, 9, B, 0.8), (2, 7, C, 0.99), (2, 2, C, 0.5)])
     raise AssertionError(name)
 
 
@@ -76,6 +79,7 @@ CASES = [
     "empty_images",
     "class_without_predictions",
     "equal_scores",
+    "unknown_classes",
 ]
 
 

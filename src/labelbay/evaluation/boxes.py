@@ -17,15 +17,16 @@ import numpy.typing as npt
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
-Matches = npt.NDArray[np.int32]  # a ground-truth index per prediction, -1 for none
+Int32s = npt.NDArray[np.int32]  # image and class indices: half the memory of int64
+Matches = Int32s  # a ground-truth index per prediction, -1 for none
 Bools = npt.NDArray[np.bool_]
-PAIR_CHUNK = 1 << 20  # candidate pairs computed at a time, to keep memory flat
+PAIR_CHUNK = 1 << 16  # candidate pairs computed at a time, to keep memory flat
 
 
 @dataclass(frozen=True)
 class BoxSet:
-    image: Ints
-    category: Ints
+    image: Int32s
+    category: Int32s
     xywh: Floats  # (n, 4)
     area: Floats
     score: Floats
@@ -45,8 +46,8 @@ class BoxSet:
         boxes = np.asarray(xywh, dtype=np.float64).reshape(-1, 4)
         n = len(boxes)
         return cls(
-            image=np.asarray(image, dtype=np.int64).reshape(n),
-            category=np.asarray(category, dtype=np.int64).reshape(n),
+            image=np.asarray(image, dtype=np.int32).reshape(n),
+            category=np.asarray(category, dtype=np.int32).reshape(n),
             xywh=boxes,
             area=boxes[:, 2] * boxes[:, 3]
             if area is None
@@ -101,8 +102,9 @@ def iou_pairs(gt: BoxSet, dt: BoxSet, *, min_iou: float, by_class: bool) -> Pair
     The IoU is COCO's (its `maskApi.c` bbIou), term for term so that ties at a threshold fall the
     same way: intersection over union, or over the prediction's own area for a crowd region.
     """
-    group_gt = _group_key(gt, by_class)
-    group_dt = _group_key(dt, by_class)
+    span = max(int(gt.category.max(initial=0)), int(dt.category.max(initial=0))) + 1
+    group_gt = _group_key(gt, by_class, span)
+    group_dt = _group_key(dt, by_class, span)
     order = np.argsort(group_gt, kind="stable")
     sorted_keys = group_gt[order]
     start = np.searchsorted(sorted_keys, group_dt, side="left")
@@ -117,11 +119,11 @@ def iou_pairs(gt: BoxSet, dt: BoxSet, *, min_iou: float, by_class: bool) -> Pair
     return Pairs(*(np.concatenate(column) for column in zip(*found, strict=True)))
 
 
-def _group_key(boxes: BoxSet, by_class: bool) -> Ints:
-    if not by_class:
-        return boxes.image
-    span = int(boxes.category.max(initial=0)) + 1
-    return boxes.image * max(span, 1) + boxes.category if len(boxes) else boxes.image
+def _group_key(boxes: BoxSet, by_class: bool, span: int) -> Ints:
+    """Image, or image and class: boxes pair only within one. A class outside 0…span-1 may
+    share a key with another; callers drop the pairs of such boxes."""
+    image = boxes.image.astype(np.int64)
+    return image * span + boxes.category if by_class else image
 
 
 def _pair_chunks(start: Ints, count: Ints, order: Ints) -> Iterator[tuple[Ints, Ints]]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labelbay.evaluation.boxes import Bools, BoxSet, Floats, Ints, Matches, iou_pairs
+from labelbay.evaluation.boxes import Bools, BoxSet, Floats, Ints, Matches, Pairs, iou_pairs
 from labelbay.evaluation.matching import greedy_match, group_ranks
 
 IOU_THRESHOLDS: Floats = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1)
@@ -51,16 +51,19 @@ SUMMARY: tuple[tuple[str, str, int | None, str, int], ...] = (
 
 @dataclass(frozen=True)
 class CocoEval:
-    """COCOeval's accumulated arrays, and how each kept prediction matched (area "all")."""
+    """COCOeval's accumulated arrays, and how each kept prediction matched at one threshold."""
 
     precision: Floats  # (T, R, K, A, M), -1 where a class has no ground truth
     recall: Floats  # (T, K, A, M)
     scores: Floats  # (T, R, K, A, M)
-    dt: BoxSet  # the predictions evaluated (at most 100 per image and class)
-    dt_kept: Ints  # their indices in the predictions given
-    match: Matches  # (T, n_dt) ground-truth index or -1, area "all"
-    dt_ignored: Bools  # (T, n_dt), area "all": matched to a crowd region
-    gt_counted: Bools  # ground truth that counts (not crowd) for area "all"
+    # The predictions evaluated (a known class, at most 100 per image and class), in accumulation
+    # order: their indices in the predictions given, then per prediction at the chosen IoU
+    # threshold and area "all", the ground-truth index matched or -1, and whether it is ignored
+    # (matched to a crowd region).
+    dt_kept: Ints
+    match: Matches
+    dt_ignored: Bools
+    gt_counted: Bools  # ground truth that counts for area "all": a known class, not crowd
 
     def summary(self, *, classes: Ints | None = None) -> dict[str, float]:
         """The 12 COCO numbers; over `classes` only when given (COCO: every class)."""
@@ -89,63 +92,100 @@ class CocoEval:
         return float(counted.mean()) if counted.size else -1.0
 
 
-def evaluate_coco(gt: BoxSet, dt: BoxSet, *, n_classes: int) -> CocoEval:
+def evaluate_coco(
+    gt: BoxSet, dt: BoxSet, *, n_classes: int, iou_threshold: float = 0.5
+) -> CocoEval:
+    """COCO's arrays, and how each prediction matched at `iou_threshold` (area "all").
+
+    Boxes are never copied: the predictions kept are an index array, and per-prediction arrays
+    are in accumulation order (class, descending score, image, rank in the image), so that each
+    class is one slice of them.
+    """
+    gt_known = (gt.category >= 0) & (gt.category < n_classes)
     known = (dt.category >= 0) & (dt.category < n_classes)
-    gt = gt.take((gt.category >= 0) & (gt.category < n_classes))
-    group = dt.image * n_classes + dt.category
-    rank, _ = group_ranks(np.where(known, group, -1), dt.score)
-    dt_kept = np.flatnonzero(known & (rank < MAX_DETS[-1]))
-    dt = dt.take(dt_kept)
-    rank = rank[dt_kept]
-    pairs = iou_pairs(gt, dt, min_iou=float(IOU_THRESHOLDS[0]), by_class=True)
-    # predictions in accumulation order: class, descending score, image, rank within the image
-    order = np.lexsort((rank, dt.image, -dt.score, dt.category))
-    bounds = np.searchsorted(dt.category[order], np.arange(n_classes + 1))
-    shape_t = (len(IOU_THRESHOLDS), len(RECALL_THRESHOLDS), n_classes)
-    precision = -np.ones((*shape_t, len(AREA_RANGES), len(MAX_DETS)))
-    scores = -np.ones_like(precision)
-    recall = -np.ones((len(IOU_THRESHOLDS), n_classes, len(AREA_RANGES), len(MAX_DETS)))
-    kept: tuple[Matches, Bools, Bools] | None = None
+    rank, _ = group_ranks(
+        np.where(known, dt.image.astype(np.int64) * n_classes + dt.category, -1), dt.score
+    )
+    kept = np.flatnonzero(known & (rank < MAX_DETS[-1]))
+    kept = kept[np.lexsort((rank[kept], dt.image[kept], -dt.score[kept], dt.category[kept]))]
+    rank, score, area = rank[kept], dt.score[kept], dt.area[kept]
+    bounds = np.searchsorted(dt.category[kept], np.arange(n_classes + 1))
+    n_thr = len(IOU_THRESHOLDS)
+    thresholds = IOU_THRESHOLDS
+    at = np.flatnonzero(np.isclose(IOU_THRESHOLDS, iou_threshold))
+    if at.size == 0:  # one more row, for the per-image counts only
+        thresholds, at = np.r_[IOU_THRESHOLDS, iou_threshold], np.array([n_thr])
+    pairs = _kept_pairs(
+        iou_pairs(gt, dt, min_iou=float(thresholds.min()), by_class=True), kept, gt_known, len(dt)
+    )
+    shape = (n_thr, len(RECALL_THRESHOLDS), n_classes, len(AREA_RANGES), len(MAX_DETS))
+    precision, scores = -np.ones(shape), -np.ones(shape)
+    recall = -np.ones((n_thr, n_classes, len(AREA_RANGES), len(MAX_DETS)))
+    chosen: tuple[Matches, Bools] | None = None
     for a, (low, high) in enumerate(AREA_RANGES.values()):
         gt_ignored = gt.crowd | (gt.area < low) | (gt.area > high)
         match = greedy_match(
             pairs,
             dt_rank=rank,
-            n_dt=len(dt),
+            n_dt=len(kept),
             n_gt=len(gt),
-            thresholds=IOU_THRESHOLDS,
+            thresholds=thresholds if a == 0 else IOU_THRESHOLDS,
             preferred=~gt_ignored,
             reusable=gt.crowd,
         )
-        matched = match >= 0
-        outside = (dt.area < low) | (dt.area > high)
-        dt_ignored = np.where(matched, gt_ignored[np.maximum(match, 0)], outside[None, :])
-        counted = np.bincount(gt.category[~gt_ignored], minlength=n_classes)
-        for k in range(n_classes):
-            if counted[k] == 0:
-                continue
-            index = order[bounds[k] : bounds[k + 1]]
+        tp, fp = _outcomes(match, gt_ignored, (area < low) | (area > high))
+        if a == 0:
+            chosen = (match[at[0]].copy(), ~(tp[at[0]] | fp[at[0]]))
+        tp, fp = tp[:n_thr], fp[:n_thr]
+        del match
+        counted = np.bincount(gt.category[gt_known & ~gt_ignored], minlength=n_classes)
+        for k in np.flatnonzero(counted):
+            one = slice(bounds[k], bounds[k + 1])
             for m, max_det in enumerate(MAX_DETS):
-                chosen = index[rank[index] < max_det]
+                top = rank[one] < max_det if max_det < MAX_DETS[-1] else slice(None)
                 p, r, s = _accumulate(
-                    matched[:, chosen], dt_ignored[:, chosen], dt.score[chosen], int(counted[k])
+                    tp[:, one][:, top], fp[:, one][:, top], score[one][top], counted[k]
                 )
                 precision[:, :, k, a, m], recall[:, k, a, m], scores[:, :, k, a, m] = p, r, s
-        if a == 0:
-            kept = (match, dt_ignored, ~gt_ignored)
-        del match, matched, dt_ignored
-    assert kept is not None
-    return CocoEval(precision, recall, scores, dt, dt_kept, *kept)
+        del tp, fp
+    assert chosen is not None
+    return CocoEval(precision, recall, scores, kept, *chosen, gt_known & ~gt.crowd)
+
+
+def _outcomes(match: Matches, gt_ignored: Bools, outside: Bools) -> tuple[Bools, Bools]:
+    """True and false positives per threshold; a prediction matched to an ignored box, or
+    unmatched with its area outside the range, is neither. In place, to keep memory down."""
+    ignored_at = np.r_[gt_ignored, False]  # -1 (no match) reads the False appended
+    counted = np.empty(match.shape, bool)
+    for t, row in enumerate(match):  # row by row: an index array is widened to int64 first
+        counted[t] = ignored_at[row]
+    matched = match >= 0
+    counted |= outside[None, :] & ~matched
+    np.logical_not(counted, out=counted)
+    unmatched = np.logical_not(matched)
+    matched &= counted
+    unmatched &= counted
+    return matched, unmatched
+
+
+def _kept_pairs(pairs: Pairs, kept: Ints, gt_known: Bools, n_dt: int) -> Pairs:
+    """Pairs of kept predictions and known ground truth, predictions renumbered to their place
+    in `kept`."""
+    position = np.full(n_dt, -1, np.int64)
+    position[kept] = np.arange(len(kept))
+    dt = position[pairs.dt]
+    keep = (dt >= 0) & gt_known[pairs.gt]
+    return Pairs(dt[keep], pairs.gt[keep], pairs.iou[keep])
 
 
 def _accumulate(
-    matched: Bools, ignored: Bools, score: Floats, n_gt: int
+    tp_flags: Bools, fp_flags: Bools, score: Floats, n_gt: int
 ) -> tuple[Floats, Floats, Floats]:
     """One class, area and max-dets: precision and score at each recall point, and the recall
     reached, per IoU threshold. Predictions are in accumulation order."""
-    n_thr, n = matched.shape
-    tp = np.cumsum(matched & ~ignored, axis=1, dtype=np.float64)
-    fp = np.cumsum(~matched & ~ignored, axis=1, dtype=np.float64)
+    n_thr, n = tp_flags.shape
+    tp = np.cumsum(tp_flags, axis=1, dtype=np.int32).astype(np.float64)
+    fp = np.cumsum(fp_flags, axis=1, dtype=np.int32).astype(np.float64)
     precision = np.zeros((n_thr, len(RECALL_THRESHOLDS)))
     at_score = np.zeros_like(precision)
     if n == 0:

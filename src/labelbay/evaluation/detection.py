@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from labelbay.evaluation.boxes import Bools, BoxSet, Floats, Ints, Matches, iou_pairs
-from labelbay.evaluation.coco import IOU_THRESHOLDS, RECALL_THRESHOLDS, CocoEval, evaluate_coco
+from labelbay.evaluation.boxes import Bools, BoxSet, Floats, Ints, Pairs, iou_pairs
+from labelbay.evaluation.coco import RECALL_THRESHOLDS, CocoEval, evaluate_coco
 from labelbay.evaluation.matching import greedy_match, group_ranks
 
 
@@ -41,10 +41,8 @@ class DetectionReport:
 
     def classes_present(self) -> Ints:
         """Classes with ground truth that the model predicted at least once."""
-        has_gt = (self.coco.precision[0, 0, :, 0, 2] > -1).nonzero()[0]
-        predicted = np.zeros(len(self.classes), bool)
-        predicted[self.coco.dt.category] = True
-        return has_gt[predicted[has_gt]]
+        has_gt = self.counts["per_class_gt"] > 0
+        return np.flatnonzero(has_gt & (self.counts["per_class_dt"] > 0))
 
     def to_json(self) -> dict[str, Any]:
         present = self.classes_present()
@@ -98,47 +96,40 @@ def evaluate_detections(
     score_threshold: float = 0.0,
 ) -> DetectionReport:
     k = len(classes)
-    coco = evaluate_coco(gt, dt, n_classes=k)
-    at = np.flatnonzero(np.isclose(IOU_THRESHOLDS, iou_threshold))
-    if at.size:
-        match, ignored = coco.match[at[0]], coco.dt_ignored[at[0]]
-    else:
-        match, ignored = _match_at(gt, coco.dt, iou_threshold, k)
-    counted = ~ignored
-    tp = (match >= 0) & counted
-    above = coco.dt.score >= score_threshold
-    gt_counted = coco.gt_counted & (gt.category >= 0) & (gt.category < k)
+    coco = evaluate_coco(gt, dt, n_classes=k, iou_threshold=iou_threshold)
+    kept = coco.dt_kept  # in class order
+    image, score = dt.image[kept], dt.score[kept]
+    bounds = np.searchsorted(dt.category[kept], np.arange(k + 1))
+    counted = ~coco.dt_ignored
+    tp = (coco.match >= 0) & counted
+    above = score >= score_threshold
+    keep = counted & above
     matched_gt = np.zeros(len(gt), bool)
-    matched_gt[match[tp & above]] = True
-    gt_missed = gt_counted & ~matched_gt
+    matched_gt[coco.match[tp & above]] = True
+    gt_missed = coco.gt_counted & ~matched_gt
 
     dt_status = np.full(len(dt), -1, np.int64)
-    dt_status[coco.dt_kept[counted & above]] = tp[counted & above].astype(np.int64)
-    keep = counted & above
-    image_tp = np.bincount(coco.dt.image[keep & tp], minlength=n_images)
-    image_fp = np.bincount(coco.dt.image[keep & ~tp], minlength=n_images)
-    image_fn = np.bincount(gt.image[gt_missed], minlength=n_images)
-
-    gt_per_class = np.bincount(gt.category[gt_counted], minlength=k)
+    dt_status[kept[keep]] = tp[keep]
+    gt_per_class = np.bincount(gt.category[coco.gt_counted], minlength=k)
     counts: dict[str, Any] = {
         "per_class_gt": gt_per_class,
-        "per_class_dt": np.bincount(coco.dt.category[counted], minlength=k),
+        "per_class_dt": np.bincount(dt.category[kept][counted], minlength=k),
         "at_threshold": _prf(tp[keep].sum(), (~tp[keep]).sum(), gt_per_class.sum()),
-        "best_f1": _best_f1(coco.dt.score[counted], tp[counted], int(gt_per_class.sum())),
+        "best_f1": _best_f1(score[counted], tp[counted], int(gt_per_class.sum())),
         "per_class": [],
     }
     for c in range(k):
-        mine = counted & (coco.dt.category == c)
+        one = slice(bounds[c], bounds[c + 1])
+        mine, hit = counted[one], tp[one]
         n_gt = int(gt_per_class[c])
         counts["per_class"].append(
             {
-                "at_threshold": _prf((tp & mine & above).sum(), (~tp & mine & above).sum(), n_gt),
-                "best_f1": _best_f1(coco.dt.score[mine], tp[mine], n_gt),
+                "at_threshold": _prf(
+                    (hit & above[one]).sum(), (mine & ~hit & above[one]).sum(), n_gt
+                ),
+                "best_f1": _best_f1(score[one][mine], hit[mine], n_gt),
             }
         )
-    confusion = confusion_matrix(
-        gt.take(~gt.crowd), dt.take(dt.score >= score_threshold), k, iou_threshold
-    )
     return DetectionReport(
         classes=list(classes),
         n_images=n_images,
@@ -147,22 +138,37 @@ def evaluate_detections(
         coco=coco,
         dt_status=dt_status,
         gt_missed=gt_missed,
-        image_tp=image_tp,
-        image_fp=image_fp,
-        image_fn=image_fn,
-        confusion=confusion,
+        image_tp=np.bincount(image[keep & tp], minlength=n_images),
+        image_fp=np.bincount(image[keep & ~tp], minlength=n_images),
+        image_fn=np.bincount(gt.image[gt_missed], minlength=n_images),
+        confusion=confusion_matrix(
+            gt,
+            dt,
+            n_classes=k,
+            iou_threshold=iou_threshold,
+            gt_mask=coco.gt_counted,
+            dt_mask=(dt.score >= score_threshold) & (dt.category >= 0) & (dt.category < k),
+        ),
         counts=counts,
     )
 
 
-def confusion_matrix(gt: BoxSet, dt: BoxSet, n_classes: int, iou_threshold: float) -> Ints:
-    """Rows ground truth, columns predictions, the last of each "background"."""
-    gt = gt.take((gt.category >= 0) & (gt.category < n_classes))
-    dt = dt.take((dt.category >= 0) & (dt.category < n_classes))
-    rank, _ = group_ranks(dt.image, dt.score)
+def confusion_matrix(
+    gt: BoxSet,
+    dt: BoxSet,
+    *,
+    n_classes: int,
+    iou_threshold: float,
+    gt_mask: Bools,
+    dt_mask: Bools,
+) -> Ints:
+    """Rows ground truth, columns predictions, the last of each "background"; only the boxes in
+    the masks take part."""
+    rank, _ = group_ranks(dt.image.astype(np.int64), dt.score)
     pairs = iou_pairs(gt, dt, min_iou=iou_threshold, by_class=False)
+    both = dt_mask[pairs.dt] & gt_mask[pairs.gt]
     match = greedy_match(
-        pairs,
+        Pairs(pairs.dt[both], pairs.gt[both], pairs.iou[both]),
         dt_rank=rank,
         n_dt=len(dt),
         n_gt=len(gt),
@@ -172,32 +178,16 @@ def confusion_matrix(gt: BoxSet, dt: BoxSet, n_classes: int, iou_threshold: floa
     )[0]
     background = n_classes
     matched = match >= 0
-    rows = np.where(matched, gt.category[np.maximum(match, 0)], background)
     found = np.zeros(len(gt), bool)
     found[match[matched]] = True
-    rows = np.r_[rows, gt.category[~found]]
-    cols = np.r_[dt.category, np.full(int((~found).sum()), background)]
+    missed = gt_mask & ~found
+    rows = np.r_[
+        np.r_[gt.category, background][match][dt_mask],  # -1 (no match) reads background
+        gt.category[missed],
+    ]
+    cols = np.r_[dt.category[dt_mask], np.full(int(missed.sum()), background)]
     size = n_classes + 1
     return np.bincount(rows * size + cols, minlength=size * size).reshape(size, size)
-
-
-def _match_at(
-    gt: BoxSet, dt: BoxSet, iou_threshold: float, n_classes: int
-) -> tuple[Matches, Bools]:
-    """Class-wise matching at a threshold COCO does not use (area "all")."""
-    rank, _ = group_ranks(dt.image * n_classes + dt.category, dt.score)
-    pairs = iou_pairs(gt, dt, min_iou=iou_threshold, by_class=True)
-    match = greedy_match(
-        pairs,
-        dt_rank=rank,
-        n_dt=len(dt),
-        n_gt=len(gt),
-        thresholds=np.array([iou_threshold]),
-        preferred=~gt.crowd,
-        reusable=gt.crowd,
-    )[0]
-    matched = match >= 0
-    return match, matched & gt.crowd[np.maximum(match, 0)]
 
 
 def _prf(tp: Any, fp: Any, n_gt: Any) -> dict[str, float | int]:

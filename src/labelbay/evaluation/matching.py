@@ -14,18 +14,20 @@ import itertools
 
 import numpy as np
 
-from labelbay.evaluation.boxes import Bools, Floats, Ints, Matches, Pairs
+from labelbay.evaluation.boxes import Bools, Floats, Int32s, Ints, Matches, Pairs
 
 
-def group_ranks(group: Ints, score: Floats) -> tuple[Ints, Ints]:
+def group_ranks(group: Ints, score: Floats) -> tuple[Int32s, Ints]:
     """Each box's rank within its group by descending score (ties: given order), and the order
     that sorts boxes by (group, rank)."""
-    order = np.lexsort((-score, group))
+    by_score = np.argsort(-score, kind="stable")
+    order = by_score[np.argsort(group[by_score], kind="stable")]
+    del by_score
     sorted_group = group[order]
     first = np.r_[True, sorted_group[1:] != sorted_group[:-1]] if len(order) else np.zeros(0, bool)
     starts = np.flatnonzero(first)
     position = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-    rank = np.empty(len(order), np.int64)
+    rank = np.empty(len(order), np.int32)
     rank[order] = position
     return rank, order
 
@@ -33,7 +35,7 @@ def group_ranks(group: Ints, score: Floats) -> tuple[Ints, Ints]:
 def greedy_match(
     pairs: Pairs,
     *,
-    dt_rank: Ints,
+    dt_rank: Int32s,
     n_dt: int,
     n_gt: int,
     thresholds: Floats,
@@ -54,19 +56,19 @@ def greedy_match(
     # Sorted by rank, then prediction, then preference ascending: a prediction's choice is its
     # last valid pair.
     order = np.lexsort((pairs.gt, pairs.iou, preferred[pairs.gt], pairs.dt, rank))
-    dt, gt, iou, rank = pairs.dt[order], pairs.gt[order], pairs.iou[order], rank[order]
+    dt, gt = pairs.dt[order].astype(np.int32), pairs.gt[order].astype(np.int32)
+    iou, rank = pairs.iou[order], rank[order]
+    del order
     bounds = np.flatnonzero(np.r_[True, rank[1:] != rank[:-1], True])
     used = np.zeros((n_thr, n_gt), bool)
-    limit = np.minimum(thresholds, 1 - 1e-10)[:, None]
+    limit = np.minimum(thresholds, 1 - 1e-10)
     for lo, hi in itertools.pairwise(bounds):
-        d, g = dt[lo:hi], gt[lo:hi]
-        valid = (iou[lo:hi][None, :] >= limit) & (~used[:, g] | reusable[g][None, :])
-        t_index, p_index = np.nonzero(valid)  # row-major: by threshold, then pair order
-        if len(p_index) == 0:
-            continue
-        key = t_index * n_dt + d[p_index]
-        last = np.r_[key[1:] != key[:-1], True]
-        t_index, p_index = t_index[last], p_index[last]
-        match[t_index, d[p_index]] = g[p_index]
-        used[t_index, g[p_index]] = True
+        d, g, free = dt[lo:hi], gt[lo:hi], reusable[gt[lo:hi]]
+        for t in range(n_thr):
+            valid = np.flatnonzero((iou[lo:hi] >= limit[t]) & (free | ~used[t, g]))
+            if len(valid) == 0:
+                continue
+            valid = valid[np.r_[d[valid[1:]] != d[valid[:-1]], True]]  # each prediction's last
+            match[t, d[valid]] = g[valid]
+            used[t, g[valid]] = True
     return match
