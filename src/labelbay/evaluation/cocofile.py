@@ -18,6 +18,7 @@ import numpy as np
 
 from labelbay.errors import Invalid
 from labelbay.evaluation.boxes import BoxSet
+from labelbay.evaluation.detection import evaluate_detections
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,22 @@ class CocoData:
     image_ids: list[int]
     category_ids: list[int]
     classes: list[str]
+
+
+def evaluate_files(
+    gt_path: Path, pred_path: Path, *, iou_threshold: float = 0.5, score_threshold: float = 0.0
+) -> dict[str, Any]:
+    """The report (JSON form) of a COCO predictions file against a COCO ground-truth file."""
+    coco = ground_truth(read_json(gt_path))
+    report = evaluate_detections(
+        coco.gt,
+        predictions(read_json(pred_path), coco),
+        classes=coco.classes,
+        n_images=len(coco.image_ids),
+        iou_threshold=iou_threshold,
+        score_threshold=score_threshold,
+    )
+    return report.to_json()
 
 
 def read_json(path: Path) -> Any:
@@ -37,6 +54,21 @@ def read_json(path: Path) -> Any:
 
 
 def ground_truth(data: Mapping[str, Any]) -> CocoData:
+    try:
+        return _ground_truth(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise Invalid(f"ground truth: not COCO ({type(error).__name__}: {error})") from None
+
+
+def predictions(data: Any, coco: CocoData) -> BoxSet:
+    """A results list, or the annotations of a COCO file; every one needs a score."""
+    try:
+        return _predictions(data, coco)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise Invalid(f"predictions: not COCO ({type(error).__name__}: {error})") from None
+
+
+def _ground_truth(data: Mapping[str, Any]) -> CocoData:
     if not isinstance(data, Mapping) or "images" not in data or "annotations" not in data:
         raise Invalid("ground truth must be a COCO file (images, annotations, categories)")
     image_ids = sorted({int(image["id"]) for image in data["images"]})
@@ -49,8 +81,7 @@ def ground_truth(data: Mapping[str, Any]) -> CocoData:
     return CocoData(gt, image_ids, category_ids, classes)
 
 
-def predictions(data: Any, coco: CocoData) -> BoxSet:
-    """A results list, or the annotations of a COCO file; every one needs a score."""
+def _predictions(data: Any, coco: CocoData) -> BoxSet:
     rows = data["annotations"] if isinstance(data, Mapping) and "annotations" in data else data
     if not isinstance(rows, Sequence):
         raise Invalid("predictions must be a COCO results list or a COCO file")
