@@ -15,6 +15,7 @@ from labelbay.api.middleware import RequestContextMiddleware
 from labelbay.api.routes import (
     analyses,
     auth,
+    evaluations,
     exports,
     images,
     imports,
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         images,
         review,
         jobs,
+        evaluations,
         kserve,
         analyses,
         exports,
