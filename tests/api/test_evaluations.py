@@ -183,3 +183,34 @@ def test_viewers_read_outsiders_see_nothing(stack: Stack) -> None:
     other = stack.project(labelled.headers)
     wrong = f"/api/v1/projects/{other['id']}/evaluations/{report['id']}"
     assert stack.client.get(wrong, headers=labelled.headers).status_code == 404
+
+
+def test_classifier_accuracy_and_confusion(stack: Stack) -> None:
+    """Three images of cat, dog, bird; the model says cat, bird (dog second), bird."""
+
+    def said(*names: str) -> dict[str, Any]:
+        top = [{"label": n, "score": s} for n, s in zip(names, (0.7, 0.2, 0.1), strict=False)]
+        return labels.make("classification", names[0], score=0.7, top_k=top).to_json()
+
+    labelled = labelled_project(
+        stack,
+        sizes=[(40, 30)] * 3,
+        labels=["cat", "dog", "bird"],
+        predictions={0: [said("cat", "dog")], 1: [said("bird", "dog")], 2: [said("bird")]},
+        annotations={
+            i: [{"kind": "classification", "label": name}]
+            for i, name in enumerate(["cat", "dog", "bird"])
+        },
+    )
+    with transaction(stack.context.sessions) as session:
+        version = session.query(ModelVersion).filter_by(name="det").one()
+        version.task = "classify"
+    report = _evaluate(stack, labelled, ground_truth="annotations")
+    metrics = report["metrics"]
+    assert (report["kind"], report["images"]) == ("classification", 3)
+    assert metrics["accuracy"] == pytest.approx(2 / 3)
+    assert metrics["top5_accuracy"] == 1.0
+    assert metrics["confusion"]["matrix"] == [[1, 0, 0, 0], [0, 0, 1, 0], [0, 0, 1, 0]]
+    url = f"/api/v1/projects/{labelled.project_id}/evaluations/{report['id']}/images"
+    missed = stack.client.get(url, params={"outcome": "missed"}, headers=labelled.headers)
+    assert [row["image_id"] for row in missed.json()["images"]] == [str(labelled.image_ids[1])]
