@@ -214,3 +214,14 @@ def test_classifier_accuracy_and_confusion(stack: Stack) -> None:
     url = f"/api/v1/projects/{labelled.project_id}/evaluations/{report['id']}/images"
     missed = stack.client.get(url, params={"outcome": "missed"}, headers=labelled.headers)
     assert [row["image_id"] for row in missed.json()["images"]] == [str(labelled.image_ids[1])]
+
+
+def test_arrays_grow_when_row_counts_undercount(stack: Stack) -> None:
+    """Reserved from `num_detections`; a row that says 0 still has its labels read."""
+    labelled, _ = _project(stack)
+    first = _evaluate(stack, labelled, ground_truth="annotations")
+    with transaction(stack.context.sessions) as session:
+        session.query(Prediction).update({Prediction.num_detections: 0})
+    again = _evaluate(stack, labelled, ground_truth="annotations")
+    assert again["metrics"]["at_threshold"] == first["metrics"]["at_threshold"]
+    assert again["metrics"]["map"] == first["metrics"]["map"]

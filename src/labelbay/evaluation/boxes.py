@@ -91,8 +91,8 @@ class BoxSet:
 class Pairs:
     """Prediction/ground-truth pairs that overlap by at least a minimum IoU."""
 
-    dt: Ints
-    gt: Ints
+    dt: Int32s
+    gt: Int32s
     iou: Floats
 
 
@@ -109,13 +109,13 @@ def iou_pairs(gt: BoxSet, dt: BoxSet, *, min_iou: float, by_class: bool) -> Pair
     sorted_keys = group_gt[order]
     start = np.searchsorted(sorted_keys, group_dt, side="left")
     count = np.searchsorted(sorted_keys, group_dt, side="right") - start
-    found: list[tuple[Ints, Ints, Floats]] = []
+    found: list[tuple[Int32s, Int32s, Floats]] = []
     for dt_index, gt_index in _pair_chunks(start, count, order):
         iou = _iou(gt.xywh[gt_index], dt.xywh[dt_index], gt.crowd[gt_index])
         keep = iou >= min_iou
-        found.append((dt_index[keep], gt_index[keep], iou[keep]))
+        found.append((dt_index[keep].astype(np.int32), gt_index[keep].astype(np.int32), iou[keep]))
     if not found:
-        return Pairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+        return Pairs(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
     return Pairs(*(np.concatenate(column) for column in zip(*found, strict=True)))
 
 

@@ -171,7 +171,7 @@ def _outcomes(match: Matches, gt_ignored: Bools, outside: Bools) -> tuple[Bools,
 def _kept_pairs(pairs: Pairs, kept: Ints, gt_known: Bools, n_dt: int) -> Pairs:
     """Pairs of kept predictions and known ground truth, predictions renumbered to their place
     in `kept`."""
-    position = np.full(n_dt, -1, np.int64)
+    position = np.full(n_dt, -1, np.int32)
     position[kept] = np.arange(len(kept))
     dt = position[pairs.dt]
     keep = (dt >= 0) & gt_known[pairs.gt]

@@ -56,7 +56,7 @@ def greedy_match(
     # Sorted by rank, then prediction, then preference ascending: a prediction's choice is its
     # last valid pair.
     order = np.lexsort((pairs.gt, pairs.iou, preferred[pairs.gt], pairs.dt, rank))
-    dt, gt = pairs.dt[order].astype(np.int32), pairs.gt[order].astype(np.int32)
+    dt, gt = pairs.dt[order], pairs.gt[order]
     iou, rank = pairs.iou[order], rank[order]
     del order
     bounds = np.flatnonzero(np.r_[True, rank[1:] != rank[:-1], True])

@@ -17,14 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import select
+import numpy.typing as npt
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from labelbay.db.models import Annotation, Prediction
+from labelbay.db.models import Annotation, Image, Prediction
 from labelbay.evaluation.boxes import BoxSet, Ints
 from labelbay.labels import Label
 from labelbay.services.annotations import label_of
-from labelbay.services.images import ImageFilter, list_images
+from labelbay.services.images import ImageFilter, image_conditions, list_images
 
 GroundTruth = Literal["reviewed", "annotations", "model"]
 PAGE_SIZE = 1000
@@ -85,16 +86,56 @@ class _Page:
         self.score.append(1.0 if label.score is None else label.score)
         self.ref.append(ref)
 
-    def boxes(self, *, scored: bool) -> tuple[BoxSet, Ints]:
-        boxes = BoxSet.build(
-            image=self.image,
-            category=self.category,
-            xywh=np.array(self.xywh, np.float64).reshape(-1, 4),
+
+class _Boxes:
+    """Arrays that pages of boxes are copied into, reserved once from an estimate and grown if
+    it falls short, so the whole set is never held twice (as parts and their concatenation)."""
+
+    def __init__(self, capacity: int, *, scored: bool) -> None:
+        self.scored = scored
+        self.n = 0
+        self._alloc(max(capacity, 16))
+
+    def _alloc(self, capacity: int) -> None:
+        old: dict[str, npt.NDArray[Any]] | None = getattr(self, "columns", None)
+        self.columns: dict[str, npt.NDArray[Any]] = {
+            "image": np.empty(capacity, np.int32),
+            "category": np.empty(capacity, np.int32),
+            "xywh": np.empty((capacity, 4), np.float64),
+            "area": np.empty(capacity, np.float64),
+            "score": np.empty(capacity, np.float64),
+            "ref": np.empty(capacity, np.int64),
+        }
+        if old is not None:
+            for key, column in old.items():
+                self.columns[key][: self.n] = column[: self.n]
+
+    def add(self, page: _Page) -> None:
+        end = self.n + len(page.image)
+        if end > len(self.columns["image"]):
+            self._alloc(max(end, len(self.columns["image"]) * 3 // 2))
+        part = slice(self.n, end)
+        self.columns["image"][part] = page.image
+        self.columns["category"][part] = page.category
+        self.columns["xywh"][part] = np.array(page.xywh, np.float64).reshape(-1, 4)
+        self.columns["area"][part] = page.area
+        self.columns["score"][part] = page.score
+        self.columns["ref"][part] = page.ref
+        self.n = end
+
+    def result(self) -> tuple[BoxSet, Ints]:
+        c = {key: column[: self.n] for key, column in self.columns.items()}
+        xywh = c["xywh"]
+        boxes = BoxSet(
+            image=c["image"],
+            category=c["category"],
+            xywh=xywh,
             # a prediction's area is its box's, as COCO's loadRes sets it
-            area=None if scored else self.area,
-            score=self.score if scored else None,
+            area=xywh[:, 2] * xywh[:, 3] if self.scored else c["area"],
+            score=c["score"] if self.scored else np.ones(self.n),
+            crowd=np.zeros(self.n, bool),
         )
-        return boxes, np.array(self.ref, np.int64)
+        return boxes, c["ref"]
 
 
 def collect(
@@ -111,8 +152,15 @@ def collect(
     page_size: int = PAGE_SIZE,
 ) -> Collected:
     out = Collected()
-    gt_parts: list[tuple[BoxSet, Ints]] = []
-    dt_parts: list[tuple[BoxSet, Ints]] = []
+    dt_count, gt_count = _estimate(
+        session,
+        project_id=project_id,
+        model_version_id=model_version_id,
+        gt_model_version_id=gt_model_version_id if ground_truth == "model" else None,
+        selection=selection,
+    )
+    gt_boxes = _Boxes(0 if classify else gt_count, scored=False)
+    dt_boxes = _Boxes(0 if classify else dt_count, scored=True)
     truth: list[int] = []
     ranked: list[list[int]] = []
     for rows, predicted, truths in _pages(
@@ -148,19 +196,41 @@ def collect(
                 dt_page.add(i, classes.of(label.label), label, size, j)
             for ref, label in truths.get(image_id, []):
                 gt_page.add(i, classes.of(label.label), label, size, ref)
-        gt_parts.append(gt_page.boxes(scored=False))
-        dt_parts.append(dt_page.boxes(scored=True))
+        gt_boxes.add(gt_page)
+        dt_boxes.add(dt_page)
         if progress is not None:
             progress(len(out.image_ids))
     if classify:
         out.truth = np.array(truth, np.int64)
         out.ranked = np.array(ranked, np.int64).reshape(-1, TOP)
         return out
-    out.gt = BoxSet.concat([boxes for boxes, _ in gt_parts])
-    out.gt_ref = np.concatenate([refs for _, refs in gt_parts] or [np.zeros(0, np.int64)])
-    out.dt = BoxSet.concat([boxes for boxes, _ in dt_parts])
-    out.dt_index = np.concatenate([refs for _, refs in dt_parts] or [np.zeros(0, np.int64)])
+    out.gt, out.gt_ref = gt_boxes.result()
+    out.dt, out.dt_index = dt_boxes.result()
     return out
+
+
+def _estimate(
+    session: Session,
+    *,
+    project_id: int,
+    model_version_id: int,
+    gt_model_version_id: int | None,
+    selection: ImageFilter,
+) -> tuple[int, int]:
+    """How many predictions and ground-truth labels the selected images hold (an upper bound:
+    labels without a box are not kept)."""
+    images = select(Image.id).where(*image_conditions(session, project_id, selection))
+    predicted = select(func.coalesce(func.sum(Prediction.num_detections), 0)).where(
+        Prediction.image_id.in_(images)
+    )
+    dt = session.scalar(predicted.where(Prediction.model_version_id == model_version_id))
+    if gt_model_version_id is not None:
+        gt = session.scalar(predicted.where(Prediction.model_version_id == gt_model_version_id))
+    else:
+        gt = session.scalar(
+            select(func.count(Annotation.id)).where(Annotation.image_id.in_(images))
+        )
+    return int(dt or 0), int(gt or 0)
 
 
 def _ranked(labels: list[Label], classes: Classes) -> list[int]:
