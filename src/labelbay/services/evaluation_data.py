@@ -94,7 +94,7 @@ class _Boxes:
     def __init__(self, capacity: int, *, scored: bool) -> None:
         self.scored = scored
         self.n = 0
-        self._alloc(max(capacity, 16))
+        self._alloc(max(capacity, 1))
 
     def _alloc(self, capacity: int) -> None:
         old: dict[str, npt.NDArray[Any]] | None = getattr(self, "columns", None)
