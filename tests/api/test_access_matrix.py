@@ -97,6 +97,7 @@ MATRIX = [
     Route("POST",   P + "/evaluations",                          "201 201 201 201 403 404 401",
           body={"model": "circles", "ground_truth": "annotations"}),
     Route("GET",    P + "/evaluations",                          "200 200 200 200 200 404 401"),
+    Route("GET",    P + "/stats",                                "200 200 200 200 200 404 401"),
     Route("GET",    "/api/v1/users/me",                          "200 200 200 200 200 200 401"),
     Route("POST",   "/api/v1/users",                             "201 403 403 403 403 403 401",
           body={"email": "{fresh_email}", "password": "another-long-password"}),

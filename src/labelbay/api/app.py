@@ -25,6 +25,7 @@ from labelbay.api.routes import (
     ops,
     projects,
     review,
+    stats,
     thumbnails,
     web,
 )
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         review,
         jobs,
         evaluations,
+        stats,
         kserve,
         analyses,
         exports,

@@ -419,3 +419,45 @@ class EvaluationImageOut(FromRow):
 class EvaluationImagePage(BaseModel):
     images: list[EvaluationImageOut]
     next_cursor: str | None
+
+
+class ReviewerCount(BaseModel):
+    user_id: int
+    email: str
+    display_name: str
+    images: int
+
+
+class ModelCount(BaseModel):
+    model_version_id: int
+    model: str
+    version: str
+    images: int = Field(description="Images the version has labels for")
+    labels: int
+
+
+class ClassCount(BaseModel):
+    label: str
+    annotated: int
+    predicted: int
+
+
+class DayCount(BaseModel):
+    day: str
+    annotations: int
+
+
+class ProjectStats(BaseModel):
+    images: int
+    reviewed: int
+    reviewers: list[ReviewerCount]
+    models: list[ModelCount]
+    labels_model_version_id: int | None = Field(
+        description="The model version whose labels `labels[].predicted` counts"
+    )
+    labels: list[ClassCount]
+    annotations_per_day: list[DayCount] = Field(description="The last 30 days")
+    evaluations: list[dict[str, Any]] = Field(
+        description="The latest completed evaluation of each model version: its id, model, "
+        "ground truth, images and headline numbers (`map`, `ap50`, `ap75` or `accuracy`)"
+    )
