@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-from bench import bench_inference, bench_jobs, bench_scale, bench_text, bench_upload
+from bench import bench_eval, bench_inference, bench_jobs, bench_scale, bench_text, bench_upload
 from bench.report import print_table
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="labelbay benchmarks")
     parser.add_argument(
-        "--only", choices=["upload", "inference", "text", "jobs", "scale"], action="append"
+        "--only",
+        choices=["upload", "inference", "text", "jobs", "scale", "evaluation"],
+        action="append",
     )
     args = parser.parse_args()
-    selected = set(args.only or ["upload", "inference", "text", "jobs", "scale"])
+    selected = set(args.only or ["upload", "inference", "text", "jobs", "scale", "evaluation"])
     if "upload" in selected:
         print_table(
             bench_upload.run(), "Uploads (embedded: SQLite + local folder, one server process)"
@@ -34,6 +36,11 @@ def main() -> None:
         )
     if "scale" in selected:
         print_table(bench_scale.run(), "Scale (PostgreSQL: 100k images, 1M predictions)")
+    if "evaluation" in selected:
+        print_table(
+            bench_eval.run(),
+            "Evaluation (PostgreSQL: 100k images, 1M predictions, 300k boxes) vs COCOeval",
+        )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import psycopg
 
-from bench.bench_scale import EMAIL, PASSWORD, _url, fresh_database, peak_rss_kib
+from bench.bench_scale import EMAIL, PASSWORD, _timed, _url, fresh_database, peak_rss_kib
 from bench.report import Row
 
 LABELS = ["bird", "cat", "dog", "fish", "horse", "sheep", "cow", "car", "bus", "bike"]
@@ -203,6 +203,41 @@ def export_files(name: str, project_id: int, folder: Path) -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
+def measure_stats(name: str, project_id: int, runs: int = 20) -> list[Row]:
+    """GET /projects/{id}/stats through the API in process: without a model's labels per class,
+    and with them (1M stored labels unnested)."""
+    from fastapi.testclient import TestClient
+
+    from labelbay.api.app import create_app
+    from labelbay.config import Settings
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        database_url=_url(name),
+        storage_url="file:///tmp/labelbay-bench-eval",
+        rate_limit_enabled=False,
+        log_level="WARNING",
+    )
+    rows = []
+    with TestClient(create_app(settings)) as client:
+        token = client.post("/api/v1/auth/token", data={"username": EMAIL, "password": PASSWORD})
+        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        url = f"/api/v1/projects/{project_id}/stats"
+        for title, params in (("", {}), (" + one model's labels per class", {"model": "model"})):
+
+            def stats(params: dict[str, str] = params) -> None:
+                answer = client.get(url, params=params)
+                assert answer.status_code == 200, answer.text[:200]
+
+            stats()
+            p50, p95 = _timed(stats, runs)
+            rows += [
+                Row(f"stats{title} p50", p50, "ms"),
+                Row(f"stats{title} p95", p95, "ms", goal="p95 < 200 ms"),
+            ]
+    return rows
+
+
 def _child(*args: str) -> dict[str, object]:
     out = subprocess.run(
         [sys.executable, "-m", "bench.bench_eval", *args],
@@ -220,6 +255,7 @@ def run(images: int = int(os.environ.get("LABELBAY_BENCH_EVAL_IMAGES", "100000")
         gt_path, pred_path = export_files(name, project_id, Path(tmp))
         ours = _child("labelbay", name, str(project_id))
         theirs = _child("cocoeval", str(gt_path), str(pred_path))
+        stats = measure_stats(name, project_id)
     ours_m, theirs_m = ours["metrics"], theirs["metrics"]
     assert isinstance(ours_m, dict)
     assert isinstance(theirs_m, dict)
@@ -247,6 +283,7 @@ def run(images: int = int(os.environ.get("LABELBAY_BENCH_EVAL_IMAGES", "100000")
         Row(
             "mAP@[.50:.95] (labelbay)", float(ours_m["map"]), "", "COCOeval", float(theirs_m["map"])
         ),
+        *stats,
     ]
 
 
