@@ -2,9 +2,8 @@
 
 The policy, as the code implements it (admins act as owners everywhere):
 
-- viewer     reads the project, its members, labels, images, image content, comments and
-             evaluations;
-- annotator  + uploads images, edits image metadata, comments, runs evaluations;
+- viewer     reads the project, its members, labels, images, image content and comments;
+- annotator  + uploads images, edits image metadata, comments;
 - manager    + edits the project, the label set and the annotator/viewer members, deletes images;
 - owner      + deletes the project, grants and removes the manager and owner roles;
 - a signed-in user who is not a member gets 404 for the project and its images (as if they did
@@ -94,10 +93,6 @@ MATRIX = [
     Route("GET",    IMG + "/comments",                           "200 200 200 200 200 404 401"),
     Route("POST",   IMG + "/comments",                           "201 201 201 201 403 404 401",
           body={"text": "looks right"}),
-    Route("POST",   P + "/evaluations",                          "201 201 201 201 403 404 401",
-          body={"model": "circles", "ground_truth": "annotations"}),
-    Route("GET",    P + "/evaluations",                          "200 200 200 200 200 404 401"),
-    Route("GET",    P + "/stats",                                "200 200 200 200 200 404 401"),
     Route("GET",    "/api/v1/users/me",                          "200 200 200 200 200 200 401"),
     Route("POST",   "/api/v1/users",                             "201 403 403 403 403 403 401",
           body={"email": "{fresh_email}", "password": "another-long-password"}),

@@ -162,19 +162,31 @@ def test_bad_requests_store_nothing(stack: Stack, body: dict[str, Any], message:
     assert listed.json() == []
 
 
-def test_viewers_read_outsiders_see_nothing(stack: Stack) -> None:
-    labelled, _ = _project(stack)
-    report = _evaluate(stack, labelled)
-    viewer = stack.user(f"viewer-{uuid.uuid4().hex[:6]}@example.com")
-    outsider = stack.user(f"outsider-{uuid.uuid4().hex[:6]}@example.com")
-    me = stack.client.get("/api/v1/users/me", headers=viewer).json()
+def _member(stack: Stack, labelled: Labelled, role: str) -> dict[str, str]:
+    headers = stack.user(f"{role}-{uuid.uuid4().hex[:6]}@example.com")
+    me = stack.client.get("/api/v1/users/me", headers=headers).json()
     added = stack.client.put(
         f"/api/v1/projects/{labelled.project_id}/members",
-        json={"email": me["email"], "role": "viewer"},
+        json={"email": me["email"], "role": role},
         headers=labelled.headers,
     )
     assert added.status_code == 200, added.text
+    return headers
+
+
+def test_annotators_run_viewers_read_outsiders_see_nothing(stack: Stack) -> None:
+    """Evaluations follow the project roles; their own access table, as the matrix asks of
+    features beyond the core."""
+    labelled, _ = _project(stack)
+    annotator = _member(stack, labelled, "annotator")
+    viewer = _member(stack, labelled, "viewer")
+    outsider = stack.user(f"outsider-{uuid.uuid4().hex[:6]}@example.com")
     base = f"/api/v1/projects/{labelled.project_id}/evaluations"
+    report = stack.client.post(base, json={"model": "det"}, headers=annotator)
+    assert report.status_code == 201, report.text
+    report = report.json()
+    assert stack.client.post(base, json={"model": "det"}).status_code == 401
+    assert stack.client.get(base, headers=viewer).status_code == 200
     assert stack.client.get(f"{base}/{report['id']}", headers=viewer).status_code == 200
     assert stack.client.get(f"{base}/{report['id']}/images", headers=viewer).status_code == 200
     assert stack.client.post(base, json={"model": "det"}, headers=viewer).status_code == 403

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tests.api.test_evaluations import _evaluate, _project
+from tests.api.test_evaluations import _evaluate, _member, _project
 from tests.support.stack import Stack
 
 
@@ -43,6 +43,8 @@ def test_stats_need_membership(stack: Stack) -> None:
     outsider = stack.user("outsider-stats@example.com")
     url = f"/api/v1/projects/{labelled.project_id}/stats"
     assert stack.client.get(url, headers=outsider).status_code == 404
+    viewer = _member(stack, labelled, "viewer")
+    assert stack.client.get(url, headers=viewer).status_code == 200
     assert stack.client.get(url).status_code == 401
     unknown = stack.client.get(url, params={"model": "nope"}, headers=labelled.headers)
     assert unknown.status_code == 404
