@@ -73,19 +73,6 @@ class BoxSet:
             self.crowd[index],
         )
 
-    @classmethod
-    def concat(cls, parts: list[BoxSet]) -> BoxSet:
-        if not parts:
-            return cls.empty()
-        return BoxSet(
-            np.concatenate([p.image for p in parts]),
-            np.concatenate([p.category for p in parts]),
-            np.concatenate([p.xywh for p in parts]),
-            np.concatenate([p.area for p in parts]),
-            np.concatenate([p.score for p in parts]),
-            np.concatenate([p.crowd for p in parts]),
-        )
-
 
 @dataclass(frozen=True)
 class Pairs:

@@ -216,8 +216,3 @@ def _best_f1(score: Floats, tp: Bools, n_gt: int) -> dict[str, float | int]:
     f1 = 2 * tps[cut] / (tps[cut] + fps[cut] + n_gt)
     best = int(cut[int(np.argmax(f1))])
     return {"threshold": float(s[best]), **_prf(tps[best], fps[best], n_gt)}
-
-
-def pr_curve(report: DetectionReport, k: int) -> tuple[Floats, Floats]:
-    """COCO's interpolated precision at 101 recall points at IoU 0.5 for class `k`."""
-    return RECALL_THRESHOLDS, report.coco.precision[0, :, k, 0, 2]
