@@ -74,7 +74,17 @@ class _Page:
     score: list[float] = field(default_factory=list)
     ref: list[int] = field(default_factory=list)
 
-    def add(self, image: int, category: int, label: Label, size: tuple[int, int], ref: int) -> None:
+    def add(
+        self,
+        image: int,
+        category: int,
+        label: Label,
+        size: tuple[int, int],
+        ref: int,
+        *,
+        area: bool,
+    ) -> None:
+        """One label's box; its own area too for ground truth (a prediction's is its box's)."""
         box = label.box_in(*size)
         if box is None:
             return
@@ -82,7 +92,7 @@ class _Page:
         self.image.append(image)
         self.category.append(category)
         self.xywh.append((x1, y1, x2 - x1, y2 - y1))
-        self.area.append(label.area_in(*size))
+        self.area.append(label.area_in(*size) if area else 0.0)
         self.score.append(1.0 if label.score is None else label.score)
         self.ref.append(ref)
 
@@ -193,9 +203,9 @@ def collect(
                 continue
             out.image_ids.append(image_id)
             for j, label in enumerate(predicted[image_id]):
-                dt_page.add(i, classes.of(label.label), label, size, j)
+                dt_page.add(i, classes.of(label.label), label, size, j, area=False)
             for ref, label in truths.get(image_id, []):
-                gt_page.add(i, classes.of(label.label), label, size, ref)
+                gt_page.add(i, classes.of(label.label), label, size, ref, area=True)
         gt_boxes.add(gt_page)
         dt_boxes.add(dt_page)
         if progress is not None:
