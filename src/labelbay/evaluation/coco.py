@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from labelbay.evaluation.boxes import Bools, BoxSet, Floats, Ints, Matches, Pairs, iou_pairs
-from labelbay.evaluation.matching import greedy_match, group_ranks
+from labelbay.evaluation.matching import Matching, greedy_match, group_ranks
 
 IOU_THRESHOLDS: Floats = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1)
 RECALL_THRESHOLDS: Floats = np.linspace(0.0, 1.0, int(np.round((1.0 - 0.0) / 0.01)) + 1)
@@ -124,7 +124,7 @@ def evaluate_coco(
     chosen: tuple[Matches, Bools] | None = None
     for a, (low, high) in enumerate(AREA_RANGES.values()):
         gt_ignored = gt.crowd | (gt.area < low) | (gt.area > high)
-        match = greedy_match(
+        matching = greedy_match(
             pairs,
             dt_rank=rank,
             n_dt=len(kept),
@@ -132,12 +132,14 @@ def evaluate_coco(
             thresholds=thresholds if a == 0 else IOU_THRESHOLDS,
             preferred=~gt_ignored,
             reusable=gt.crowd,
+            flagged=gt_ignored,
+            index_row=int(at[0]) if a == 0 else 0,
         )
-        tp, fp = _outcomes(match, gt_ignored, (area < low) | (area > high))
+        tp, fp = _outcomes(matching, (area < low) | (area > high))
         if a == 0:
-            chosen = (match[at[0]].copy(), ~(tp[at[0]] | fp[at[0]]))
+            chosen = (matching.index, ~(tp[at[0]] | fp[at[0]]))
         tp, fp = tp[:n_thr], fp[:n_thr]
-        del match
+        del matching
         counted = np.bincount(gt.category[gt_known & ~gt_ignored], minlength=n_classes)
         for k in np.flatnonzero(counted):
             one = slice(bounds[k], bounds[k + 1])
@@ -152,19 +154,15 @@ def evaluate_coco(
     return CocoEval(precision, recall, scores, kept, *chosen, gt_known & ~gt.crowd)
 
 
-def _outcomes(match: Matches, gt_ignored: Bools, outside: Bools) -> tuple[Bools, Bools]:
+def _outcomes(matching: Matching, outside: Bools) -> tuple[Bools, Bools]:
     """True and false positives per threshold; a prediction matched to an ignored box, or
     unmatched with its area outside the range, is neither. In place, to keep memory down."""
-    ignored_at = np.r_[gt_ignored, False]  # -1 (no match) reads the False appended
-    counted = np.empty(match.shape, bool)
-    for t, row in enumerate(match):  # row by row: an index array is widened to int64 first
-        counted[t] = ignored_at[row]
-    matched = match >= 0
-    counted |= outside[None, :] & ~matched
-    np.logical_not(counted, out=counted)
+    matched, ignored = matching.matched, matching.to_flagged
     unmatched = np.logical_not(matched)
-    matched &= counted
-    unmatched &= counted
+    ignored |= unmatched & outside[None, :]
+    np.logical_not(ignored, out=ignored)  # now: counted
+    matched &= ignored
+    unmatched &= ignored
     return matched, unmatched
 
 

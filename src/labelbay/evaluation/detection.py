@@ -175,7 +175,7 @@ def confusion_matrix(
         thresholds=np.array([iou_threshold]),
         preferred=np.ones(len(gt), bool),
         reusable=np.zeros(len(gt), bool),
-    )[0]
+    ).index
     background = n_classes
     matched = match >= 0
     found = np.zeros(len(gt), bool)

@@ -28,7 +28,7 @@ from labelbay.services.annotations import label_of
 from labelbay.services.images import ImageFilter, image_conditions, list_images
 
 GroundTruth = Literal["reviewed", "annotations", "model"]
-PAGE_SIZE = 1000
+PAGE_SIZE = 250  # images a page; its labels as objects are ~8 MiB at 10 a image
 TOP = 5  # classes kept per image for top-5 accuracy
 # A label of the ground truth: an annotation id, or a detection index of the other model's row.
 Ref = int
@@ -51,12 +51,30 @@ class Classes:
         return self.index[name]
 
 
+class ImageIds:
+    """Image ids in one buffer of 16 bytes each. A list of 100k `UUID` objects would pin the
+    memory of every page's freed labels around them (~1 KiB an image in practice)."""
+
+    def __init__(self) -> None:
+        self._bytes = bytearray()
+
+    def append(self, image_id: uuid.UUID) -> None:
+        self._bytes += image_id.bytes
+
+    def __len__(self) -> int:
+        return len(self._bytes) // 16
+
+    def __iter__(self) -> Iterator[uuid.UUID]:
+        for start in range(0, len(self._bytes), 16):
+            yield uuid.UUID(bytes=bytes(self._bytes[start : start + 16]))
+
+
 @dataclass
 class Collected:
     """What was read: images in order, boxes of both sides (detection), or each image's true
     class and the model's ranked classes (classification)."""
 
-    image_ids: list[uuid.UUID] = field(default_factory=list)
+    image_ids: ImageIds = field(default_factory=ImageIds)
     gt: BoxSet = field(default_factory=BoxSet.empty)
     gt_ref: Ints = field(default_factory=lambda: np.zeros(0, np.int64))
     dt: BoxSet = field(default_factory=BoxSet.empty)
