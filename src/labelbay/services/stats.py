@@ -67,12 +67,13 @@ def project_stats(
         .group_by(ModelVersion.id, ModelVersion.name, ModelVersion.version)
         .order_by(ModelVersion.id)
     ).all()
-    annotated = session.execute(
-        select(Annotation.label, func.count(Annotation.id))
+    # labels per class and per day in one pass over the annotations: (label, day) groups are few
+    day = func.date(Annotation.created_at)
+    by_label_day = session.execute(
+        select(Annotation.label, day, func.count(Annotation.id))
         .join(Image, Image.id == Annotation.image_id)
         .where(in_project)
-        .group_by(Annotation.label)
-        .order_by(Annotation.label)
+        .group_by(Annotation.label, day)
     ).all()
     predicted: list[Any] = []
     if model_version_id is not None:
@@ -83,18 +84,13 @@ def project_stats(
                 {"project": project_id, "model": model_version_id},
             ).all()
         )
-    day = func.date(Annotation.created_at)
-    since = utcnow() - timedelta(days=DAYS)
-    per_day = session.execute(
-        select(day, func.count(Annotation.id))
-        .join(Image, Image.id == Annotation.image_id)
-        .where(in_project, Annotation.created_at >= since)
-        .group_by(day)
-        .order_by(day)
-    ).all()
+    since = str((utcnow() - timedelta(days=DAYS)).date())
+    per_day: dict[str, int] = {}
     classes: dict[str, dict[str, int]] = {}
-    for label, n in annotated:
-        classes.setdefault(label, {"annotated": 0, "predicted": 0})["annotated"] = n
+    for label, date, n in by_label_day:
+        classes.setdefault(label, {"annotated": 0, "predicted": 0})["annotated"] += n
+        if str(date) >= since:
+            per_day[str(date)] = per_day.get(str(date), 0) + n
     for label, n in predicted:
         classes.setdefault(str(label), {"annotated": 0, "predicted": 0})["predicted"] = n
     return {
@@ -110,7 +106,7 @@ def project_stats(
         ],
         "labels_model_version_id": model_version_id,
         "labels": [{"label": name, **counts} for name, counts in sorted(classes.items())],
-        "annotations_per_day": [{"day": str(d), "annotations": n} for d, n in per_day],
+        "annotations_per_day": [{"day": d, "annotations": n} for d, n in sorted(per_day.items())],
         "evaluations": _latest_evaluations(session, project_id=project_id),
     }
 
