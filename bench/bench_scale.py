@@ -199,8 +199,8 @@ def export_child(name: str, project_id: int, selection: str) -> None:
     from labelbay.db.models import ModelVersion
     from labelbay.db.session import make_engine, make_sessionmaker
     from labelbay.exports.formats import stream_export
-    from labelbay.exports.project import label_names
     from labelbay.services.images import ImageFilter
+    from labelbay.services.projects import label_names
 
     engine = make_engine(_url(name))
     sessions = make_sessionmaker(engine)

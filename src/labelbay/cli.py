@@ -133,6 +133,35 @@ def label(
     typer.echo(f"wrote {out} ({output_format})")
 
 
+@app.command()
+def evaluate(
+    ground_truth: Annotated[Path, typer.Argument(help="Ground truth: a COCO file.")],
+    predictions: Annotated[
+        Path,
+        typer.Argument(help="A COCO results list, or a COCO file whose annotations have scores."),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    iou: Annotated[float, typer.Option(help="IoU for P/R/F1, per image and confusion.")] = 0.5,
+    score: Annotated[float, typer.Option(help="Score threshold for P/R/F1 and confusion.")] = 0.0,
+) -> None:
+    """Evaluate detections offline with COCO's bbox metrics (the numbers pycocotools' COCOeval
+    gives), precision/recall/F1 and per class; the same report the API stores."""
+    import json
+
+    from labelbay.errors import Invalid
+    from labelbay.evaluation.cocofile import evaluate_files
+    from labelbay.evaluation.table import format_report
+
+    if not 0 < iou <= 1:
+        raise typer.BadParameter("--iou must be in (0, 1]")
+    try:
+        report = evaluate_files(ground_truth, predictions, iou_threshold=iou, score_threshold=score)
+    except Invalid as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(json.dumps(report) if as_json else format_report(report))
+
+
 def _load_model(name: str) -> Model:
     """A built-in model without touching the database; otherwise the registry's active version."""
     from labelbay.db.migrate import upgrade

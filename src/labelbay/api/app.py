@@ -18,6 +18,7 @@ from labelbay.api.openapi import install_openapi
 from labelbay.api.routes import (
     analyses,
     auth,
+    evaluations,
     exports,
     images,
     imports,
@@ -27,6 +28,7 @@ from labelbay.api.routes import (
     ops,
     projects,
     review,
+    stats,
     thumbnails,
     web,
 )
@@ -82,6 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         images,
         review,
         jobs,
+        evaluations,
+        stats,
         kserve,
         analyses,
         exports,

@@ -355,3 +355,110 @@ class DetectionReview(BaseModel):
 
 class ReviewIn(BaseModel):
     status: Literal["reviewed", "unreviewed"]
+
+
+class EvaluationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1, max_length=100, description="The model judged")
+    model_version: str | None = Field(default=None, description="Default: the active version")
+    ground_truth: Literal["reviewed", "annotations", "model"] = Field(
+        default="reviewed",
+        description="`reviewed`: people's annotations of reviewed images; `annotations`: of "
+        "every selected image; `model`: another model version's labels (less those rejected)",
+    )
+    gt_model: str | None = Field(default=None, max_length=100, description="For `model`")
+    gt_model_version: str | None = Field(default=None, description="Default: the active version")
+    iou_threshold: float = Field(
+        default=0.5, gt=0, le=1, description="For TP/FP/FN, P/R/F1 and the confusion matrix"
+    )
+    score_threshold: float | None = Field(
+        default=None, ge=0, le=1, description="Default: the model version's confidence threshold"
+    )
+
+
+class EvaluationOut(FromRow):
+    id: int
+    project_id: int
+    model: str
+    model_version: str
+    ground_truth: str
+    gt_model: str | None
+    gt_model_version: str | None
+    selection: dict[str, Any]
+    kind: str | None
+    status: str
+    iou_threshold: float
+    score_threshold: float
+    images: int
+    metrics: dict[str, Any] = Field(
+        description="COCO's 12 bbox numbers (`map`, `ap50`, `ap75`, `ap_small`, …, `ar100`, "
+        "`ar_large`) as COCOeval computes them, i.e. means over every class with ground truth "
+        "(`mean_over`); `present`: the same over the classes the model also predicted "
+        "(`classes_present`); `at_threshold` and `best_f1` (precision, recall, F1, TP, FP, FN); "
+        "`per_class` with AP, P/R/F1 and the PR curve (COCO's interpolated precision at 101 "
+        "recall points, IoU 0.5); `confusion` (rows ground truth, columns predictions, last "
+        "`background`). Circles are evaluated as their boxes. Classification: `accuracy`, "
+        "`top5_accuracy`, `per_class`, `confusion`."
+    )
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class EvaluationImageOut(FromRow):
+    image_id: uuid.UUID
+    tp: int
+    fp: int
+    fn: int
+    outcomes: dict[str, Any] = Field(
+        description='`predictions`: {"<detection index>": "tp" | "fp"}; `missed`: the ground '
+        "truth no prediction found (annotation ids, or the other model's detection indices)"
+    )
+
+
+class EvaluationImagePage(BaseModel):
+    images: list[EvaluationImageOut]
+    next_cursor: str | None
+
+
+class ReviewerCount(BaseModel):
+    user_id: int
+    email: str
+    display_name: str
+    images: int
+
+
+class ModelCount(BaseModel):
+    model_version_id: int
+    model: str
+    version: str
+    images: int = Field(description="Images the version has labels for")
+    labels: int
+
+
+class ClassCount(BaseModel):
+    label: str
+    annotated: int
+    predicted: int
+
+
+class DayCount(BaseModel):
+    day: str
+    annotations: int
+
+
+class ProjectStats(BaseModel):
+    images: int
+    reviewed: int
+    reviewers: list[ReviewerCount]
+    models: list[ModelCount]
+    labels_model_version_id: int | None = Field(
+        description="The model version whose labels `labels[].predicted` counts"
+    )
+    labels: list[ClassCount]
+    annotations_per_day: list[DayCount] = Field(description="The last 30 days")
+    evaluations: list[dict[str, Any]] = Field(
+        description="The latest completed evaluation of each model version: its id, model, "
+        "ground truth, images and headline numbers (`map`, `ap50`, `ap75` or `accuracy`)"
+    )

@@ -445,3 +445,63 @@ class Annotation(TimestampMixin, Base):
     top_k: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, server_default="{}")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class Evaluation(Base):
+    """A model version's labels judged against ground truth over a selection of a project's
+    images: people's annotations (reviewed images, or all), or another model version's labels.
+    `metrics` holds the whole report (`labelbay.evaluation`), per image counts are in
+    `evaluation_images`."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (Index("ix_evaluations_project_id_id", "project_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE")
+    )
+    # "reviewed" (annotations of reviewed images), "annotations" (all), or "model"
+    ground_truth: Mapped[str] = mapped_column(String(20))
+    gt_model_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE")
+    )
+    selection: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    iou_threshold: Mapped[float] = mapped_column(Float, default=0.5)
+    score_threshold: Mapped[float] = mapped_column(Float, default=0.0)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    kind: Mapped[str | None] = mapped_column(String(20))  # detection | classification
+    images: Mapped[int] = mapped_column(Integer, default=0)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    model_version: Mapped[ModelVersion] = relationship(foreign_keys=[model_version_id])
+    gt_model_version: Mapped[ModelVersion | None] = relationship(foreign_keys=[gt_model_version_id])
+
+
+class EvaluationImage(Base):
+    """One image's outcome in an evaluation: true and false positives and missed ground truth
+    (at the evaluation's IoU and score thresholds), and which label was which, so the grid can
+    select "missed something" or "false positives" and the image view can colour each label."""
+
+    __tablename__ = "evaluation_images"
+    __table_args__ = (
+        Index("ix_evaluation_images_evaluation_id_fn", "evaluation_id", "fn"),
+        Index("ix_evaluation_images_evaluation_id_fp", "evaluation_id", "fp"),
+    )
+
+    evaluation_id: Mapped[int] = mapped_column(
+        ForeignKey("evaluations.id", ondelete="CASCADE"), primary_key=True
+    )
+    image_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    tp: Mapped[int] = mapped_column(Integer, default=0)
+    fp: Mapped[int] = mapped_column(Integer, default=0)
+    fn: Mapped[int] = mapped_column(Integer, default=0)
+    # {"predictions": {"<detection index>": "tp" | "fp"}, "missed": [ground-truth refs]}: a
+    # ref is an annotation id, or a detection index when the ground truth is a model's labels
+    outcomes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

@@ -16,7 +16,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from labelbay.db.models import Annotation, Label, ModelVersion, Prediction
+from labelbay.db.models import Annotation, Prediction
 from labelbay.exports.base import ExportImage
 from labelbay.labels import Label as ImageLabel
 from labelbay.services.annotations import label_of
@@ -24,14 +24,6 @@ from labelbay.services.images import ImageFilter, list_images
 
 Source = Literal["predictions", "annotations", "both"]
 PAGE_SIZE = 500
-
-
-def label_names(session: Session, *, project_id: int, model: ModelVersion | None) -> list[str]:
-    """The project's label set in order; the model's classes when the set is empty."""
-    names = list(
-        session.scalars(select(Label.name).where(Label.project_id == project_id).order_by(Label.id))
-    )
-    return names or (list(model.class_names) if model is not None else [])
 
 
 def iter_images(

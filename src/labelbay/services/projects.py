@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
-from labelbay.db.models import Image, Label, Project, ProjectMember, Role, User
+from labelbay.db.models import Image, Label, ModelVersion, Project, ProjectMember, Role, User
 from labelbay.errors import Conflict, Forbidden, Invalid, NotFound
 from labelbay.services.filters import metadata_conditions
 from labelbay.services.users import get_user_by_email
@@ -205,3 +205,11 @@ def get_label(session: Session, *, project_id: int, label_id: int) -> Label:
 def list_labels(session: Session, *, project_id: int) -> list[Label]:
     stmt = select(Label).where(Label.project_id == project_id).order_by(Label.id)
     return list(session.scalars(stmt))
+
+
+def label_names(session: Session, *, project_id: int, model: ModelVersion | None) -> list[str]:
+    """The project's label set in order; the model's classes when the set is empty."""
+    names = list(
+        session.scalars(select(Label.name).where(Label.project_id == project_id).order_by(Label.id))
+    )
+    return names or (list(model.class_names) if model is not None else [])

@@ -16,11 +16,11 @@ from labelbay.errors import Invalid
 from labelbay.exports.base import ExportImage
 from labelbay.exports.formats import Format, media_type, stream_export
 from labelbay.exports.labelstudio import labeling_config
-from labelbay.exports.project import Source, label_names
+from labelbay.exports.project import Source
 from labelbay.services import images
 from labelbay.services.images import image_location
 from labelbay.services.models import get_version
-from labelbay.services.projects import require_project
+from labelbay.services.projects import label_names, require_project
 
 router = APIRouter(prefix="/api/v1", tags=["exports"])
 

@@ -1,0 +1,140 @@
+"""Boxes as parallel numpy arrays, and the IoU of every overlapping pair within an image.
+
+One `BoxSet` holds one side of an evaluation (ground truth or predictions): for each box the index
+of its image (0…n_images-1), of its class, its COCO `[x, y, width, height]`, its area (ground truth:
+the annotation's area, which decides small/medium/large; predictions: width x height, as COCO's
+`loadRes` sets it), its score (1 for ground truth) and whether it is a crowd region. Boxes keep the
+order they were given in; COCO breaks ties between equal scores by that order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+Int32s = npt.NDArray[np.int32]  # image and class indices: half the memory of int64
+Matches = Int32s  # a ground-truth index per prediction, -1 for none
+Bools = npt.NDArray[np.bool_]
+PAIR_CHUNK = 1 << 16  # candidate pairs computed at a time, to keep memory flat
+
+
+@dataclass(frozen=True)
+class BoxSet:
+    image: Int32s
+    category: Int32s
+    xywh: Floats  # (n, 4)
+    area: Floats
+    score: Floats
+    crowd: Bools
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        image: npt.ArrayLike,
+        category: npt.ArrayLike,
+        xywh: npt.ArrayLike,
+        area: npt.ArrayLike | None = None,
+        score: npt.ArrayLike | None = None,
+        crowd: npt.ArrayLike | None = None,
+    ) -> BoxSet:
+        boxes = np.asarray(xywh, dtype=np.float64).reshape(-1, 4)
+        n = len(boxes)
+        return cls(
+            image=np.asarray(image, dtype=np.int32).reshape(n),
+            category=np.asarray(category, dtype=np.int32).reshape(n),
+            xywh=boxes,
+            area=boxes[:, 2] * boxes[:, 3]
+            if area is None
+            else np.asarray(area, dtype=np.float64).reshape(n),
+            score=np.ones(n) if score is None else np.asarray(score, dtype=np.float64).reshape(n),
+            crowd=np.zeros(n, bool) if crowd is None else np.asarray(crowd, dtype=bool).reshape(n),
+        )
+
+    @classmethod
+    def empty(cls) -> BoxSet:
+        return cls.build(image=[], category=[], xywh=np.zeros((0, 4)))
+
+    def __len__(self) -> int:
+        return len(self.image)
+
+    def take(self, index: Ints | Bools) -> BoxSet:
+        return BoxSet(
+            self.image[index],
+            self.category[index],
+            self.xywh[index],
+            self.area[index],
+            self.score[index],
+            self.crowd[index],
+        )
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Prediction/ground-truth pairs that overlap by at least a minimum IoU."""
+
+    dt: Int32s
+    gt: Int32s
+    iou: Floats
+
+
+def iou_pairs(gt: BoxSet, dt: BoxSet, *, min_iou: float, by_class: bool) -> Pairs:
+    """Every pair in the same image (and class, when `by_class`) with IoU >= `min_iou`.
+
+    The IoU is COCO's (its `maskApi.c` bbIou), term for term so that ties at a threshold fall the
+    same way: intersection over union, or over the prediction's own area for a crowd region.
+    """
+    span = max(int(gt.category.max(initial=0)), int(dt.category.max(initial=0))) + 1
+    group_gt = _group_key(gt, by_class, span)
+    group_dt = _group_key(dt, by_class, span)
+    order = np.argsort(group_gt, kind="stable")
+    sorted_keys = group_gt[order]
+    start = np.searchsorted(sorted_keys, group_dt, side="left")
+    count = np.searchsorted(sorted_keys, group_dt, side="right") - start
+    found: list[tuple[Int32s, Int32s, Floats]] = []
+    for dt_index, gt_index in _pair_chunks(start, count, order):
+        iou = _iou(gt.xywh[gt_index], dt.xywh[dt_index], gt.crowd[gt_index])
+        keep = iou >= min_iou
+        found.append((dt_index[keep].astype(np.int32), gt_index[keep].astype(np.int32), iou[keep]))
+    if not found:
+        return Pairs(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
+    return Pairs(*(np.concatenate(column) for column in zip(*found, strict=True)))
+
+
+def _group_key(boxes: BoxSet, by_class: bool, span: int) -> Ints:
+    """Image, or image and class: boxes pair only within one. A class outside 0…span-1 may
+    share a key with another; callers drop the pairs of such boxes."""
+    image = boxes.image.astype(np.int64)
+    return image * span + boxes.category if by_class else image
+
+
+def _pair_chunks(start: Ints, count: Ints, order: Ints) -> Iterator[tuple[Ints, Ints]]:
+    """(prediction, ground truth) index pairs, a chunk of about PAIR_CHUNK pairs at a time."""
+    ends = np.cumsum(count)
+    first = 0
+    while first < len(count):
+        last = int(np.searchsorted(ends, ends[first - 1] + PAIR_CHUNK if first else PAIR_CHUNK))
+        last = min(max(last, first + 1), len(count))
+        n = count[first:last]
+        total = int(n.sum())
+        if total:
+            dt_index = np.repeat(np.arange(first, last), n)
+            offsets = np.arange(total) - np.repeat(np.cumsum(n) - n, n)
+            yield dt_index, order[np.repeat(start[first:last], n) + offsets]
+        first = last
+
+
+def _iou(g: Floats, d: Floats, crowd: Bools) -> Floats:
+    w = np.minimum(d[:, 2] + d[:, 0], g[:, 2] + g[:, 0]) - np.maximum(d[:, 0], g[:, 0])
+    h = np.minimum(d[:, 3] + d[:, 1], g[:, 3] + g[:, 1]) - np.maximum(d[:, 1], g[:, 1])
+    inter = w * h
+    d_area = d[:, 2] * d[:, 3]
+    union = np.where(crowd, d_area, d_area + g[:, 2] * g[:, 3] - inter)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = inter / union
+    return np.where((w > 0) & (h > 0), iou, 0.0)

@@ -1,0 +1,199 @@
+"""COCO's bbox evaluation, with COCO's definitions, over whole arrays instead of per-image loops.
+
+The same steps as `pycocotools.cocoeval.COCOeval` (`iouType="bbox"`, `useCats=1`):
+- per image and class, predictions by descending score, at most 100 kept;
+- ground truth is ignored when it is a crowd region or its `area` is outside the area range
+  (all, small < 32², medium 32² to 96², large > 96²); a prediction matched to an ignored box, or
+  unmatched with its own area outside the range, is ignored too;
+- greedy matching at IoU thresholds .50:.05:.95 (see `matching`);
+- per class, area range and max-detections (1, 10, 100): predictions of all images sorted by
+  descending score (ties: image order, then order within the image), cumulative TP and FP, the
+  precision envelope read at 101 recall points; a class without unignored ground truth is -1;
+- the 12 summary numbers are means over the values that are not -1.
+
+Images are indices 0…n-1, in the order COCO sorts its image ids; classes are indices 0…K-1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from labelbay.evaluation.boxes import Bools, BoxSet, Floats, Ints, Matches, Pairs, iou_pairs
+from labelbay.evaluation.matching import Matching, greedy_match, group_ranks
+
+IOU_THRESHOLDS: Floats = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1)
+RECALL_THRESHOLDS: Floats = np.linspace(0.0, 1.0, int(np.round((1.0 - 0.0) / 0.01)) + 1)
+MAX_DETS = (1, 10, 100)
+AREA_RANGES: dict[str, tuple[float, float]] = {
+    "all": (0.0, 1e5**2),
+    "small": (0.0, 32.0**2),
+    "medium": (32.0**2, 96.0**2),
+    "large": (96.0**2, 1e5**2),
+}
+# (name, AP or AR, IoU index or None for the mean over thresholds, area, max-dets index)
+SUMMARY: tuple[tuple[str, str, int | None, str, int], ...] = (
+    ("map", "ap", None, "all", 2),
+    ("ap50", "ap", 0, "all", 2),
+    ("ap75", "ap", 5, "all", 2),
+    ("ap_small", "ap", None, "small", 2),
+    ("ap_medium", "ap", None, "medium", 2),
+    ("ap_large", "ap", None, "large", 2),
+    ("ar1", "ar", None, "all", 0),
+    ("ar10", "ar", None, "all", 1),
+    ("ar100", "ar", None, "all", 2),
+    ("ar_small", "ar", None, "small", 2),
+    ("ar_medium", "ar", None, "medium", 2),
+    ("ar_large", "ar", None, "large", 2),
+)
+
+
+@dataclass(frozen=True)
+class CocoEval:
+    """COCOeval's accumulated arrays, and how each kept prediction matched at one threshold."""
+
+    precision: Floats  # (T, R, K, A, M), -1 where a class has no ground truth
+    recall: Floats  # (T, K, A, M)
+    scores: Floats  # (T, R, K, A, M)
+    # The predictions evaluated (a known class, at most 100 per image and class), in accumulation
+    # order: their indices in the predictions given, then per prediction at the chosen IoU
+    # threshold and area "all", the ground-truth index matched or -1, and whether it is ignored
+    # (matched to a crowd region).
+    dt_kept: Ints
+    match: Matches
+    dt_ignored: Bools
+    gt_counted: Bools  # ground truth that counts for area "all": a known class, not crowd
+
+    def summary(self, *, classes: Ints | None = None) -> dict[str, float]:
+        """The 12 COCO numbers; over `classes` only when given (COCO: every class)."""
+        return {name: self._mean(kind, t, area, m, classes) for name, kind, t, area, m in SUMMARY}
+
+    def per_class(self, k: int) -> dict[str, float]:
+        one = np.array([k])
+        return {
+            "ap": self._mean("ap", None, "all", 2, one),
+            "ap50": self._mean("ap", 0, "all", 2, one),
+            "ap75": self._mean("ap", 5, "all", 2, one),
+            "ar100": self._mean("ar", None, "all", 2, one),
+        }
+
+    def _mean(self, kind: str, t: int | None, area: str, m: int, classes: Ints | None) -> float:
+        a = list(AREA_RANGES).index(area)
+        if kind == "ap":
+            values = self.precision[:, :, :, a, m]
+            values = values[:, :, classes] if classes is not None else values
+        else:
+            values = self.recall[:, :, a, m]
+            values = values[:, classes] if classes is not None else values
+        if t is not None:
+            values = values[t]
+        counted = values[values > -1]
+        return float(counted.mean()) if counted.size else -1.0
+
+
+def evaluate_coco(
+    gt: BoxSet, dt: BoxSet, *, n_classes: int, iou_threshold: float = 0.5
+) -> CocoEval:
+    """COCO's arrays, and how each prediction matched at `iou_threshold` (area "all").
+
+    Boxes are never copied: the predictions kept are an index array, and per-prediction arrays
+    are in accumulation order (class, descending score, image, rank in the image), so that each
+    class is one slice of them.
+    """
+    gt_known = (gt.category >= 0) & (gt.category < n_classes)
+    known = (dt.category >= 0) & (dt.category < n_classes)
+    rank, _ = group_ranks(
+        np.where(known, dt.image.astype(np.int64) * n_classes + dt.category, -1), dt.score
+    )
+    kept = np.flatnonzero(known & (rank < MAX_DETS[-1]))
+    kept = kept[np.lexsort((rank[kept], dt.image[kept], -dt.score[kept], dt.category[kept]))]
+    rank, score, area = rank[kept], dt.score[kept], dt.area[kept]
+    bounds = np.searchsorted(dt.category[kept], np.arange(n_classes + 1))
+    n_thr = len(IOU_THRESHOLDS)
+    thresholds = IOU_THRESHOLDS
+    at = np.flatnonzero(np.isclose(IOU_THRESHOLDS, iou_threshold))
+    if at.size == 0:  # one more row, for the per-image counts only
+        thresholds, at = np.r_[IOU_THRESHOLDS, iou_threshold], np.array([n_thr])
+    pairs = _kept_pairs(
+        iou_pairs(gt, dt, min_iou=float(thresholds.min()), by_class=True), kept, gt_known, len(dt)
+    )
+    shape = (n_thr, len(RECALL_THRESHOLDS), n_classes, len(AREA_RANGES), len(MAX_DETS))
+    precision, scores = -np.ones(shape), -np.ones(shape)
+    recall = -np.ones((n_thr, n_classes, len(AREA_RANGES), len(MAX_DETS)))
+    chosen: tuple[Matches, Bools] | None = None
+    for a, (low, high) in enumerate(AREA_RANGES.values()):
+        gt_ignored = gt.crowd | (gt.area < low) | (gt.area > high)
+        matching = greedy_match(
+            pairs,
+            dt_rank=rank,
+            n_dt=len(kept),
+            n_gt=len(gt),
+            thresholds=thresholds if a == 0 else IOU_THRESHOLDS,
+            preferred=~gt_ignored,
+            reusable=gt.crowd,
+            flagged=gt_ignored,
+            index_row=int(at[0]) if a == 0 else 0,
+        )
+        tp, fp = _outcomes(matching, (area < low) | (area > high))
+        if a == 0:
+            chosen = (matching.index, ~(tp[at[0]] | fp[at[0]]))
+        tp, fp = tp[:n_thr], fp[:n_thr]
+        del matching
+        counted = np.bincount(gt.category[gt_known & ~gt_ignored], minlength=n_classes)
+        for k in np.flatnonzero(counted):
+            one = slice(bounds[k], bounds[k + 1])
+            for m, max_det in enumerate(MAX_DETS):
+                top = rank[one] < max_det if max_det < MAX_DETS[-1] else slice(None)
+                p, r, s = _accumulate(
+                    tp[:, one][:, top], fp[:, one][:, top], score[one][top], counted[k]
+                )
+                precision[:, :, k, a, m], recall[:, k, a, m], scores[:, :, k, a, m] = p, r, s
+        del tp, fp
+    assert chosen is not None
+    return CocoEval(precision, recall, scores, kept, *chosen, gt_known & ~gt.crowd)
+
+
+def _outcomes(matching: Matching, outside: Bools) -> tuple[Bools, Bools]:
+    """True and false positives per threshold; a prediction matched to an ignored box, or
+    unmatched with its area outside the range, is neither. In place, to keep memory down."""
+    matched, ignored = matching.matched, matching.to_flagged
+    unmatched = np.logical_not(matched)
+    ignored |= unmatched & outside[None, :]
+    np.logical_not(ignored, out=ignored)  # now: counted
+    matched &= ignored
+    unmatched &= ignored
+    return matched, unmatched
+
+
+def _kept_pairs(pairs: Pairs, kept: Ints, gt_known: Bools, n_dt: int) -> Pairs:
+    """Pairs of kept predictions and known ground truth, predictions renumbered to their place
+    in `kept`."""
+    position = np.full(n_dt, -1, np.int32)
+    position[kept] = np.arange(len(kept))
+    dt = position[pairs.dt]
+    keep = (dt >= 0) & gt_known[pairs.gt]
+    return Pairs(dt[keep], pairs.gt[keep], pairs.iou[keep])
+
+
+def _accumulate(
+    tp_flags: Bools, fp_flags: Bools, score: Floats, n_gt: int
+) -> tuple[Floats, Floats, Floats]:
+    """One class, area and max-dets: precision and score at each recall point, and the recall
+    reached, per IoU threshold. Predictions are in accumulation order."""
+    n_thr, n = tp_flags.shape
+    tp = np.cumsum(tp_flags, axis=1, dtype=np.int32).astype(np.float64)
+    fp = np.cumsum(fp_flags, axis=1, dtype=np.int32).astype(np.float64)
+    precision = np.zeros((n_thr, len(RECALL_THRESHOLDS)))
+    at_score = np.zeros_like(precision)
+    if n == 0:
+        return precision, np.zeros(n_thr), at_score
+    rc = tp / n_gt
+    pr = tp / (fp + tp + np.spacing(1))
+    envelope = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
+    for t in range(n_thr):
+        where = np.searchsorted(rc[t], RECALL_THRESHOLDS, side="left")
+        reached = where < n
+        precision[t, reached] = envelope[t, where[reached]]
+        at_score[t, reached] = score[where[reached]]
+    return precision, rc[:, -1], at_score

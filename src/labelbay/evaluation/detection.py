@@ -1,0 +1,218 @@
+"""A detection model's whole report: COCO metrics, precision/recall/F1, PR curves, a confusion
+matrix and per-image TP/FP/FN, from two `BoxSet`s.
+
+Beyond COCO's numbers (see `coco`), at one IoU threshold (0.5 unless chosen):
+- a prediction is a true positive when it matches a ground-truth box of its class (COCO's greedy
+  matching, at most 100 predictions per image and class), a false positive when it matches none;
+  ground truth no prediction matched is a false negative. Crowd regions count for neither side.
+- precision, recall and F1 over all classes at the model's score threshold and at the threshold
+  where F1 is best; the same per class.
+- the confusion matrix matches across classes (each image's predictions by descending score take
+  the free ground-truth box they overlap most): rows are ground-truth classes, columns predicted
+  classes, and the last row and column are "background" (a prediction on nothing; a box missed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from labelbay.evaluation.boxes import Bools, BoxSet, Floats, Ints, Pairs, iou_pairs
+from labelbay.evaluation.coco import RECALL_THRESHOLDS, CocoEval, evaluate_coco
+from labelbay.evaluation.matching import greedy_match, group_ranks
+
+
+@dataclass(frozen=True)
+class DetectionReport:
+    classes: list[str]
+    n_images: int
+    iou_threshold: float
+    score_threshold: float
+    coco: CocoEval
+    dt_status: Ints  # per prediction given: 1 TP, 0 FP, -1 not counted (below threshold, dropped)
+    gt_missed: Bools  # per ground-truth box given: no prediction above the threshold matched it
+    image_tp: Ints
+    image_fp: Ints
+    image_fn: Ints
+    confusion: Ints  # (K + 1, K + 1)
+    counts: dict[str, Any]  # the P/R/F1 block, over all classes and per class
+
+    def classes_present(self) -> Ints:
+        """Classes with ground truth that the model predicted at least once."""
+        has_gt = self.counts["per_class_gt"] > 0
+        return np.flatnonzero(has_gt & (self.counts["per_class_dt"] > 0))
+
+    def to_json(self) -> dict[str, Any]:
+        present = self.classes_present()
+        summary = self.coco.summary()
+        per_class = []
+        for k, name in enumerate(self.classes):
+            curve = self.coco.precision[0, :, k, 0, 2]
+            per_class.append(
+                {
+                    "name": name,
+                    "ground_truth": int(self.counts["per_class_gt"][k]),
+                    "predictions": int(self.counts["per_class_dt"][k]),
+                    **self.coco.per_class(k),
+                    **self.counts["per_class"][k],
+                    "pr_curve": None
+                    if curve[0] < 0
+                    else {
+                        "recall": RECALL_THRESHOLDS.round(2).tolist(),
+                        "precision": curve.round(6).tolist(),
+                        "score": self.coco.scores[0, :, k, 0, 2].round(6).tolist(),
+                    },
+                }
+            )
+        return {
+            "kind": "detection",
+            "images": self.n_images,
+            "iou_threshold": self.iou_threshold,
+            "score_threshold": self.score_threshold,
+            **summary,
+            "mean_over": "all classes with ground truth (as COCOeval)",
+            "classes_present": [self.classes[k] for k in present],
+            "present": self.coco.summary(classes=present),
+            **{key: self.counts[key] for key in ("at_threshold", "best_f1")},
+            "per_class": per_class,
+            "confusion": {
+                "labels": [*self.classes, "background"],
+                "rows": "ground truth",
+                "columns": "prediction",
+                "matrix": self.confusion.tolist(),
+            },
+        }
+
+
+def evaluate_detections(
+    gt: BoxSet,
+    dt: BoxSet,
+    *,
+    classes: list[str],
+    n_images: int,
+    iou_threshold: float = 0.5,
+    score_threshold: float = 0.0,
+) -> DetectionReport:
+    k = len(classes)
+    coco = evaluate_coco(gt, dt, n_classes=k, iou_threshold=iou_threshold)
+    kept = coco.dt_kept  # in class order
+    image, score = dt.image[kept], dt.score[kept]
+    bounds = np.searchsorted(dt.category[kept], np.arange(k + 1))
+    counted = ~coco.dt_ignored
+    tp = (coco.match >= 0) & counted
+    above = score >= score_threshold
+    keep = counted & above
+    matched_gt = np.zeros(len(gt), bool)
+    matched_gt[coco.match[tp & above]] = True
+    gt_missed = coco.gt_counted & ~matched_gt
+
+    dt_status = np.full(len(dt), -1, np.int64)
+    dt_status[kept[keep]] = tp[keep]
+    gt_per_class = np.bincount(gt.category[coco.gt_counted], minlength=k)
+    counts: dict[str, Any] = {
+        "per_class_gt": gt_per_class,
+        "per_class_dt": np.bincount(dt.category[kept][counted], minlength=k),
+        "at_threshold": _prf(tp[keep].sum(), (~tp[keep]).sum(), gt_per_class.sum()),
+        "best_f1": _best_f1(score[counted], tp[counted], int(gt_per_class.sum())),
+        "per_class": [],
+    }
+    for c in range(k):
+        one = slice(bounds[c], bounds[c + 1])
+        mine, hit = counted[one], tp[one]
+        n_gt = int(gt_per_class[c])
+        counts["per_class"].append(
+            {
+                "at_threshold": _prf(
+                    (hit & above[one]).sum(), (mine & ~hit & above[one]).sum(), n_gt
+                ),
+                "best_f1": _best_f1(score[one][mine], hit[mine], n_gt),
+            }
+        )
+    return DetectionReport(
+        classes=list(classes),
+        n_images=n_images,
+        iou_threshold=iou_threshold,
+        score_threshold=score_threshold,
+        coco=coco,
+        dt_status=dt_status,
+        gt_missed=gt_missed,
+        image_tp=np.bincount(image[keep & tp], minlength=n_images),
+        image_fp=np.bincount(image[keep & ~tp], minlength=n_images),
+        image_fn=np.bincount(gt.image[gt_missed], minlength=n_images),
+        confusion=confusion_matrix(
+            gt,
+            dt,
+            n_classes=k,
+            iou_threshold=iou_threshold,
+            gt_mask=coco.gt_counted,
+            dt_mask=(dt.score >= score_threshold) & (dt.category >= 0) & (dt.category < k),
+        ),
+        counts=counts,
+    )
+
+
+def confusion_matrix(
+    gt: BoxSet,
+    dt: BoxSet,
+    *,
+    n_classes: int,
+    iou_threshold: float,
+    gt_mask: Bools,
+    dt_mask: Bools,
+) -> Ints:
+    """Rows ground truth, columns predictions, the last of each "background"; only the boxes in
+    the masks take part."""
+    rank, _ = group_ranks(dt.image.astype(np.int64), dt.score)
+    pairs = iou_pairs(gt, dt, min_iou=iou_threshold, by_class=False)
+    both = dt_mask[pairs.dt] & gt_mask[pairs.gt]
+    match = greedy_match(
+        Pairs(pairs.dt[both], pairs.gt[both], pairs.iou[both]),
+        dt_rank=rank,
+        n_dt=len(dt),
+        n_gt=len(gt),
+        thresholds=np.array([iou_threshold]),
+        preferred=np.ones(len(gt), bool),
+        reusable=np.zeros(len(gt), bool),
+    ).index
+    background = n_classes
+    matched = match >= 0
+    found = np.zeros(len(gt), bool)
+    found[match[matched]] = True
+    missed = gt_mask & ~found
+    rows = np.r_[
+        np.r_[gt.category, background][match][dt_mask],  # -1 (no match) reads background
+        gt.category[missed],
+    ]
+    cols = np.r_[dt.category[dt_mask], np.full(int(missed.sum()), background)]
+    size = n_classes + 1
+    return np.bincount(rows * size + cols, minlength=size * size).reshape(size, size)
+
+
+def _prf(tp: Any, fp: Any, n_gt: Any) -> dict[str, float | int]:
+    tp, fp, n_gt = int(tp), int(fp), int(n_gt)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / n_gt if n_gt else 0.0
+    f1 = 2 * tp / (2 * tp + fp + (n_gt - tp)) if tp + fp + n_gt else 0.0
+    return {
+        "tp": tp,
+        "fp": fp,
+        "fn": n_gt - tp,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+    }
+
+
+def _best_f1(score: Floats, tp: Bools, n_gt: int) -> dict[str, float | int]:
+    """The score threshold (one of the predictions' scores) at which F1 is highest."""
+    if len(score) == 0:
+        return {"threshold": 1.0, **_prf(0, 0, n_gt)}
+    order = np.argsort(-score, kind="stable")
+    s, hit = score[order], tp[order]
+    tps, fps = np.cumsum(hit), np.cumsum(~hit)
+    cut = np.flatnonzero(np.r_[s[1:] != s[:-1], True])  # after the last of equal scores
+    f1 = 2 * tps[cut] / (tps[cut] + fps[cut] + n_gt)
+    best = int(cut[int(np.argmax(f1))])
+    return {"threshold": float(s[best]), **_prf(tps[best], fps[best], n_gt)}
