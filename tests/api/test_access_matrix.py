@@ -176,6 +176,13 @@ MATRIX = [
     # -- exports and imports
     Route("GET",    P + "/export?source=annotations&format=json", "200 200 200 200 200 404 401 401"),
     Route("GET",    P + "/export/labelstudio-config",             "200 200 200 200 200 404 401 401"),
+    # -- evaluations and the dashboard: annotators run an evaluation, viewers read
+    Route("POST",   P + "/evaluations",                           "201 201 201 201 403 404 401 401",
+          body={"model": "fixed-boxes", "ground_truth": "annotations"}),
+    Route("GET",    P + "/evaluations",                           "200 200 200 200 200 404 401 401"),
+    Route("GET",    P + "/evaluations/{evaluation}",              "200 200 200 200 200 404 401 401"),
+    Route("GET",    P + "/evaluations/{evaluation}/images",       "200 200 200 200 200 404 401 401"),
+    Route("GET",    P + "/stats",                                 "200 200 200 200 200 404 401 401"),
     # Importing labels is labelling (annotator and up); past the check, a JPEG is no COCO file.
     Route("POST",   P + "/labels/import",                         "422 422 422 422 403 404 401 401",
           upload="file", form={"format": "coco"}),
@@ -282,6 +289,14 @@ class World:
             )
             assert drawn.status_code == 201, drawn.text
             names["annotation"] = drawn.json()["id"]
+        if "{evaluation}" in text:
+            made = self.stack.client.post(
+                f"/api/v1/projects/{names['project']}/evaluations",
+                json={"model": "fixed-boxes", "ground_truth": "annotations"},
+                headers=self.headers["owner"],
+            )
+            assert made.status_code == 201, made.text
+            names["evaluation"] = made.json()["id"]
         if "{key}" in text:
             # Each caller revokes a key of their own; anonymous and the pipeline aim at the owner's.
             names["key"] = self.api_key_of(role if role in self.user_ids else "owner")
@@ -458,6 +473,7 @@ def test_matrix_covers_every_route(world: World) -> None:
         "{annotation}": "{annotation_id}",
         "{model_version}": "{model_version_id}",
         "{job}": "{job_id}",
+        "{evaluation}": "{evaluation_id}",
         "{model}": "{name}",
         "{processing_analysis}": "{analysis_id}",
         "{analysis}": "{analysis_id}",

@@ -656,6 +656,97 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project_id}/evaluations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Evaluations
+         * @description The project's evaluations, newest first (the last 100).
+         */
+        get: operations["list_evaluations_api_v1_projects__project_id__evaluations_get"];
+        put?: never;
+        /**
+         * Create Evaluation
+         * @description Judge a model version's labels against ground truth (annotator and up), over the images
+         *     the image list's filters select (`filename`, `metadata.<key>=<value>`, `review_status`,
+         *     `has_predictions`, `label`) that the model has labels for. Runs now and answers with the
+         *     stored report; per-image outcomes are at `…/evaluations/{id}/images`.
+         */
+        post: operations["create_evaluation_api_v1_projects__project_id__evaluations_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/evaluations/{evaluation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Evaluation
+         * @description An evaluation and its report (viewer and up).
+         */
+        get: operations["get_evaluation_api_v1_projects__project_id__evaluations__evaluation_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/evaluations/{evaluation_id}/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Evaluation Images
+         * @description Per-image TP/FP/FN of an evaluation, in upload order; `outcome=missed` keeps images where
+         *     the model missed something, `false_positives` those where it saw something that is not
+         *     there, `true_positives` those where it found something.
+         */
+        get: operations["evaluation_images_api_v1_projects__project_id__evaluations__evaluation_id__images_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Stats
+         * @description Images, reviewed images and by whom, images and labels per model version, labels per class
+         *     (annotated, and predicted by `model`: default the project's default model), annotations per
+         *     day, and each model version's latest evaluation (viewer and up).
+         */
+        get: operations["get_stats_api_v1_projects__project_id__stats_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2/health/live": {
         parameters: {
             query?: never;
@@ -1449,6 +1540,15 @@ export interface components {
             /** R */
             r: number;
         };
+        /** ClassCount */
+        ClassCount: {
+            /** Label */
+            label: string;
+            /** Annotated */
+            annotated: number;
+            /** Predicted */
+            predicted: number;
+        };
         /** ClassScore */
         ClassScore: {
             /** Label */
@@ -1487,6 +1587,13 @@ export interface components {
              */
             created_at: string;
         };
+        /** DayCount */
+        DayCount: {
+            /** Day */
+            day: string;
+            /** Annotations */
+            annotations: number;
+        };
         /** DetectionReview */
         DetectionReview: {
             /** Index */
@@ -1501,6 +1608,122 @@ export interface components {
         ErrorOut: {
             /** Detail */
             detail: string;
+        };
+        /** EvaluationCreate */
+        EvaluationCreate: {
+            /**
+             * Model
+             * @description The model judged
+             */
+            model: string;
+            /**
+             * Model Version
+             * @description Default: the active version
+             */
+            model_version?: string | null;
+            /**
+             * Ground Truth
+             * @description `reviewed`: people's annotations of reviewed images; `annotations`: of every selected image; `model`: another model version's labels (less those rejected)
+             * @default reviewed
+             * @enum {string}
+             */
+            ground_truth: "reviewed" | "annotations" | "model";
+            /**
+             * Gt Model
+             * @description For `model`
+             */
+            gt_model?: string | null;
+            /**
+             * Gt Model Version
+             * @description Default: the active version
+             */
+            gt_model_version?: string | null;
+            /**
+             * Iou Threshold
+             * @description For TP/FP/FN, P/R/F1 and the confusion matrix
+             * @default 0.5
+             */
+            iou_threshold: number;
+            /**
+             * Score Threshold
+             * @description Default: the model version's confidence threshold
+             */
+            score_threshold?: number | null;
+        };
+        /** EvaluationImageOut */
+        EvaluationImageOut: {
+            /**
+             * Image Id
+             * Format: uuid
+             */
+            image_id: string;
+            /** Tp */
+            tp: number;
+            /** Fp */
+            fp: number;
+            /** Fn */
+            fn: number;
+            /**
+             * Outcomes
+             * @description `predictions`: {"<detection index>": "tp" | "fp"}; `missed`: the ground truth no prediction found (annotation ids, or the other model's detection indices)
+             */
+            outcomes: {
+                [key: string]: unknown;
+            };
+        };
+        /** EvaluationImagePage */
+        EvaluationImagePage: {
+            /** Images */
+            images: components["schemas"]["EvaluationImageOut"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** EvaluationOut */
+        EvaluationOut: {
+            /** Id */
+            id: number;
+            /** Project Id */
+            project_id: number;
+            /** Model */
+            model: string;
+            /** Model Version */
+            model_version: string;
+            /** Ground Truth */
+            ground_truth: string;
+            /** Gt Model */
+            gt_model: string | null;
+            /** Gt Model Version */
+            gt_model_version: string | null;
+            /** Selection */
+            selection: {
+                [key: string]: unknown;
+            };
+            /** Kind */
+            kind: string | null;
+            /** Status */
+            status: string;
+            /** Iou Threshold */
+            iou_threshold: number;
+            /** Score Threshold */
+            score_threshold: number;
+            /** Images */
+            images: number;
+            /**
+             * Metrics
+             * @description COCO's 12 bbox numbers (`map`, `ap50`, `ap75`, `ap_small`, …, `ar100`, `ar_large`) as COCOeval computes them, i.e. means over every class with ground truth (`mean_over`); `present`: the same over the classes the model also predicted (`classes_present`); `at_threshold` and `best_f1` (precision, recall, F1, TP, FP, FN); `per_class` with AP, P/R/F1 and the PR curve (COCO's interpolated precision at 101 recall points, IoU 0.5); `confusion` (rows ground truth, columns predictions, last `background`). Circles are evaluated as their boxes. Classification: `accuracy`, `top5_accuracy`, `per_class`, `confusion`.
+             */
+            metrics: {
+                [key: string]: unknown;
+            };
+            /** Error */
+            error: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Finished At */
+            finished_at: string | null;
         };
         /** FinalizeIn */
         FinalizeIn: {
@@ -1830,6 +2053,22 @@ export interface components {
             email: string;
             role: components["schemas"]["Role"];
         };
+        /** ModelCount */
+        ModelCount: {
+            /** Model Version Id */
+            model_version_id: number;
+            /** Model */
+            model: string;
+            /** Version */
+            version: string;
+            /**
+             * Images
+             * @description Images the version has labels for
+             */
+            images: number;
+            /** Labels */
+            labels: number;
+        };
         /** ModelOut */
         ModelOut: {
             /** Name */
@@ -1987,6 +2226,36 @@ export interface components {
              */
             default_model?: string | null;
         };
+        /** ProjectStats */
+        ProjectStats: {
+            /** Images */
+            images: number;
+            /** Reviewed */
+            reviewed: number;
+            /** Reviewers */
+            reviewers: components["schemas"]["ReviewerCount"][];
+            /** Models */
+            models: components["schemas"]["ModelCount"][];
+            /**
+             * Labels Model Version Id
+             * @description The model version whose labels `labels[].predicted` counts
+             */
+            labels_model_version_id: number | null;
+            /** Labels */
+            labels: components["schemas"]["ClassCount"][];
+            /**
+             * Annotations Per Day
+             * @description The last 30 days
+             */
+            annotations_per_day: components["schemas"]["DayCount"][];
+            /**
+             * Evaluations
+             * @description The latest completed evaluation of each model version: its id, model, ground truth, images and headline numbers (`map`, `ap50`, `ap75` or `accuracy`)
+             */
+            evaluations: {
+                [key: string]: unknown;
+            }[];
+        };
         /** Rejected */
         Rejected: {
             /** Filename */
@@ -2001,6 +2270,17 @@ export interface components {
              * @enum {string}
              */
             status: "reviewed" | "unreviewed";
+        };
+        /** ReviewerCount */
+        ReviewerCount: {
+            /** User Id */
+            user_id: number;
+            /** Email */
+            email: string;
+            /** Display Name */
+            display_name: string;
+            /** Images */
+            images: number;
         };
         /**
          * Role
@@ -4067,7 +4347,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UploadResult"];
+                    "application/json": components["schemas"]["UploadResult"] | components["schemas"]["ErrorOut"] | components["schemas"]["HTTPValidationError"];
                 };
             };
             /** @description Rate limit reached; see Retry-After */
@@ -5722,6 +6002,406 @@ export interface operations {
             };
         };
     };
+    list_evaluations_api_v1_projects__project_id__evaluations_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationOut"][];
+                };
+            };
+            /** @description Not signed in, or the credential is wrong or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but the role is too low for this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    create_evaluation_api_v1_projects__project_id__evaluations_post: {
+        parameters: {
+            query?: {
+                /** @description File name contains (case-insensitive) */
+                filename?: string | null;
+                review_status?: ("reviewed" | "unreviewed") | null;
+                has_predictions?: boolean | null;
+                /** @description Has an annotation with this label */
+                label?: string | null;
+            };
+            header?: never;
+            path: {
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EvaluationCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationOut"];
+                };
+            };
+            /** @description The body could not be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not signed in, or the credential is wrong or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but the role is too low for this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The request body arrived too slowly */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state (a duplicate, an illegal transition) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The request body is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The body is not of a media type this route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_evaluation_api_v1_projects__project_id__evaluations__evaluation_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: number;
+                evaluation_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationOut"];
+                };
+            };
+            /** @description Not signed in, or the credential is wrong or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but the role is too low for this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    evaluation_images_api_v1_projects__project_id__evaluations__evaluation_id__images_get: {
+        parameters: {
+            query?: {
+                outcome?: ("missed" | "false_positives" | "true_positives") | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                project_id: number;
+                evaluation_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationImagePage"];
+                };
+            };
+            /** @description Not signed in, or the credential is wrong or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but the role is too low for this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_stats_api_v1_projects__project_id__stats_get: {
+        parameters: {
+            query?: {
+                model?: string | null;
+                model_version?: string | null;
+            };
+            header?: never;
+            path: {
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectStats"];
+                };
+            };
+            /** @description Not signed in, or the credential is wrong or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but the role is too low for this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     live_v2_health_live_get: {
         parameters: {
             query?: never;
@@ -5834,7 +6514,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": unknown;
+                };
             };
             /** @description Validation Error */
             422: {
@@ -5901,7 +6583,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": unknown;
+                };
             };
             /** @description Validation Error */
             422: {
@@ -5985,7 +6669,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": unknown;
+                };
             };
             /** @description Not signed in, or the credential is wrong or expired */
             401: {
@@ -6010,7 +6696,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": unknown;
+                };
             };
             /** @description The request body arrived too slowly */
             408: {
@@ -6035,7 +6723,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": unknown;
+                };
             };
             /** @description The body is not of a media type this route reads */
             415: {
@@ -6196,7 +6886,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": unknown;
+                };
             };
             /** @description The request body is over its limit */
             413: {
@@ -6299,7 +6991,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": unknown;
+                };
             };
             /** @description The request body is over its limit */
             413: {
@@ -6402,7 +7096,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": unknown;
+                };
             };
             /** @description The request body is over its limit */
             413: {
@@ -6505,14 +7201,18 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": unknown;
+                };
             };
             /** @description Too many annotations at once */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": unknown;
+                };
             };
             /** @description The body is not of a media type this route reads */
             415: {
@@ -6606,7 +7306,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": unknown;
+                };
             };
             /** @description The request body is over its limit */
             413: {
