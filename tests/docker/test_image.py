@@ -27,7 +27,7 @@ from skimage import data as samples
 from tests.docker.conftest import ROOT, BuiltImage, docker
 from tests.support.databases import _admin, pg_url
 from tests.support.moto_server import DUMMY_CREDENTIALS, MotoServer
-from tests.support.stack import _free_port
+from tests.support.stack import free_port
 
 # The first test's set-up builds the image: minutes with a cold cache (see the README).
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
@@ -99,7 +99,7 @@ def cluster(image: BuiltImage, postgres_template: str, moto_s3: MotoServer) -> I
     queue = f"labelbay-docker-{uuid.uuid4().hex[:12]}"
     bucket = f"docker-{uuid.uuid4().hex[:20]}"
     moto_s3.client().create_bucket(Bucket=bucket)
-    port = _free_port()
+    port = free_port()
     env = {
         "LABELBAY_PORT": str(port),
         "LABELBAY_DATABASE_URL": pg_url(database),
