@@ -181,9 +181,9 @@ def sign_in_with_chromium(base_url: str) -> dict[str, Any]:
 def detections(labels_json: Path) -> dict[str, list[tuple[str, str, float, list[float]]]]:
     """Per file name: (class, text, confidence, box) of each detection of `label --format json`."""
     return {
-        Path(record["file"]).name: [
-            (d["class_name"], d.get("text", ""), d["confidence"], list(d["bbox"].values()))
-            for d in record["detections"]
+        Path(record["file_name"]).name: [
+            (d["label"], d.get("text", ""), d["score"], list(d["bbox"].values()))
+            for d in record["objects"]
         ]
         for record in json.loads(labels_json.read_text())
     }
@@ -239,8 +239,8 @@ def test_serve_and_worker_containers_finish_a_job(cluster: Cluster) -> None:
     assert (job["status"], job["done"], job["failed"]) == ("completed", 3, 0), f"{job}\n{logs}"
     results = job["results"]["results"]
     assert [r["status"] for r in results] == ["done"] * 3
-    assert {d["class_name"] for r in results for d in r["detections"]} == {"circle"}
-    assert all(len(r["detections"]) > 5 for r in results), results  # coins: 24 of them
+    assert {x["label"] for r in results for x in r["labels"]} == {"circle"}
+    assert all(len(r["labels"]) > 5 for r in results), results  # coins: 24 of them
 
 
 def run_a_circles_job(client: httpx.Client) -> dict[str, Any]:
