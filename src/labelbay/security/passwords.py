@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -24,5 +26,9 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-# A real hash to verify against when the user does not exist, so a login takes as long either way.
-DUMMY_HASH = _hasher.hash("not-a-real-password")
+@cache
+def dummy_hash() -> str:
+    """A real hash to verify against when the user does not exist, so a login takes as long
+    either way. Made on first use: hashing costs Argon2's 64 MiB and tens of milliseconds, which
+    every process that merely imports this module (workers, the CLI, benchmarks) would pay."""
+    return _hasher.hash("not-a-real-password")

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from labelbay.db.models import ApiKey, User
 from labelbay.errors import Conflict, Invalid, NotFound
-from labelbay.security.passwords import DUMMY_HASH, hash_password, verify_password
+from labelbay.security.passwords import dummy_hash, hash_password, verify_password
 from labelbay.security.tokens import hash_api_key, new_api_key
 
 
@@ -51,7 +51,7 @@ def authenticate(session: Session, *, email: str, password: str) -> User | None:
     """The active user with these credentials, else None (same work either way, against timing)."""
     user = get_user_by_email(session, email=email)
     if user is None:
-        verify_password(DUMMY_HASH, password)
+        verify_password(dummy_hash(), password)
         return None
     if not verify_password(user.password_hash, password) or not user.is_active:
         return None
