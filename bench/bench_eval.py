@@ -269,7 +269,7 @@ def run(images: int = int(os.environ.get("LABELBAY_BENCH_EVAL_IMAGES", "100000")
             "s",
             "pycocotools COCOeval on the COCO export",
             float(theirs["seconds"]),  # type: ignore[arg-type]
-            goal="ratio <= 0.5",
+            goal="<= 0.5x",
         ),
         Row(
             "evaluation peak RSS (child process)",

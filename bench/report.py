@@ -11,7 +11,8 @@ from dataclasses import dataclass
 # is larger.
 NOISE_MARGIN = 0.10
 
-_GOAL = re.compile(r"(?:p95\s+)?(>=|<=|>|<)\s*([0-9]+(?:\.[0-9]+)?)\s*(x|ms|s|MiB|i/s)")
+# A bound and its unit: `x` is a ratio to the row's reference; no unit, a plain count.
+_GOAL = re.compile(r"(?:p95\s+)?(>=|<=|>|<)\s*([0-9]+(?:\.[0-9]+)?)\s*(x|ms|s|MiB|i/s)?")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ def miss(row: Row, margin: float = NOISE_MARGIN) -> str | None:
             raise ValueError(f"{row.name}: a ratio goal needs a reference")
         shown = f"{measured:.2f}x"
     else:
+        unit = unit or ""
         scale = {("s", "ms"): 1000.0}.get((unit, row.unit), 1.0)
         if scale == 1.0 and unit != row.unit:
             raise ValueError(f"{row.name}: goal in {unit}, figure in {row.unit}")
