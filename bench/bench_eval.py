@@ -24,7 +24,15 @@ from pathlib import Path
 import numpy as np
 import psycopg
 
-from bench.bench_scale import EMAIL, PASSWORD, _timed, _url, fresh_database, peak_rss_kib
+from bench.bench_scale import (
+    EMAIL,
+    PASSWORD,
+    _timed,
+    _url,
+    fresh_database,
+    new_project,
+    peak_rss_kib,
+)
 from bench.report import Row
 
 LABELS = ["bird", "cat", "dog", "fish", "horse", "sheep", "cow", "car", "bus", "bike"]
@@ -38,18 +46,8 @@ def seed(name: str, images: int) -> tuple[int, float]:
     """A project of `images` 640x480 images, 3 annotated boxes and 10 predictions each: two
     jittered guesses per box (one in ten of the wrong class) and four false alarms."""
     from labelbay.db.base import uuid7
-    from labelbay.db.migrate import upgrade
-    from labelbay.db.session import make_engine, make_sessionmaker, transaction
-    from labelbay.services.projects import create_project
-    from labelbay.services.users import create_user
 
-    upgrade(_url(name))
-    engine = make_engine(_url(name))
-    with transaction(make_sessionmaker(engine)) as session:
-        owner = create_user(session, email=EMAIL, password=PASSWORD, is_admin=True)
-        project = create_project(session, owner=owner, name="evaluation", labels=LABELS)
-        project_id, owner_id = project.id, owner.id
-    engine.dispose()
+    project_id, owner_id = new_project(name, project="evaluation", labels=LABELS)
     started = time.perf_counter()
     now = datetime.now(UTC)
     rng = np.random.default_rng(11)

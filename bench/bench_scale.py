@@ -53,10 +53,9 @@ def fresh_database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
 
-def seed(name: str, images: int) -> tuple[int, float]:
-    """A user, a project, `MODELS` model versions, the images and one prediction per image and
-    model; returns (project id, seconds spent)."""
-    from labelbay.db.base import uuid7
+def new_project(name: str, *, project: str, labels: list[str]) -> tuple[int, int]:
+    """Migrate the fresh database `name` and make its admin and a project with the label set;
+    returns (project id, owner id). The rows the benchmarks then bulk-load belong to these."""
     from labelbay.db.migrate import upgrade
     from labelbay.db.session import make_engine, make_sessionmaker, transaction
     from labelbay.services.projects import create_project
@@ -66,9 +65,18 @@ def seed(name: str, images: int) -> tuple[int, float]:
     engine = make_engine(_url(name))
     with transaction(make_sessionmaker(engine)) as session:
         owner = create_user(session, email=EMAIL, password=PASSWORD, is_admin=True)
-        project = create_project(session, owner=owner, name="scale", labels=LABELS)
-        project_id, owner_id = project.id, owner.id
+        made = create_project(session, owner=owner, name=project, labels=labels)
+        ids = made.id, owner.id
     engine.dispose()
+    return ids
+
+
+def seed(name: str, images: int) -> tuple[int, float]:
+    """A user, a project, `MODELS` model versions, the images and one prediction per image and
+    model; returns (project id, seconds spent)."""
+    from labelbay.db.base import uuid7
+
+    project_id, owner_id = new_project(name, project="scale", labels=LABELS)
     now = datetime.now(UTC)
     started = time.perf_counter()
     rng = random.Random(7)
