@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from labelbay.db.models import Annotation, Image, ModelVersion, Prediction, User
@@ -27,6 +27,7 @@ from labelbay.services.annotations import add_annotation, label_of
 
 Target = Literal["annotations", "predictions"]
 MAX_REPORTED = 1000
+MATCH_CHUNK = 500
 
 
 @dataclass
@@ -113,19 +114,31 @@ def import_labels(
 
 def _match(session: Session, *, project_id: int, names: set[str]) -> dict[str, Image]:
     """Each name's image: by file name, else by stem (YOLO names images by stem); the oldest
-    image when several share it."""
-    stems = {PurePosixPath(n).stem: n for n in names}
+    image when several share it. Only the named images are read, a chunk of names per query: by
+    name, then the names that matched none by `stem.` prefix."""
     found: dict[str, Image] = {}
-    rows = session.scalars(
-        select(Image).where(Image.project_id == project_id).order_by(Image.id.desc())
-    )
-    for image in rows:
-        if image.original_filename in names:
-            found[image.original_filename] = image
-        stem = PurePosixPath(image.original_filename).stem
-        if stem in stems and stems[stem] not in found:
-            found[stems[stem]] = image
+    in_project = Image.project_id == project_id
+    exact = sorted(names)
+    for start in range(0, len(exact), MATCH_CHUNK):
+        chunk = exact[start : start + MATCH_CHUNK]
+        stmt = select(Image).where(in_project, Image.original_filename.in_(chunk))
+        for image in session.scalars(stmt.order_by(Image.id.desc())):
+            found[image.original_filename] = image  # oldest last, so it wins
+    rest = sorted(n for n in names if n not in found)
+    for start in range(0, len(rest), MATCH_CHUNK):
+        stems = {PurePosixPath(n).stem: n for n in rest[start : start + MATCH_CHUNK]}
+        prefixes = [Image.original_filename.like(_like(stem) + ".%", escape="\\") for stem in stems]
+        stmt = select(Image).where(in_project, or_(*prefixes))
+        for image in session.scalars(stmt.order_by(Image.id.desc())):
+            stem = PurePosixPath(image.original_filename).stem
+            if stem in stems:
+                found[stems[stem]] = image
     return found
+
+
+def _like(text: str) -> str:
+    """`text` as a literal inside a LIKE pattern (escape character: backslash)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _key(label: Label) -> str:
