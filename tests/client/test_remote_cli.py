@@ -5,6 +5,9 @@ it with pycocotools; a wrong key and a server that is down end with a clear erro
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -137,3 +140,42 @@ def test_wrong_key_and_server_down_end_with_a_clear_error(
     run = remote.run("jobs", "run", "-p", "nope", "--model", "circles", cwd=tmp_path)
     assert run.returncode == 1
     assert "no project named 'nope'" in run.stderr
+
+
+PEAK_OF_UPLOAD = """
+import sys
+from labelbay.cli import app
+sys.argv = ["labelbay", "remote", *sys.argv[1:]]
+try:
+    app()
+except SystemExit as end:
+    code = end.code
+peak = next(l for l in open("/proc/self/status") if l.startswith("VmHWM"))
+print("peak_kib", int(peak.split()[1]), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def test_an_upload_streams_its_files(live_server: LiveServer, tmp_path: Path) -> None:
+    """150 MiB of files go out with the command's peak memory below that of one file on top of
+    its own ~50 MiB: files are hashed and sent in chunks, never read whole. (They are noise named
+    .jpg: the server receives every byte, then refuses them by content, and the command says so
+    with exit code 1.)"""
+    remote = make_remote(live_server)
+    live_server.stack.project(remote.headers, name="big")
+    folder = tmp_path / "big"
+    folder.mkdir()
+    size = 50 * 1024 * 1024 - 4096  # under the server's default per-file limit
+    for i in range(3):
+        with (folder / f"noise{i}.jpg").open("wb") as handle:
+            for _ in range(size // (1 << 20)):
+                handle.write(os.urandom(1 << 20))
+    run = subprocess.run(
+        [sys.executable, "-c", PEAK_OF_UPLOAD, "upload", str(folder), "-p", "big"],
+        env=remote.env(), cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert "uploaded 0, already there 0, duplicates 0, refused 3" in run.stdout
+    assert "refused noise0.jpg: not a JPEG, PNG or WebP image" in run.stderr
+    peak_mib = int(run.stderr.split("peak_kib")[-1]) / 1024
+    assert peak_mib < 80, f"peak {peak_mib:.0f} MiB while sending 3 x 50 MiB"
