@@ -115,37 +115,73 @@ def test_only_gets_are_retried(scripted: list[Scripted]) -> None:
 def test_a_label_import_run_as_a_job_is_followed_to_its_report(
     scripted: list[Scripted], tmp_path: Path
 ) -> None:
-    """The assumed shape of a label import that answers 202: a `Location` header (or
-    `status_url`) to poll until `status` is final; the report is the body or its `report`."""
+    """A label import that answers 202 with its job, as the job-based import does (the multipart
+    field `files`; counts in the job's `progress`, lists in its `report`, on `GET /jobs/{id}`)."""
+    import_path = "/api/v1/projects/1/labels/import"
+    counts = {
+        "records": 9, "images_in_file": 2, "images_matched": 2, "images_added": 1,
+        "labels_added": 5, "unchanged": 0, "problems": 1500, "unmatched": 0,
+    }  # fmt: skip
+    finished = {
+        **JOB, "id": 7, "kind": "label_import", "model": None, "model_version": None,
+        "status": "completed", "progress": counts, "report": {"problems": REPORT["problems"]},
+    }  # fmt: skip
+    server = Scripted(
+        {
+            ("POST", import_path): [(202, {}, {**JOB, "id": 7, "status": "queued"})],
+            ("GET", "/api/v1/jobs/7"): [
+                (200, {}, {**JOB, "id": 7, "status": "running", "progress": {"records": 3}}),
+                (200, {}, finished),
+            ],
+        }
+    )
+    scripted.append(server)
+    labels = tmp_path / "labels.zip"
+    labels.write_bytes(b"PK\x05\x06" + bytes(18))
+    seen: list[str] = []
+    with Client(server.url, "lbk_scripted") as client:
+        report = client.import_labels(
+            1, labels, format="yolo", target="predictions", model="theirs", with_images=True,
+            poll_s=0.01, on_status=lambda state: seen.append(state["status"]),
+        )  # fmt: skip
+        job = client.job(7)
+    assert (report.images_matched, report.images_added, report.added) == (2, 1, 5)
+    assert [(p.place, p.reason) for p in report.problems] == [
+        ("annotations[3]", "box outside the image")
+    ]
+    assert (report.problem_count, report.unmatched, report.unmatched_count) == (1500, [], 0)
+    assert seen == ["running", "completed"]
+    assert (job.model, job.status) == (None, "completed")  # an import job reads as a Job too
+    _method, _path, headers, body = server.seen[0]
+    assert headers["Content-Type"].startswith("multipart/form-data")
+    for part in (
+        b'name="format"\r\n\r\nyolo',
+        b'name="model"\r\n\r\ntheirs',
+        b'name="with_images"\r\n\r\ntrue',
+        b'name="files"; filename="labels.zip"',
+    ):
+        assert part in body
+
+
+def test_a_202_is_followed_where_the_server_says_and_a_failure_raises(
+    scripted: list[Scripted], tmp_path: Path
+) -> None:
     import_path = "/api/v1/projects/1/labels/import"
     server = Scripted(
         {
-            ("POST", import_path): [(202, {"Location": "/api/v1/label-imports/7"}, {"id": 7})],
+            ("POST", import_path): [(202, {"Location": "/api/v1/label-imports/7"}, {})],
             ("GET", "/api/v1/label-imports/7"): [
-                (200, {}, {"id": 7, "status": "queued"}),
-                (200, {}, {"id": 7, "status": "running", "done": 1, "total": 2}),
-                (200, {}, {"id": 7, "status": "completed", "report": REPORT}),
+                (200, {}, {"status": "queued"}),
+                (200, {}, {"status": "completed", "report": REPORT}),
             ],
         }
     )
     scripted.append(server)
     labels = tmp_path / "labels.json"
     labels.write_text('{"images": []}')
-    seen: list[str] = []
     with Client(server.url, "lbk_scripted") as client:
-        report = client.import_labels(
-            1, labels, format="coco", target="predictions", model="theirs", poll_s=0.01,
-            on_status=lambda state: seen.append(state["status"]),
-        )  # fmt: skip
-    assert report.added == 5
-    assert [(p.place, p.reason) for p in report.problems] == [
-        ("annotations[3]", "box outside the image")
-    ]
-    assert seen == ["queued", "running", "completed"]
-    _method, _path, headers, body = server.seen[0]
-    assert headers["Content-Type"].startswith("multipart/form-data")
-    for part in (b'name="format"\r\n\r\ncoco', b'name="model"\r\n\r\ntheirs', b'{"images": []}'):
-        assert part in body
+        report = client.import_labels(1, labels, format="coco", poll_s=0.01)
+    assert (report.added, report.problem_count) == (5, 1)
 
     server = Scripted(
         {

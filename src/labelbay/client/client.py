@@ -176,31 +176,43 @@ class Client:
         target: str = "annotations",
         model: str | None = None,
         model_version: str | None = None,
+        with_images: bool = False,
         poll_s: float = 0.5,
         on_status: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> LabelImportReport:
         """Put the labels of `file` (a COCO JSON, a YOLO zip, Label Studio tasks… as `format`)
-        onto the project's images, as people's `annotations` or as `predictions` of `model`.
+        onto the project's images, as people's `annotations` or as `predictions` of `model`;
+        `with_images`: store the images of a zip that match none of the project's.
 
-        A server that does the import in the request answers 200 with the report. One that runs it
-        as a job answers 202 and says where to follow it (a `Location` header, or `status_url` in
-        the body); that URL is polled until its `status` is final, and the report is the finished
-        body (or its `report`/`result` member). `on_status` sees each polled body."""
+        A server that runs the import as a job answers 202 with the job; it is followed (at the
+        `Location` header, a `status_url`, or `GET /jobs/{id}`) until its `status` is final, and
+        the report is gathered from it. A server that imports in the request (before imports
+        became jobs; it reads the field `file`, not `files`) answers 200 with the report.
+        `on_status` sees each polled body."""
         data = {"format": format, "target": target}
         if model is not None:
             data["model"] = model
         if model_version is not None:
             data["model_version"] = model_version
-        with file.open("rb") as handle:
-            response = self._send(
-                "POST",
-                f"{API}/projects/{project_id}/labels/import",
-                data=data,
-                files={"file": (file.name, handle)},
+        if with_images:
+            data["with_images"] = "true"
+        response = self._post_file(
+            f"{API}/projects/{project_id}/labels/import", file, "files", data
+        )
+        if response.status_code == 422 and _missing_field(response, "file"):
+            # Refused by validation, so nothing was done: send it again as that server wants it.
+            response = self._post_file(
+                f"{API}/projects/{project_id}/labels/import", file, "file", data
             )
         if response.status_code != 202:
             return self._model(response, LabelImportReport)
         return self._follow_import(response, poll_s=poll_s, on_status=on_status)
+
+    def _post_file(
+        self, path: str, file: Path, field: str, data: Mapping[str, str]
+    ) -> httpx.Response:
+        with file.open("rb") as handle:
+            return self._send("POST", path, data=data, files=[(field, (file.name, handle))])
 
     def _follow_import(
         self,
@@ -212,10 +224,12 @@ class Client:
         body = self._json(accepted, check=False)
         body = body if isinstance(body, dict) else {}
         url = accepted.headers.get("Location") or body.get("status_url")
+        if not url and isinstance(body.get("id"), int):
+            url = f"{API}/jobs/{body['id']}"
         if not isinstance(url, str) or not url:
             raise ClientError(
                 "the server accepted the import to run later but said nowhere to follow it "
-                f"(no Location header or status_url): {body}"
+                f"(no Location header, status_url or job id): {body}"
             )
         while True:
             state = self._json(self._send("GET", url, follow_redirects=True))
@@ -223,8 +237,7 @@ class Client:
                 on_status(state)
             status = str(state.get("status", "")).lower()
             if status in IMPORT_DONE:
-                report = state.get("report") or state.get("result") or state
-                return LabelImportReport.model_validate(report)
+                return _import_report(state)
             if status in IMPORT_FAILED:
                 reason = state.get("error") or state.get("detail") or status
                 raise JobFailed(f"the label import {status}: {reason}")
@@ -430,6 +443,40 @@ def _transport_reason(exc: httpx.TransportError, method: str) -> str:
         return f"no answer in time ({type(exc).__name__})"
     done = "" if method == "GET" else f"; the {method} may or may not have taken effect"
     return f"the connection broke ({exc or type(exc).__name__}){done}"
+
+
+def _missing_field(response: httpx.Response, name: str) -> bool:
+    """FastAPI's 422 for a required form field `name` that the request did not have."""
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(detail, list) and any(
+        isinstance(item, dict)
+        and item.get("type") == "missing"
+        and item.get("loc") == ["body", name]
+        for item in detail
+    )
+
+
+def _import_report(state: Mapping[str, Any]) -> LabelImportReport:
+    """The report of a finished label import: a job's (`JobOut`: counts in `progress`, the
+    problems and unmatched names in `report`), or a report body (itself, or its `report`)."""
+    counts = state.get("progress")
+    if isinstance(counts, dict) and "images_in_file" in counts:
+        lists = state.get("report") or {}
+        return LabelImportReport(
+            images_in_file=counts["images_in_file"],
+            images_matched=counts.get("images_matched", 0),
+            added=counts.get("labels_added", 0),
+            unchanged=counts.get("unchanged", 0),
+            images_added=counts.get("images_added", 0),
+            problems=lists.get("problems", []),
+            unmatched=lists.get("unmatched", []),
+            problem_count=counts.get("problems", len(lists.get("problems", []))),
+            unmatched_count=counts.get("unmatched", len(lists.get("unmatched", []))),
+        )
+    return LabelImportReport.model_validate(state.get("report") or state.get("result") or state)
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -152,6 +152,10 @@ def import_labels(
         str | None, typer.Option(help="With --as predictions: the model they came from.")
     ] = None,
     model_version: Annotated[str | None, typer.Option(help="Its version (default 1).")] = None,
+    with_images: Annotated[
+        bool,
+        typer.Option("--with-images", help="Store the zip's images that the project lacks."),
+    ] = False,
     url: ServerUrl = None,
     api_key: ApiKey = None,
 ) -> None:
@@ -179,14 +183,16 @@ def import_labels(
             target=target,
             model=model,
             model_version=model_version,
+            with_images=with_images,
             on_status=on_status,
         )
     _notes([f"{p.place}: {p.reason}" for p in report.problems], "problems")
     _notes([f"not in the project: {name}" for name in report.unmatched], "images not found")
+    stored = f"{report.images_added} images stored, " if report.images_added else ""
     typer.echo(
         f"project {found.id}: {report.images_matched} of {report.images_in_file} images matched; "
-        f"{report.added} {target} added, {report.unchanged} unchanged, "
-        f"{len(report.problems)} problems"
+        f"{stored}{report.added} {target} added, {report.unchanged} unchanged, "
+        f"{report.problem_count} problems"
     )
 
 

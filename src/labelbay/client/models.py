@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Job states after which nothing changes any more (`db.models.JobStatus`).
 FINISHED_STATES = frozenset({"completed", "failed", "cancelled"})
@@ -105,8 +105,8 @@ class Job(Answer):
 
     id: int
     project_id: int
-    model: str
-    model_version: str
+    model: str | None = None  # a label import of people's annotations has none
+    model_version: str | None = None
     status: str
     total: int
     done: int
@@ -135,11 +135,27 @@ class ImportProblem(Answer):
 
 
 class LabelImportReport(Answer):
-    """`LabelImportOut`: what a label import did."""
+    """What a label import did: the answer of a server that imports in the request
+    (`LabelImportOut`), or what the client gathers from the finished job of one that runs it as a
+    job (its `progress` counts and `report` lists, which may be capped: the counts are whole)."""
 
     images_in_file: int
     images_matched: int
     added: int
     unchanged: int
+    images_added: int = Field(default=0, description="Images that came with the labels, stored")
     problems: list[ImportProblem]
     unmatched: list[str]
+    problem_count: int = Field(default=0, description="All the problems (default: as listed)")
+    unmatched_count: int = Field(default=0, description="All unmatched (default: as listed)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _whole_counts(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            listed = {
+                "problem_count": len(data.get("problems") or []),
+                "unmatched_count": len(data.get("unmatched") or []),
+            }
+            data = {**listed, **data}
+        return data
