@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from labelbay.client.commands import remote_app
 from labelbay.config import get_settings
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(models_app, name="models")
+app.add_typer(remote_app, name="remote")
 
 
 @app.command()
