@@ -24,7 +24,6 @@ from tests.jobs.helpers import upload, wait_for_job
 from tests.support.fixed_model import RED, register_fixed_models
 from tests.support.stack import Stack, make_settings
 
-
 CRASH_MODELS = {"fixed-crash": ("detect", ["fish"])}
 SEGFAULT = "the model process crashed: signal 11 (SIGSEGV)"
 

@@ -27,9 +27,9 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-# A batch may kill this many model processes before it is split into single images, and a single
-# image this many before it fails.
-CRASHES_PER_BATCH = 2
+# An image alone may kill this many model processes before it fails (a crash can be transient:
+# the kernel's OOM killer, a signal from outside).
+CRASHES_PER_IMAGE = 2
 
 
 def batches(task_ids: Sequence[int], size: int) -> list[list[int]]:
@@ -40,9 +40,9 @@ class InProcessExecutor:
     """The embedded default: batches run in model processes that `labelbay serve` supervises
     (see `model_processes`), never in the API process itself.
 
-    A batch whose process dies is tried again on a fresh one; when it kills a second one it is
-    split into single images, so only the image that crashes the model fails, with the reason
-    ("the model process crashed: signal 11 (SIGSEGV)"), after killing two processes of its own.
+    A batch whose process dies is tried again one image at a time (on live processes), so only the
+    image that crashes the model fails, with the reason ("the model process crashed: signal 11
+    (SIGSEGV)"), once it has killed CRASHES_PER_IMAGE processes on its own.
     """
 
     def __init__(self, deps: Runtime, processes: ModelProcesses) -> None:
@@ -73,11 +73,11 @@ class InProcessExecutor:
             log.error("batch %s stopped: %s", task_ids[:3], exc)
             return
         log.warning("batch %s: %s (crash %d)", task_ids[:3], exc, crashes + 1)
-        if crashes + 1 < CRASHES_PER_BATCH:
-            self._send(task_ids, crashes=crashes + 1)
-        elif len(task_ids) > 1:
+        if len(task_ids) > 1:  # find the image that does it: each is tried alone
             for task_id in task_ids:
                 self._send([task_id], crashes=0)
+        elif crashes + 1 < CRASHES_PER_IMAGE:
+            self._send(task_ids, crashes=crashes + 1)
         else:
             fail_tasks(self._deps, task_ids, str(exc))
 
