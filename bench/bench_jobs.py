@@ -1,4 +1,5 @@
-"""Jobs at scale: a 1,000-image job in process and on 1 and 2 Celery workers (RabbitMQ).
+"""Jobs at scale: a 1,000-image job on the embedded model processes and on 1 and 2 Celery workers
+(RabbitMQ).
 
 PostgreSQL (a fresh database) + a local folder; the YOLOv8n-320 fixture; one ONNX Runtime thread per
 worker. References, measured in the same run: raw ONNX Runtime on ready tensors with one thread, and
@@ -221,7 +222,7 @@ def run(images: int = 1000) -> list[Row]:
         embedded_rate = job["total"] / job["wall_s"]
         rows.append(
             Row(
-                "job, in process (2 threads x 1 ORT thread)",
+                "job, embedded (2 model processes x 1 ORT thread)",
                 embedded_rate,
                 "i/s",
                 "raw ORT, 1 thread, x2",

@@ -218,7 +218,7 @@ def import_images(
     from labelbay.db.models import Project
     from labelbay.errors import DomainError
     from labelbay.imports.service import run_import
-    from labelbay.jobs.executors import InlineExecutor, make_executor
+    from labelbay.jobs.executors import CeleryExecutor, InlineExecutor
     from labelbay.jobs.start import start_job
     from labelbay.runtime import build_runtime
 
@@ -242,7 +242,7 @@ def import_images(
         if model and result.added:
             # With Celery the workers run it; without, it runs here before the command ends.
             celery = settings.executor == "celery"
-            executor = make_executor(runtime) if celery else InlineExecutor(runtime)
+            executor = CeleryExecutor(runtime) if celery else InlineExecutor(runtime)
             try:
                 with runtime.sessions() as session:
                     job = start_job(

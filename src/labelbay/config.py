@@ -6,6 +6,7 @@ are the embedded shape: a SQLite file and a local folder under `./data`, workers
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
@@ -81,10 +82,15 @@ class Settings(BaseSettings):
     iou_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
     max_detections: int = Field(default=300, ge=1)
 
-    # Jobs: "inprocess" runs tasks on a thread pool inside `labelbay serve`; "celery" sends them to
-    # `labelbay worker` processes through the broker. The task code is the same.
+    # Jobs: "inprocess" runs tasks in model processes that `labelbay serve` starts and supervises;
+    # "celery" sends them to `labelbay worker` processes through the broker. The task code is the
+    # same. Model processes: how many at most (0 = one per core); the API process never runs models.
     executor: Literal["inprocess", "celery"] = "inprocess"
-    inprocess_workers: int = Field(default=2, ge=1, le=64)
+    inprocess_workers: int = Field(default=0, ge=0, le=64)
+    # Python modules imported by every labelbay process (server, model processes, workers, CLI)
+    # before it loads a model: each may add a row to the model format table
+    # (`labelbay.inference.registry.FORMATS`), to bring a model adapter of your own.
+    model_plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     broker_url: str = "amqp://guest:guest@127.0.0.1:5672//"
     job_queue: str = "labelbay.jobs"
     # The old Object Detection Worker's contract: plain JSON task messages on this queue.
@@ -145,9 +151,12 @@ class Settings(BaseSettings):
         default=128, ge=8, le=255, validation_alias=_ml_env("MAX_ARTIFACT_FILENAME_LENGTH")
     )
 
-    @field_validator("ml_allowed_models", mode="before")
+    @field_validator("ml_allowed_models", "model_plugins", mode="before")
     @classmethod
     def _split_models(cls, value: Any) -> Any:
+        """A list from the environment: "a, b" or a JSON array."""
+        if isinstance(value, str) and value.lstrip().startswith("["):
+            return json.loads(value)
         if isinstance(value, str):
             return [name.strip() for name in value.split(",") if name.strip()]
         return value

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from labelbay.config import Settings
 from labelbay.db.session import make_engine, make_sessionmaker
+from labelbay.inference.registry import load_plugins
 from labelbay.services.model_cache import ModelManager
 from labelbay.storage import Locations, open_locations
 
@@ -43,6 +44,7 @@ def open_storage(settings: Settings) -> Locations:
 
 
 def build_runtime(settings: Settings) -> Runtime:
+    load_plugins(settings.model_plugins)
     engine = make_engine(settings.database_url, echo=settings.database_echo)
     sessions = make_sessionmaker(engine)
     storage = open_storage(settings)

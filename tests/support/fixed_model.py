@@ -1,14 +1,19 @@
 """A model format whose models answer fixed results, for tests of what runs models.
 
 A flat image (every pixel alike) gets no detection; anything else gets the kind's fixed answer
-(`options["kind"]`: "boxes", "classes" or "circles"), so tests know exactly what to expect.
+(`options["kind"]`: "boxes", "classes" or "circles"), so tests know exactly what to expect. The
+kind "crash" answers like "boxes" but kills its own process with SIGSEGV on a red image (the native
+crash of a broken model). Loaded as a model plugin (`model_plugins`), so model processes and
+workers know the format too.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,7 +22,15 @@ from labelbay.inference.base import Model, Prepared, RGBImage
 from labelbay.inference.detections import Detections
 from labelbay.inference.registry import FORMATS, ModelFormat
 from labelbay.services.models import register_model
-from tests.support.stack import Stack
+
+if TYPE_CHECKING:
+    from tests.support.stack import Stack
+
+RED = (255, 0, 0)
+
+
+def is_red(image: RGBImage) -> bool:
+    return bool(np.all(image.reshape(-1, 3).mean(axis=0) == RED))
 
 
 class FixedModel(Model):
@@ -33,6 +46,8 @@ class FixedModel(Model):
         results = []
         for image in outputs:
             height, width = image.shape[:2]
+            if kind == "crash" and is_red(image):
+                os.kill(os.getpid(), signal.SIGSEGV)
             if float(np.std(image)) < 1.0:
                 results.append(Detections.empty(names))
             elif kind == "classes":
@@ -59,11 +74,12 @@ MODELS = {
 }
 
 
-def register_fixed_models(stack: Stack, folder: Path) -> None:
+def register_fixed_models(stack: Stack, folder: Path, models: dict[str, Any] | None = None) -> None:
+    """Register the fixed models (or `models`, the same shape as MODELS) in the stack's registry."""
     artifact = folder / "fixed.bin"
     artifact.write_bytes(b"fixed")
     with transaction(stack.context.sessions) as session:
-        for name, (task, classes) in MODELS.items():
+        for name, (task, classes) in (models or MODELS).items():
             register_model(
                 session,
                 store=stack.context.storage.models,

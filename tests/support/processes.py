@@ -31,6 +31,9 @@ LABELBAY = str(Path(sys.executable).with_name("labelbay"))
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
 def new_queue() -> str:
     return f"labelbay-test-{uuid.uuid4().hex[:12]}"
 
@@ -41,6 +44,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
     for the moto server."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LABELBAY_", "ML_"))}
     env.update(DUMMY_CREDENTIALS)
+    # The tests' model plugin (tests/support/fixed_model.py) is imported from the repository root.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     for name in sorted(settings.model_fields_set):
         value: Any = getattr(settings, name)
         if isinstance(value, SecretStr):

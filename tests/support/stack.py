@@ -102,6 +102,8 @@ def make_settings(database_url: str, storage_url: str, **overrides: Any) -> Sett
         "storage_url": storage_url,
         "rate_limit_enabled": False,
         "log_json": False,
+        # The tests' own model format, in every process that may load a model.
+        "model_plugins": ["tests.support.fixed_model"],
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -11,6 +11,7 @@ from labelbay.api.job_metrics import JobsCollector
 from labelbay.api.metrics import Metrics
 from labelbay.config import Settings
 from labelbay.jobs.executors import Executor, make_executor
+from labelbay.jobs.model_processes import ModelProcesses, default_size
 from labelbay.runtime import Runtime, build_runtime
 from labelbay.security.ratelimit import RateLimiter
 from labelbay.services.model_cache import ModelManager
@@ -22,6 +23,7 @@ class AppContext:
     runtime: Runtime
     limiter: RateLimiter | None
     metrics: Metrics
+    processes: ModelProcesses
     executor: Executor
 
     @property
@@ -59,10 +61,16 @@ class AppContext:
         )
         metrics = Metrics()
         metrics.registry.register(JobsCollector(runtime.sessions))
+        processes = ModelProcesses(settings, size=settings.inprocess_workers or default_size())
         return cls(
-            runtime=runtime, limiter=limiter, metrics=metrics, executor=make_executor(runtime)
+            runtime=runtime,
+            limiter=limiter,
+            metrics=metrics,
+            processes=processes,
+            executor=make_executor(runtime, processes),
         )
 
     def close(self) -> None:
         self.executor.close()
+        self.processes.close()
         self.runtime.close()

@@ -9,7 +9,7 @@ not at first use.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
@@ -79,6 +79,16 @@ def validate_artifact(format_name: str, path: str | Path) -> None:
     if model_format.check is not None:
         check: ArtifactCheck = _resolve(model_format.check)
         check(file)
+
+
+def load_plugins(modules: Sequence[str]) -> None:
+    """Import the settings' model plugins (each may add rows to FORMATS); ModelError naming the one
+    that cannot be imported."""
+    for name in modules:
+        try:
+            import_module(name)
+        except ImportError as exc:
+            raise ModelError(f"model plugin {name!r} cannot be imported: {exc}") from exc
 
 
 def _resolve(reference: str) -> Any:

@@ -1,5 +1,5 @@
-"""Where task batches run: a thread pool in this process, Celery workers through a broker, or at
-once in the caller's thread.
+"""Where task batches run: model processes that the server supervises, Celery workers through a
+broker, or at once in the caller's thread (the CLI).
 
 All call the same `process_batch`; they differ only in transport and in who retries. Callers hand
 task ids over through `jobs.start`, which commits first.
@@ -7,13 +7,14 @@ task ids over through `jobs.start`, which commits first.
 
 from __future__ import annotations
 
+import functools
 import logging
-import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from concurrent.futures import Future
+from typing import Any, Protocol
 
+from labelbay.jobs.model_processes import ModelProcessCrashed, ModelProcesses
 from labelbay.jobs.tasks import fail_tasks, process_batch
 from labelbay.runtime import Runtime
 
@@ -26,40 +27,78 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
+# An image alone may kill this many model processes before it fails (a crash can be transient:
+# the kernel's OOM killer, a signal from outside).
+CRASHES_PER_IMAGE = 2
+
+
 def batches(task_ids: Sequence[int], size: int) -> list[list[int]]:
     return [list(task_ids[i : i + size]) for i in range(0, len(task_ids), size)]
 
 
 class InProcessExecutor:
-    """A thread pool inside the API process (the embedded default). ONNX Runtime and the image
-    decoders release the GIL, so threads overlap decode, inference and storage I/O."""
+    """The embedded default: batches run in model processes that `labelbay serve` supervises
+    (see `model_processes`), never in the API process itself.
 
-    def __init__(self, deps: Runtime, *, workers: int) -> None:
+    A batch whose process dies is tried again one image at a time (on live processes), so only the
+    image that crashes the model fails, with the reason ("the model process crashed: signal 11
+    (SIGSEGV)"), once it has killed CRASHES_PER_IMAGE processes on its own.
+    """
+
+    def __init__(self, deps: Runtime, processes: ModelProcesses) -> None:
         self._deps = deps
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="labelbay-task")
-        self._closed = threading.Event()
+        self._processes = processes
 
     def submit(self, task_ids: Sequence[int]) -> None:
-        self._pool.submit(self._run, list(task_ids))
+        self._send(list(task_ids), crashes=0)
 
-    def _run(self, task_ids: list[int]) -> None:
-        settings = self._deps.settings
-        for attempt in range(1, settings.task_max_attempts + 1):
-            if self._closed.is_set():
-                return  # left queued/running in SQL; re-queued at the next start
-            try:
-                process_batch(self._deps, task_ids)
-                return
-            except Exception as exc:
-                log.exception("batch %s failed (attempt %d)", task_ids[:3], attempt)
-                if attempt == settings.task_max_attempts:
-                    fail_tasks(self._deps, task_ids, f"{type(exc).__name__}: {exc}")
-                    return
-                time.sleep(settings.task_retry_backoff_s * 2 ** (attempt - 1))
+    def _send(self, task_ids: list[int], *, crashes: int) -> None:
+        try:
+            future = self._processes.call(run_batch, task_ids)
+        except (
+            RuntimeError
+        ):  # shutting down: left queued/running in SQL, re-queued at the next start
+            return
+        future.add_done_callback(functools.partial(self._settle, task_ids, crashes))
+
+    def _settle(self, task_ids: list[int], crashes: int, future: Future[Any]) -> None:
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if exc is None:
+            return
+        if not isinstance(exc, ModelProcessCrashed):
+            # run_batch gives up on its own tasks; what escapes it is a database that is gone
+            # too. The tasks stay open in SQL and are picked up again at the next start.
+            log.error("batch %s stopped: %s", task_ids[:3], exc)
+            return
+        log.warning("batch %s: %s (crash %d)", task_ids[:3], exc, crashes + 1)
+        if len(task_ids) > 1:  # find the image that does it: each is tried alone
+            for task_id in task_ids:
+                self._send([task_id], crashes=0)
+        elif crashes + 1 < CRASHES_PER_IMAGE:
+            self._send(task_ids, crashes=crashes + 1)
+        else:
+            fail_tasks(self._deps, task_ids, str(exc))
 
     def close(self) -> None:
-        self._closed.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Nothing of its own to stop: the model processes belong to the app's context."""
+
+
+def run_batch(deps: Runtime, task_ids: list[int]) -> int:
+    """A batch in a model process, with the settings' tries and back-off; after the last try its
+    tasks fail with the reason. The same `process_batch` a Celery worker runs."""
+    settings = deps.settings
+    for attempt in range(1, settings.task_max_attempts + 1):
+        try:
+            return process_batch(deps, task_ids)
+        except Exception as exc:
+            log.exception("batch %s failed (attempt %d)", task_ids[:3], attempt)
+            if attempt == settings.task_max_attempts:
+                fail_tasks(deps, task_ids, f"{type(exc).__name__}: {exc}")
+                return 0
+            time.sleep(settings.task_retry_backoff_s * 2 ** (attempt - 1))
+    return 0
 
 
 class CeleryExecutor:
@@ -92,10 +131,10 @@ class InlineExecutor:
         pass
 
 
-def make_executor(deps: Runtime) -> Executor:
+def make_executor(deps: Runtime, processes: ModelProcesses) -> Executor:
     if deps.settings.executor == "celery":
         return CeleryExecutor(deps)
-    return InProcessExecutor(deps, workers=deps.settings.inprocess_workers)
+    return InProcessExecutor(deps, processes)
 
 
 def submit_all(executor: Executor, task_ids: Sequence[int], *, batch_size: int) -> None:

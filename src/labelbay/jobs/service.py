@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, literal, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from labelbay.db.models import (
     Image,
@@ -163,3 +164,23 @@ def model_version_of(session: Session, job: Job) -> ModelVersion:
     version = session.get(ModelVersion, job.model_version_id)
     assert version is not None
     return version
+
+
+FINISHED = {JobStatus.completed.value, JobStatus.failed.value, JobStatus.cancelled.value}
+
+
+def wait_for_job(
+    sessions: sessionmaker[Session], *, job_id: int, timeout_s: float, poll_s: float = 0.05
+) -> Job | None:
+    """The job once it has ended (completed, failed or cancelled), or None after `timeout_s`. For
+    callers that must answer with results (the old synchronous contracts); the work itself runs
+    wherever the executor sends it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with sessions() as session:
+            job = session.get(Job, job_id)
+            if job is not None and job.status in FINISHED:
+                return job
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(poll_s)

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from labelbay.api.deps import ContextDep, CurrentUser, SessionDep
 from labelbay.db.models import Image, ModelVersion, Prediction, Project, Role, User
 from labelbay.imports.spool import head, spool
-from labelbay.jobs.executors import InlineExecutor
+from labelbay.jobs.service import wait_for_job
 from labelbay.jobs.start import start_job
 from labelbay.labels import Label, worker_json
 from labelbay.services import images
@@ -37,6 +37,8 @@ router = APIRouter(tags=["legacy"])
 
 BATCH_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png"})
 USER_KEY = "legacy_user_id"
+# How long an old synchronous contract waits for its images to be labelled before answering 504.
+LEGACY_WAIT_S = 600.0
 
 
 def _project(context: ContextDep, session: SessionDep, user: User, role: Role) -> Project:
@@ -100,12 +102,14 @@ def _run(
     *,
     save_outputs: bool,
 ) -> dict[uuid.UUID, Prediction]:
-    """Run `model` over the images now, as a job; their predictions by image id."""
+    """Run `model` over the images as a job and wait for it (the old clients wait for their
+    answer); their predictions by image id. The model runs where every job runs: in the server's
+    model processes or on Celery workers, never in this request's thread."""
     ids = [image.id for image in stored]
     with context.sessions() as session:
-        job = start_job(  # the batches run here, in the request: the old clients wait for them
+        job = start_job(
             session,
-            executor=InlineExecutor(context.runtime),
+            executor=context.executor,
             batch_size=context.settings.job_batch_size,
             project=session.get_one(Project, project.id),
             user=session.get(User, user.id),
@@ -113,7 +117,12 @@ def _run(
             image_ids=ids,
             options={"save_outputs": save_outputs},
         )
-        version_id = job.model_version_id
+        version_id, job_id = job.model_version_id, job.id
+    if wait_for_job(context.sessions, job_id=job_id, timeout_s=LEGACY_WAIT_S) is None:
+        raise HTTPException(
+            status.HTTP_504_GATEWAY_TIMEOUT,
+            f"the images were not labelled within {LEGACY_WAIT_S:.0f} s; job {job_id} goes on",
+        )
     with context.sessions() as session:
         found = session.scalars(
             select(Prediction).where(
