@@ -77,9 +77,9 @@ def voc_box(label: Label, width: int, height: int) -> tuple[int, int, int, int] 
     if box is None:
         return None
     x1, y1, x2, y2 = (round(v) for v in box)
-    x2 = max(x2, x1 + 1)
-    y2 = max(y2, y1 + 1)
-    return x1, y1, x2, y2
+    # A box under a pixel would round to nothing: widen it to one, inside the image.
+    x2, y2 = min(max(x2, x1 + 1), width), min(max(y2, y1 + 1), height)
+    return min(x1, x2 - 1), min(y1, y2 - 1), x2, y2
 
 
 def voc_object(label: Label, image: ExportImage, *, scored: bool) -> str:
