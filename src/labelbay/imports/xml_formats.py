@@ -44,6 +44,7 @@ Item = Record | Problem | str
 Entry = tuple[str, bytes]  # (path, content) of one file of a zip or a folder
 ELLIPSE_SEGMENTS = 32
 CIRCLE_TOLERANCE = 0.01  # radii that differ by up to 1% make a circle
+VOC_EDGES = (("x1", "xmin"), ("y1", "ymin"), ("x2", "xmax"), ("y2", "ymax"))
 UNSUPPORTED_CVAT = {"polyline", "points", "mask", "cuboid", "skeleton"}
 _REFUSED = (
     "XML that declares entities or refers to external ones is refused (it can expand without bound)"
@@ -80,13 +81,13 @@ def zip_entries(data: bytes) -> Iterator[Entry] | None:
 def read_voc(data: bytes) -> Iterator[Item]:
     """A VOC zip, or one annotation file (which must be readable, else ValueError)."""
     entries = zip_entries(data)
-    if entries is None:
-        root = _parse(data)
-        if root.tag != "annotation":
-            raise ValueError(f"the root element is <{root.tag}>, not VOC's <annotation>")
-        yield from voc_file("", root)
+    if entries is not None:
+        yield from voc_entries(entries)
         return
-    yield from voc_entries(entries)
+    root = _parse(data)
+    if root.tag != "annotation":
+        raise ValueError(_not_voc(root))
+    yield from voc_file("", root)
 
 
 def voc_entries(entries: Iterable[Entry]) -> Iterator[Item]:
@@ -97,25 +98,28 @@ def voc_entries(entries: Iterable[Entry]) -> Iterator[Item]:
         except ValueError as error:
             yield Problem(name, str(error))
             continue
+        if root.tag != "annotation":
+            yield Problem(name, _not_voc(root))
+            continue
         yield from voc_file(name, root)
 
 
+def _not_voc(root: Element) -> str:
+    return f"the root element is <{root.tag}>, not VOC's <annotation>"
+
+
 def voc_file(name: str, root: Element) -> Iterator[Item]:
+    """The image an `<annotation>` names (its `<filename>`, else the file's stem) and a record
+    per `<object>`."""
     prefix = f"{name}:" if name else ""
-    if root.tag != "annotation":
-        yield Problem(name or "file", f"the root element is <{root.tag}>, not VOC's <annotation>")
-        return
     filename = (root.findtext("filename") or "").strip()
     image = filename or PurePosixPath(name).stem
-    by_stem = not filename
     yield image
     for index, element in enumerate(root.findall("object")):
         place = f"{prefix}object[{index}]"
         try:
-            yield Record(image, place, _voc_label(element), by_stem=by_stem)
-        except Invalid as error:
-            yield Problem(place, str(error))
-        except ValueError as error:
+            yield Record(image, place, _voc_label(element), by_stem=not filename)
+        except (Invalid, ValueError) as error:
             yield Problem(place, str(error))
 
 
@@ -137,29 +141,25 @@ def _voc_label(element: Element) -> Callable[[int, int], Label]:
     return lambda width, height: label
 
 
-VOC_EDGES = (("x1", "xmin"), ("y1", "ymin"), ("x2", "xmax"), ("y2", "ymax"))
-
-
 def _number(parent: Element, tag: str) -> float:
     text = parent.findtext(tag)
     if text is None:
         raise ValueError(f"<{tag}> is missing")
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"<{tag}> {text.strip()!r} is not a number") from None
-    if not math.isfinite(value):
-        raise ValueError(f"<{tag}> must be finite")
-    return value
+    return _finite(text, f"<{tag}>")
 
 
 def _score(text: str | None) -> float | None:
-    if text is None:
-        return None
+    return None if text is None else _finite(text, "score")
+
+
+def _finite(text: str, what: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        raise ValueError(f"score {text!r} is not a number") from None
+        raise ValueError(f"{what} {text.strip()!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{what} must be finite")
+    return value
 
 
 # --- CVAT for images 1.1 ------------------------------------------------------------------
@@ -226,10 +226,8 @@ def _cvat_image(element: Element, where: str) -> Iterator[Item]:
         counts[child.tag] += 1
         try:
             yield Record(image, place, _cvat_label(child))
-        except Invalid as error:
+        except (Invalid, ValueError) as error:
             yield Problem(place, str(error))
-        except (ValueError, KeyError) as error:
-            yield Problem(place, str(error).strip("'\""))
 
 
 def _cvat_label(element: Element) -> Callable[[int, int], Label]:
@@ -264,14 +262,7 @@ def _attribute(element: Element, key: str) -> str:
 
 
 def _float(element: Element, key: str) -> float:
-    text = _attribute(element, key)
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{key}={text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{key} must be finite")
-    return value
+    return _finite(_attribute(element, key), key)
 
 
 def _points(text: str) -> list[list[float]]:
