@@ -130,7 +130,7 @@ def test_a_download_with_its_images_imports_too(stack: Stack, format: str, added
 
 def _zip(files: dict[str, str | bytes]) -> bytes:
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, content in files.items():
             archive.writestr(name, content)
     return out.getvalue()
@@ -295,18 +295,39 @@ def test_an_entity_bomb_is_refused_at_once(stack: Stack, format: str) -> None:
     assert "entities" in problem["reason"]
 
 
-def test_a_file_that_is_no_xml_is_refused(stack: Stack) -> None:
+def _corrupt_zip() -> bytes:
+    """A zip whose one XML entry's deflated bytes are damaged."""
+    data = bytearray(_zip({"Annotations/a.xml": "<annotation>" + "<object/>" * 200}))
+    start = data.find(b"Annotations/a.xml") + len("Annotations/a.xml") + 5
+    data[start : start + 20] = b"\xff" * 20
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("format", "content", "reason"),
+    [
+        ("voc", b"<annotation><object>", "not well-formed XML"),
+        ("voc", b"<annotations/>", "not VOC's <annotation>"),
+        ("cvat", b"not xml", "not well-formed XML"),
+        ("cvat", b"<annotation/>", "not CVAT's <annotations>"),
+        ("voc", _corrupt_zip(), "Annotations/a.xml cannot be read from the zip"),
+        ("cvat", _corrupt_zip(), "Annotations/a.xml cannot be read from the zip"),
+    ],
+)
+def test_a_file_that_cannot_be_read_is_refused(
+    stack: Stack, format: str, content: bytes, reason: str
+) -> None:
     source = _source(stack)
     target = _target(stack, source)
-    for format, content in (("voc", b"<annotation><object>"), ("cvat", b"not xml")):
-        answer = stack.client.post(
-            f"/api/v1/projects/{target}/labels/import",
-            files={"file": ("x.xml", content)},
-            data={"format": format},
-            headers=source.headers,
-        )
-        assert answer.status_code == 422, answer.text
-        assert f"not a {format} file: not well-formed XML" in answer.json()["detail"]
+    answer = stack.client.post(
+        f"/api/v1/projects/{target}/labels/import",
+        files={"file": ("x", content)},
+        data={"format": format},
+        headers=source.headers,
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"].startswith(f"not a {format} file: ")
+    assert reason in answer.json()["detail"]
 
 
 # --- what datumaro writes --------------------------------------------------------------------

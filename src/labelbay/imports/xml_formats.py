@@ -26,6 +26,7 @@ from __future__ import annotations
 import io
 import math
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import PurePosixPath
@@ -69,8 +70,14 @@ def zip_entries(data: bytes) -> Iterator[Entry] | None:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             for name in sorted(archive.namelist()):
                 path = PurePosixPath(name)
-                if path.suffix.lower() == ".xml" and not name.startswith("__MACOSX/"):
-                    yield name, archive.read(name)
+                if path.suffix.lower() != ".xml" or name.startswith("__MACOSX/"):
+                    continue
+                try:
+                    content = archive.read(name)
+                except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError) as error:
+                    # Corrupt, encrypted or an unknown compression: the zip is unusable.
+                    raise ValueError(f"{name} cannot be read from the zip: {error}") from None
+                yield name, content
 
     return entries()
 
