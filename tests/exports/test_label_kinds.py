@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from defusedxml import ElementTree
 
 from labelbay import labels
 from labelbay.db.session import transaction
@@ -118,10 +119,26 @@ def test_a_circle_at_the_edge_has_one_box_inside_the_image_in_every_format(stack
     # Label Studio keeps the ellipse; the part inside the image is the same clipped box.
     boxes["labelstudio"] = (max(cx - rx, 0), max(cy - ry, 0), min(cx + rx, 512), min(cy + ry, 512))
 
-    assert set(boxes) == {"coco", "yolo", "csv", "json", "labelstudio"}
+    cvat = ElementTree.fromstring(export(stack, labelled, format="cvat").content)
+    (circle_xml,) = cvat.iter("ellipse")
+    cx, cy, rx, ry = (float(circle_xml.get(k, "nan")) for k in ("cx", "cy", "rx", "ry"))
+    # CVAT keeps the ellipse too.
+    boxes["cvat"] = (max(cx - rx, 0), max(cy - ry, 0), min(cx + rx, 512), min(cy + ry, 512))
+
+    assert set(boxes) == {"coco", "yolo", "csv", "json", "labelstudio", "cvat"}
     for name, got in boxes.items():
         assert got == pytest.approx(INSIDE_BOX, abs=1e-3), name
         assert 0 <= got[0] < got[2] <= 512 and 0 <= got[1] < got[3] <= 512, name  # noqa: PT018
+
+    # VOC: the same box in whole pixels, its object marked truncated (it ran past the edge).
+    voc = zipfile.ZipFile(io.BytesIO(export(stack, labelled, format="voc").content))
+    objects = ElementTree.fromstring(voc.read("Annotations/astronaut.xml")).iter("object")
+    (coin,) = [o for o in objects if o.findtext("name") == "coin"]
+    edges = ("xmin", "ymin", "xmax", "ymax")
+    assert tuple(int(coin.findtext(f"bndbox/{k}") or "") for k in edges) == pytest.approx(
+        INSIDE_BOX, abs=0.5
+    )
+    assert coin.findtext("truncated") == "1"
 
 
 def test_json_export_carries_text_and_top_k(stack: Stack) -> None:

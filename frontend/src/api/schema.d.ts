@@ -1024,6 +1024,12 @@ export interface paths {
          *     `include_images`), and for `both` `predictions.json` (the model's labels as a COCO results list,
          *     same image and category ids; the COCO file then holds people's labels only). A YOLO zip with
          *     `include_images=true` has `images/` beside `labels/`, as Ultralytics reads it.
+         *
+         *     VOC is a zip: `Annotations/<stem>.xml` (whole-pixel boxes; circles and polygons as their
+         *     boxes; a prediction's score as an `attributes` entry), `ImageSets/Main/default.txt`,
+         *     `labelmap.txt`, and `JPEGImages/` with `include_images`. CVAT is CVAT for images 1.1's
+         *     `annotations.xml` (boxes, polygons, circles as ellipses, image classes as tags, scores as a
+         *     `score` attribute), or with `include_images` a zip of it and `images/`.
          */
         get: operations["export_project_api_v1_projects__project_id__export_get"];
         put?: never;
@@ -1095,9 +1101,10 @@ export interface paths {
          * Import Labels
          * @description Put labels another tool made onto the project's images (annotator and up): `coco` (a COCO
          *     file, or a results list), `yolo` (an Ultralytics zip: `data.yaml` + `labels/*.txt`, boxes or
-         *     polygons) or `labelstudio` (tasks; `annotations` or `predictions` by `target`). Images are
-         *     matched by file name (YOLO by stem). `target=annotations` adds people's labels (an identical one
-         *     already there is left alone); `target=predictions` stores them as `model`'s predictions
+         *     polygons), `labelstudio` (tasks; `annotations` or `predictions` by `target`), `voc` (a zip of
+         *     `Annotations/*.xml`, or one file) or `cvat` (CVAT for images 1.1 `annotations.xml`, or a zip).
+         *     Images are matched by file name (YOLO by stem). `target=annotations` adds people's labels (an
+         *     identical one already there is left alone); `target=predictions` stores them as `model`'s predictions
          *     (`model_version`, default "1"; a model labelbay has never seen is registered as `external`),
          *     replacing that version's earlier ones for each image. Labels are fitted to their image; every
          *     record that cannot be used is reported with its place and reason, and the rest is stored.
@@ -1462,14 +1469,14 @@ export interface components {
         Body_import_labels_api_v1_projects__project_id__labels_import_post: {
             /**
              * File
-             * @description A COCO JSON, a YOLO zip or Label Studio tasks.
+             * @description A COCO JSON, a YOLO zip, Label Studio tasks, a VOC zip or CVAT XML.
              */
             file: string;
             /**
              * Format
              * @enum {string}
              */
-            format: "coco" | "yolo" | "labelstudio";
+            format: "coco" | "yolo" | "labelstudio" | "voc" | "cvat";
             /**
              * Target
              * @default annotations
@@ -7488,7 +7495,7 @@ export interface operations {
     export_project_api_v1_projects__project_id__export_get: {
         parameters: {
             query?: {
-                format?: "coco" | "yolo" | "csv" | "json" | "labelstudio";
+                format?: "coco" | "yolo" | "csv" | "json" | "labelstudio" | "voc" | "cvat";
                 source?: "predictions" | "annotations" | "both";
                 model?: string | null;
                 model_version?: string | null;
@@ -7517,6 +7524,7 @@ export interface operations {
                     "application/json": unknown;
                     "application/zip": unknown;
                     "text/csv": unknown;
+                    "application/xml": unknown;
                 };
             };
             /** @description Not signed in, or the credential is wrong or expired */

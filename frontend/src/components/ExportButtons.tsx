@@ -11,6 +11,8 @@ const FORMATS: { format: Format; label: string; ext: string }[] = [
   { format: 'yolo', label: 'YOLO', ext: 'zip' },
   { format: 'csv', label: 'CSV', ext: 'csv' },
   { format: 'json', label: 'JSON', ext: 'json' },
+  { format: 'voc', label: 'Pascal VOC', ext: 'zip' },
+  { format: 'cvat', label: 'CVAT XML', ext: 'xml' },
 ];
 
 /** The project's labels as a file: `GET /api/v1/projects/{id}/export?format=&source=&model=`. */

@@ -11,19 +11,25 @@ from labelbay.db.models import ModelVersion
 from labelbay.exports.base import ExportImage, ImageBytes, Sink, Writer
 from labelbay.exports.coco import CocoWriter, CocoZipWriter
 from labelbay.exports.csv_json import CsvWriter, JsonWriter
+from labelbay.exports.cvat import CvatWriter
 from labelbay.exports.labelstudio import LabelStudioWriter
 from labelbay.exports.project import Source, iter_images
+from labelbay.exports.voc import VocWriter
 from labelbay.exports.yolo import YoloWriter
 from labelbay.services.images import ImageFilter
 
-Format = Literal["coco", "yolo", "csv", "json", "labelstudio"]
+Format = Literal["coco", "yolo", "csv", "json", "labelstudio", "voc", "cvat"]
 MEDIA_TYPES: dict[str, tuple[str, str]] = {
     "coco": ("application/json", "json"),
     "yolo": ("application/zip", "zip"),
     "csv": ("text/csv; charset=utf-8", "csv"),
     "json": ("application/json", "json"),
     "labelstudio": ("application/json", "json"),
+    "voc": ("application/zip", "zip"),
+    "cvat": ("application/xml", "xml"),
 }
+# The formats whose download can carry the images (`include_images`).
+WITH_IMAGES = frozenset({"coco", "yolo", "voc", "cvat"})
 ZIP = ("application/zip", "zip")
 
 
@@ -35,6 +41,8 @@ def zipped_coco(source: Source, include_images: bool) -> bool:
 def media_type(format: Format, source: Source, include_images: bool = False) -> tuple[str, str]:
     """(media type, file extension) of an export."""
     if format == "coco" and zipped_coco(source, include_images):
+        return ZIP
+    if format == "cvat" and include_images:
         return ZIP
     return MEDIA_TYPES[format]
 
@@ -50,7 +58,7 @@ def open_writer(
     image_bytes: ImageBytes | None = None,
 ) -> Writer:
     """The writer for a format, writing into `sink` (the CLI's `labelbay label` uses it too);
-    with `image_bytes`, COCO and YOLO zips carry the images too."""
+    with `image_bytes`, COCO, YOLO, VOC and CVAT downloads carry the images too."""
     if format == "coco" and zipped_coco(source, image_bytes is not None):
         split = source == "both"
         return CocoZipWriter(sink, categories=categories, split=split, image_bytes=image_bytes)
@@ -58,6 +66,10 @@ def open_writer(
         return CocoWriter(sink, categories=categories)
     if format == "yolo":
         return YoloWriter(sink, categories=categories, image_bytes=image_bytes)
+    if format == "voc":
+        return VocWriter(sink, categories=categories, image_bytes=image_bytes)
+    if format == "cvat":
+        return CvatWriter(sink, categories=categories, image_bytes=image_bytes)
     if format == "csv":
         return CsvWriter(sink)
     if format == "json":

@@ -1,7 +1,8 @@
 """Reading labels that other tools wrote: COCO (a file, or a results list), YOLO (a zip in the
-Ultralytics layout) and Label Studio tasks. Each reader yields `Record`s (a label on a named
-image, coordinates still in the file's own terms) and `Problem`s (a bad record and where it is),
-so one bad line never stops an import and every problem is reported with its place.
+Ultralytics layout) and Label Studio tasks here, Pascal VOC and CVAT XML in `xml_formats`. Each
+reader yields `Record`s (a label on a named image, coordinates still in the file's own terms) and
+`Problem`s (a bad record and where it is), so one bad line never stops an import and every
+problem is reported with its place.
 
 COCO and Label Studio files are JSON documents and are read whole (a 100,000-image COCO file is a
 few hundred MB of Python objects at most); YOLO zips are read one label file at a time.
@@ -19,27 +20,14 @@ from typing import Any, Literal
 
 from labelbay import labels
 from labelbay.errors import Invalid
+
+# Re-exported for `label_import`, which takes them from here.
+from labelbay.imports.records import Problem as Problem
+from labelbay.imports.records import Record as Record
+from labelbay.imports.xml_formats import read_cvat, read_voc
 from labelbay.labels import Label
 
-LabelFormat = Literal["coco", "yolo", "labelstudio"]
-
-
-@dataclass(frozen=True)
-class Record:
-    """One label read from a file. `image` names the image as the file does (a file name, or a
-    stem for YOLO); `make(width, height)` builds the label once the image's size is known."""
-
-    image: str
-    place: str
-    make: Callable[[int, int], Label]
-    by_stem: bool = False
-    origin: Literal["annotation", "prediction"] | None = None  # where the file says it belongs
-
-
-@dataclass(frozen=True)
-class Problem:
-    place: str
-    reason: str
+LabelFormat = Literal["coco", "yolo", "labelstudio", "voc", "cvat"]
 
 
 @dataclass
@@ -54,6 +42,8 @@ def read(format: LabelFormat, data: bytes) -> Reading:
         "coco": _coco,
         "yolo": _yolo,
         "labelstudio": _labelstudio,
+        "voc": read_voc,
+        "cvat": read_cvat,
     }
     reading = Reading()
     try:

@@ -1,5 +1,5 @@
-"""Exporting a project's labels (or a selection of its images) as COCO, YOLO, CSV, JSON or
-Label Studio tasks; the body is streamed page by page."""
+"""Exporting a project's labels (or a selection of its images) as COCO, YOLO, CSV, JSON, Label
+Studio tasks, Pascal VOC or CVAT XML; the body is streamed page by page."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from labelbay.api.params import ImageSelection
 from labelbay.db.models import Annotation, Image, ModelVersion, Role
 from labelbay.errors import Invalid
 from labelbay.exports.base import ExportImage
-from labelbay.exports.formats import Format, media_type, stream_export
+from labelbay.exports.formats import WITH_IMAGES, Format, media_type, stream_export
 from labelbay.exports.labelstudio import labeling_config
 from labelbay.exports.project import Source
 from labelbay.services import images
@@ -28,7 +28,16 @@ router = APIRouter(prefix="/api/v1", tags=["exports"])
 @router.get(
     "/projects/{project_id}/export",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/json": {}, "application/zip": {}, "text/csv": {}}}},
+    responses={
+        200: {
+            "content": {
+                "application/json": {},
+                "application/zip": {},
+                "text/csv": {},
+                "application/xml": {},
+            }
+        }
+    },
 )
 def export_project(
     project_id: int,
@@ -59,6 +68,12 @@ def export_project(
     `include_images`), and for `both` `predictions.json` (the model's labels as a COCO results list,
     same image and category ids; the COCO file then holds people's labels only). A YOLO zip with
     `include_images=true` has `images/` beside `labels/`, as Ultralytics reads it.
+
+    VOC is a zip: `Annotations/<stem>.xml` (whole-pixel boxes; circles and polygons as their
+    boxes; a prediction's score as an `attributes` entry), `ImageSets/Main/default.txt`,
+    `labelmap.txt`, and `JPEGImages/` with `include_images`. CVAT is CVAT for images 1.1's
+    `annotations.xml` (boxes, polygons, circles as ellipses, image classes as tags, scores as a
+    `score` attribute), or with `include_images` a zip of it and `images/`.
     """
     project, _ = require_project(session, user=user, project_id=project_id, min_role=Role.viewer)
     version: ModelVersion | None = None
@@ -82,7 +97,7 @@ def export_project(
             store, key = image_location(row, storage=context.storage, settings=context.settings)
         return store.get(key)
 
-    with_images = include_images and format in ("coco", "yolo")
+    with_images = include_images and format in WITH_IMAGES
     content_type, extension = media_type(format, source, with_images)
     body = stream_export(
         context.sessions,

@@ -104,7 +104,10 @@ class LabelImportOut(BaseModel):
 @router.post("/projects/{project_id}/labels/import")
 def import_labels(
     project_id: int,
-    file: Annotated[UploadFile, File(description="A COCO JSON, a YOLO zip or Label Studio tasks.")],
+    file: Annotated[
+        UploadFile,
+        File(description="A COCO JSON, a YOLO zip, Label Studio tasks, a VOC zip or CVAT XML."),
+    ],
     user: CurrentUser,
     session: SessionDep,
     format: Annotated[LabelFormat, Form()],
@@ -114,9 +117,10 @@ def import_labels(
 ) -> LabelImportOut:
     """Put labels another tool made onto the project's images (annotator and up): `coco` (a COCO
     file, or a results list), `yolo` (an Ultralytics zip: `data.yaml` + `labels/*.txt`, boxes or
-    polygons) or `labelstudio` (tasks; `annotations` or `predictions` by `target`). Images are
-    matched by file name (YOLO by stem). `target=annotations` adds people's labels (an identical one
-    already there is left alone); `target=predictions` stores them as `model`'s predictions
+    polygons), `labelstudio` (tasks; `annotations` or `predictions` by `target`), `voc` (a zip of
+    `Annotations/*.xml`, or one file) or `cvat` (CVAT for images 1.1 `annotations.xml`, or a zip).
+    Images are matched by file name (YOLO by stem). `target=annotations` adds people's labels (an
+    identical one already there is left alone); `target=predictions` stores them as `model`'s predictions
     (`model_version`, default "1"; a model labelbay has never seen is registered as `external`),
     replacing that version's earlier ones for each image. Labels are fitted to their image; every
     record that cannot be used is reported with its place and reason, and the rest is stored."""
