@@ -150,6 +150,9 @@ MATRIX = [
     Route("PATCH",  IMG,                                          "200 200 200 200 403 404 401 401",
           body={"metadata": {"checked": True}}),
     Route("GET",    IMG + "/content",                             "200 200 200 200 200 404 401 401"),
+    # A signed link opens the content without sign-in (tests/api/test_signed_links.py); the CORS
+    # preflight for it is open.
+    Route("OPTIONS", IMG + "/content",                            "204 204 204 204 204 204 204 204"),
     Route("GET",    IMG + "/thumbnail",                           "200 200 200 200 200 404 401 401"),
     Route("DELETE", IMG,                                          "204 204 204 403 403 404 401 401"),
     Route("GET",    IMG + "/comments",                            "200 200 200 200 200 404 401 401"),

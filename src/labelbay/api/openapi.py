@@ -31,7 +31,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from pydantic import BaseModel
 
-from labelbay.api.deps import get_current_user
+from labelbay.api.deps import get_current_user, get_reader_or_signed_link
 from labelbay.api.errors import is_v2
 from labelbay.api.middleware import UNLIMITED_PATHS
 
@@ -70,7 +70,7 @@ def _signed_in(dependant: Dependant) -> bool:
     stack = [dependant]
     while stack:
         item = stack.pop()
-        if item.call is get_current_user:
+        if item.call in (get_current_user, get_reader_or_signed_link):
             return True
         stack.extend(item.dependencies)
     return False
