@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     s3_secret_access_key: SecretStr | None = None
     s3_region: str | None = None
     presign_expiry_seconds: int = Field(default=900, ge=1, le=7 * 24 * 3600)
+    # Signed image links in exports (Label Studio tasks): how long a link opens its image without
+    # sign-in. Signed with a key derived from secret_key; changing that key revokes every link.
+    signed_url_expiry_seconds: int = Field(default=7 * 24 * 3600, ge=60, le=90 * 24 * 3600)
 
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"

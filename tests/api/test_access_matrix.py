@@ -18,7 +18,8 @@ everywhere):
 - a pipeline (HMAC-signed `X-ML-Signature`, no user) may only drive analyses: create one, move its
   status, presign artifacts, post annotations, finalize; its signature opens nothing else;
 - any signed-in user may list the models and call the KServe v2 model routes (models are not
-  project data); health, readiness, config, metrics, sign-in, the API docs and the web app are open.
+  project data); health, readiness, config, metrics, sign-in, the API docs, the web app and the
+  KServe v2 server metadata are open.
 
 The matrix runs on the embedded stack only: the policy lives above storage and SQL dialect, and one
 shared app (users signed in once) keeps ~600 cases fast. Each case gets a fresh project (and the
@@ -107,6 +108,7 @@ MATRIX = [
     Route("POST",   "/api/v1/auth/token",                         OPEN, sign_in_form=True),
     Route("GET",    "/v2/health/live",                            OPEN),
     Route("GET",    "/v2/health/ready",                           OPEN),
+    Route("GET",    "/v2",                                        OPEN),
     # -- users and keys
     Route("GET",    "/api/v1/users/me",                           "200 200 200 200 200 200 401 401"),
     Route("POST",   "/api/v1/users",                              "201 403 403 403 403 403 401 401",
@@ -148,6 +150,9 @@ MATRIX = [
     Route("PATCH",  IMG,                                          "200 200 200 200 403 404 401 401",
           body={"metadata": {"checked": True}}),
     Route("GET",    IMG + "/content",                             "200 200 200 200 200 404 401 401"),
+    # A signed link opens the content without sign-in (tests/api/test_signed_links.py); the CORS
+    # preflight for it is open.
+    Route("OPTIONS", IMG + "/content",                            "204 204 204 204 204 204 204 204"),
     Route("GET",    IMG + "/thumbnail",                           "200 200 200 200 200 404 401 401"),
     Route("DELETE", IMG,                                          "204 204 204 403 403 404 401 401"),
     Route("GET",    IMG + "/comments",                            "200 200 200 200 200 404 401 401"),
@@ -195,6 +200,13 @@ MATRIX = [
     Route("GET",    "/v2/models/{model}",                         "200 200 200 200 200 200 401 401"),
     Route("GET",    "/v2/models/{model}/ready",                   "200 200 200 200 200 200 401 401"),
     Route("POST",   "/v2/models/{model}/infer",                   "200 200 200 200 200 200 401 401",
+          body={"inputs": [{"name": "image", "shape": [1, 2, 2, 3], "datatype": "UINT8",
+                            "data": [7] * 12}]}),
+    Route("GET",    "/v2/models/{model}/versions/{version}",      "200 200 200 200 200 200 401 401"),
+    Route("GET",    "/v2/models/{model}/versions/{version}/ready",
+                                                                  "200 200 200 200 200 200 401 401"),
+    Route("POST",   "/v2/models/{model}/versions/{version}/infer",
+                                                                  "200 200 200 200 200 200 401 401",
           body={"inputs": [{"name": "image", "shape": [1, 2, 2, 3], "datatype": "UINT8",
                             "data": [7] * 12}]}),
     # -- ML analyses: members read; a manager or a signed pipeline creates; only a pipeline writes
@@ -277,6 +289,7 @@ class World:
             fresh_email=f"new-{uuid.uuid4().hex[:8]}@example.com",
             server_folder=self.server_folder.as_uri(),
             model="fixed-boxes",
+            version="1",
             model_version=self.model_version_id,
             user_uuid=str(uuid.uuid4()),
             token="forged.token",

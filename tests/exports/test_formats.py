@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -87,7 +88,9 @@ def test_label_studio_tasks(stack: Stack) -> None:
     tasks = export(stack, labelled, format="labelstudio", source="predictions").json()
     assert len(tasks) == 2
     first = tasks[0]
-    assert first["data"]["image"].endswith(f"/api/v1/images/{labelled.image_ids[0]}/content")
+    url = urlsplit(first["data"]["image"])
+    assert url.path == f"/api/v1/images/{labelled.image_ids[0]}/content"
+    assert set(parse_qs(url.query)) == {"expires", "signature"}  # a signed link (test_signed_links)
     (prediction,) = first["predictions"]
     assert prediction["model_version"] == "det:1"
     cat = prediction["result"][0]

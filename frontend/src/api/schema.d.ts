@@ -406,12 +406,21 @@ export interface paths {
         /**
          * Get Image Content
          * @description The image's bytes; on S3, a redirect to a short-lived presigned URL instead.
+         *
+         *     Viewers and up sign in as usual. A signed link (`expires` and `signature`, as the Label Studio
+         *     export writes them) needs no credential and may be read by a page of any origin
+         *     (`Access-Control-Allow-Origin: *`); an altered or expired one is a 403 saying which.
          */
         get: operations["get_image_content_api_v1_images__image_id__content_get"];
         put?: never;
         post?: never;
         delete?: never;
-        options?: never;
+        /**
+         * Image Content Preflight
+         * @description The CORS preflight for a signed link: GET from any origin, without credentials (no
+         *     `Authorization` is allowed across origins, so the signed-in API stays same-origin).
+         */
+        options: operations["image_content_preflight_api_v1_images__image_id__content_options"];
         head?: never;
         patch?: never;
         trace?: never;
@@ -747,6 +756,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server Metadata
+         * @description The server's name, version and the protocol extensions it supports.
+         */
+        get: operations["server_metadata_v2_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2/health/live": {
         parameters: {
             query?: never;
@@ -796,9 +825,30 @@ export interface paths {
         };
         /**
          * Model Metadata
-         * @description The model's inputs and outputs. `parameters.class_names` names the class ids.
+         * @description The active version's inputs and outputs; `versions` lists every registered version.
+         *     `parameters.class_names` names the class ids.
          */
         get: operations["model_metadata_v2_models__name__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Model Version Metadata
+         * @description One version's inputs and outputs.
+         */
+        get: operations["model_version_metadata_v2_models__name__versions__version__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -827,6 +877,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2/models/{name}/versions/{version}/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Model Version Ready
+         * @description Whether that version is loaded and can take requests (it is, once it answers).
+         */
+        get: operations["model_version_ready_v2_models__name__versions__version__ready_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2/models/{name}/infer": {
         parameters: {
             query?: never;
@@ -838,9 +908,29 @@ export interface paths {
         put?: never;
         /**
          * Infer
-         * @description Detect objects in one image: UINT8 `[1, H, W, 3]` pixels, or BYTES `[1]` base64 JPEG/PNG.
+         * @description Detect objects in one image: UINT8 `[1, H, W, 3]` pixels, or BYTES `[1]` JPEG/PNG.
          */
         post: operations["infer_v2_models__name__infer_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/versions/{version}/infer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Infer Version
+         * @description Detect objects in one image with one registered version of the model.
+         */
+        post: operations["infer_version_v2_models__name__versions__version__infer_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1017,7 +1107,9 @@ export interface paths {
          *     `has_predictions`, `label`. Every selected image is listed, with or without labels.
          *     Category ids (COCO, 1-based) and class indices (YOLO, 0-based) follow the project's label set,
          *     or the model's classes when the set is empty. File names are unique by stem (a repeat is
-         *     prefixed with the image id). Label Studio tasks fit `GET …/export/labelstudio-config`.
+         *     prefixed with the image id). Label Studio tasks fit `GET …/export/labelstudio-config`; their
+         *     image URLs are signed links that open the image without sign-in, from any origin, for
+         *     `LABELBAY_SIGNED_URL_EXPIRY_SECONDS` (default 7 days).
          *
          *     COCO is one JSON file, or, with `source=both` or `include_images=true`, a zip laid out as
          *     datumaro and supervision read it: `annotations/instances_default.json`, `images/` (with
@@ -2492,6 +2584,14 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+        };
+        /**
+         * V2ErrorOut
+         * @description An error answer under `/v2`, in the Open Inference Protocol's shape.
+         */
+        V2ErrorOut: {
+            /** Error */
+            error: string;
         };
     };
     responses: never;
@@ -4627,7 +4727,12 @@ export interface operations {
     };
     get_image_content_api_v1_images__image_id__content_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description a signed link's expiry (unix time) */
+                expires?: number | null;
+                /** @description a signed link's HMAC */
+                signature?: string | null;
+            };
             header?: never;
             path: {
                 image_id: string;
@@ -4669,6 +4774,53 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    image_content_preflight_api_v1_images__image_id__content_options: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description CORS preflight answered */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Not found, or not visible to the caller */
             404: {
@@ -6409,6 +6561,37 @@ export interface operations {
             };
         };
     };
+    server_metadata_v2_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ErrorOut"];
+                };
+            };
+        };
+    };
     live_v2_health_live_get: {
         parameters: {
             query?: never;
@@ -6435,7 +6618,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorOut"];
+                    "application/json": components["schemas"]["V2ErrorOut"];
                 };
             };
         };
@@ -6464,7 +6647,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorOut"];
+                    "application/json": components["schemas"]["V2ErrorOut"];
                 };
             };
             /** @description no models are served */
@@ -6504,7 +6687,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorOut"];
+                    "application/json": components["schemas"]["V2ErrorOut"];
                 };
             };
             /** @description Signed in, but the role is too low for this */
@@ -6513,16 +6696,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorOut"];
+                    "application/json": components["schemas"]["V2ErrorOut"];
                 };
             };
-            /** @description no such model */
+            /** @description no such model or version */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["V2ErrorOut"];
                 };
             };
             /** @description Validation Error */
@@ -6540,7 +6723,77 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorOut"];
+                    "application/json": components["schemas"]["V2ErrorOut"];
+                };
+            };
+        };
+    };
+    model_version_metadata_v2_models__name__versions__version__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not signed in, or the credential is wrong or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ErrorOut"];
+                };
+            };
+            /** @description Signed in, but the role is too low for this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ErrorOut"];
+                };
+            };
+            /** @description no such model or version */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ErrorOut"];
                 };
             };
         };
@@ -6573,7 +6826,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorOut"];
+                    "application/json": components["schemas"]["V2ErrorOut"];
                 };
             };
             /** @description Signed in, but the role is too low for this */
@@ -6582,16 +6835,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorOut"];
+                    "application/json": components["schemas"]["V2ErrorOut"];
                 };
             };
-            /** @description no such model */
+            /** @description no such model or version */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["V2ErrorOut"];
                 };
             };
             /** @description Validation Error */
@@ -6609,7 +6862,77 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorOut"];
+                    "application/json": components["schemas"]["V2ErrorOut"];
+                };
+            };
+        };
+    };
+    model_version_ready_v2_models__name__versions__version__ready_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not signed in, or the credential is wrong or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ErrorOut"];
+                };
+            };
+            /** @description Signed in, but the role is too low for this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ErrorOut"];
+                };
+            };
+            /** @description no such model or version */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ErrorOut"];
                 };
             };
         };
@@ -6637,7 +6960,7 @@ export interface operations {
                         /** Datatype */
                         datatype: string;
                         /** Data */
-                        data: unknown[];
+                        data?: unknown[] | null;
                         /** Parameters */
                         parameters?: {
                             [key: string]: unknown;
@@ -6657,18 +6980,18 @@ export interface operations {
                         [key: string]: unknown;
                     } | null;
                 };
+                "application/octet-stream": string;
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description the detections; with binary outputs, the JSON answer followed by their bytes, its length in the Inference-Header-Content-Length header */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": unknown;
+                    "application/octet-stream": string;
                 };
             };
             /** @description a malformed request */
@@ -6677,7 +7000,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["V2ErrorOut"];
                 };
             };
             /** @description Not signed in, or the credential is wrong or expired */
@@ -6686,7 +7009,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorOut"];
+                    "application/json": components["schemas"]["V2ErrorOut"];
                 };
             };
             /** @description Signed in, but the role is too low for this */
@@ -6695,16 +7018,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorOut"];
+                    "application/json": components["schemas"]["V2ErrorOut"];
                 };
             };
-            /** @description no such model */
+            /** @description no such model or version */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["V2ErrorOut"];
                 };
             };
             /** @description The request body arrived too slowly */
@@ -6713,7 +7036,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorOut"];
+                    "application/json": components["schemas"]["V2ErrorOut"];
                 };
             };
             /** @description Conflicts with the current state (a duplicate, an illegal transition) */
@@ -6722,7 +7045,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorOut"];
+                    "application/json": components["schemas"]["V2ErrorOut"];
                 };
             };
             /** @description a body larger than the largest image allowed */
@@ -6731,7 +7054,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["V2ErrorOut"];
                 };
             };
             /** @description The body is not of a media type this route reads */
@@ -6740,7 +7063,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorOut"];
+                    "application/json": components["schemas"]["V2ErrorOut"];
                 };
             };
             /** @description Validation Error */
@@ -6758,7 +7081,157 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorOut"];
+                    "application/json": components["schemas"]["V2ErrorOut"];
+                };
+            };
+        };
+    };
+    infer_version_v2_models__name__versions__version__infer_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Id */
+                    id?: string | null;
+                    /** Inputs */
+                    inputs: {
+                        /** Name */
+                        name: string;
+                        /** Shape */
+                        shape: number[];
+                        /** Datatype */
+                        datatype: string;
+                        /** Data */
+                        data?: unknown[] | null;
+                        /** Parameters */
+                        parameters?: {
+                            [key: string]: unknown;
+                        } | null;
+                    }[];
+                    /** Outputs */
+                    outputs?: {
+                        /** Name */
+                        name: string;
+                        /** Parameters */
+                        parameters?: {
+                            [key: string]: unknown;
+                        } | null;
+                    }[] | null;
+                    /** Parameters */
+                    parameters?: {
+                        [key: string]: unknown;
+                    } | null;
+                };
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description the detections; with binary outputs, the JSON answer followed by their bytes, its length in the Inference-Header-Content-Length header */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description a malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ErrorOut"];
+                };
+            };
+            /** @description Not signed in, or the credential is wrong or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ErrorOut"];
+                };
+            };
+            /** @description Signed in, but the role is too low for this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ErrorOut"];
+                };
+            };
+            /** @description no such model or version */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ErrorOut"];
+                };
+            };
+            /** @description The request body arrived too slowly */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state (a duplicate, an illegal transition) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ErrorOut"];
+                };
+            };
+            /** @description a body larger than the largest image allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ErrorOut"];
+                };
+            };
+            /** @description The body is not of a media type this route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ErrorOut"];
                 };
             };
         };

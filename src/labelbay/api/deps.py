@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from labelbay.api.context import AppContext
 from labelbay.api.middleware import USER_LIMITED
 from labelbay.db.models import User
+from labelbay.security.signed_urls import BadSignature, verify
 from labelbay.security.tokens import InvalidToken, decode_access_token, looks_like_api_key
 from labelbay.services.users import user_for_api_key
 
@@ -97,6 +99,49 @@ def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+# What a cross-origin page may read of an answer to a signed link (and nothing else of the API).
+OPEN_TO_ANY_ORIGIN = {"Access-Control-Allow-Origin": "*"}
+
+
+def get_reader_or_signed_link(
+    request: Request,
+    context: ContextDep,
+    session: SessionDep,
+    bearer: Annotated[str | None, Depends(oauth2_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_header)],
+    image_id: uuid.UUID,
+    expires: Annotated[int | None, Query(description="a signed link's expiry (unix time)")] = None,
+    signature: Annotated[
+        str | None, Query(max_length=100, description="a signed link's HMAC")
+    ] = None,
+) -> User | None:
+    """The signed-in user, or None for a good signed link to this image (`expires` and
+    `signature`, as exports write them): such a link needs no credential. A bad, altered or
+    expired link is a 403 that says why, readable by the page that followed it."""
+    if expires is None and signature is None:
+        return get_current_user(request, context, session, bearer, api_key)
+    if expires is None or signature is None:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "a signed link needs both `expires` and `signature`",
+            headers=OPEN_TO_ANY_ORIGIN,
+        )
+    try:
+        verify(
+            image_id,
+            expires=expires,
+            signature=signature,
+            secret=context.settings.secret_key.get_secret_value(),
+        )
+    except BadSignature as exc:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, str(exc), headers=OPEN_TO_ANY_ORIGIN
+        ) from exc
+    return None
+
+
+ImageReader = Annotated[User | None, Depends(get_reader_or_signed_link)]
 
 
 def require_admin(user: CurrentUser) -> User:

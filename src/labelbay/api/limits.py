@@ -22,6 +22,7 @@ import time
 from fastapi import HTTPException, status
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from labelbay.api.errors import error_body
 from labelbay.config import Settings
 
 # Routes that stream their body themselves, each within its own, smaller limit.
@@ -66,7 +67,7 @@ class BodyLimitMiddleware:
         limit = body_limit(scope, settings)
         declared = _header(scope, b"content-length")
         if declared and (not declared.isdigit() or int(declared) > limit):
-            await _answer(send, BodyTooLarge(limit))
+            await _answer(scope, send, BodyTooLarge(limit))
             return
         received = 0
         waited = 0.0
@@ -106,7 +107,7 @@ class BodyLimitMiddleware:
             # Raised from a receive the route did not catch (a background read, a middleware).
             if response_started:
                 raise
-            await _answer(send, exc)
+            await _answer(scope, send, exc)
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -116,8 +117,8 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-async def _answer(send: Send, exc: HTTPException) -> None:
-    body = json.dumps({"detail": exc.detail}).encode()
+async def _answer(scope: Scope, send: Send, exc: HTTPException) -> None:
+    body = json.dumps(error_body(scope["path"], exc.detail)).encode()
     await send(
         {
             "type": "http.response.start",

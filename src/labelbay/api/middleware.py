@@ -13,6 +13,7 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from labelbay.api.context import AppContext
+from labelbay.api.errors import error_body
 from labelbay.logs import request_id_var
 
 access_log = logging.getLogger("labelbay.access")
@@ -60,7 +61,7 @@ class RequestContextMiddleware:
                 verdict = limiter.check("ip", client) if deferred else limiter.hit("ip", client)
                 if not verdict.allowed:
                     self.context.metrics.rate_limited.labels("ip").inc()
-                    await _too_many(send_with_id, verdict.retry_after_s)
+                    await _too_many(scope["path"], send_with_id, verdict.retry_after_s)
                     return
             try:
                 await self.app(scope, receive, send_with_id)
@@ -89,8 +90,9 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
-async def _too_many(send: Send, retry_after: int) -> None:
-    body = json.dumps({"detail": "too many requests from this address; slow down"}).encode()
+async def _too_many(path: str, send: Send, retry_after: int) -> None:
+    message = "too many requests from this address; slow down"
+    body = json.dumps(error_body(path, message)).encode()
     await send(
         {
             "type": "http.response.start",

@@ -17,7 +17,8 @@ of validation errors. labelbay's routes also answer (each with `{"detail": "..."
 | 429 | the address's or the user's rate limit | all but probes |
 
 Which operations get which code is read off each route (its dependencies, path parameters and
-body), so a new route is documented without anyone listing codes by hand.
+body), so a new route is documented without anyone listing codes by hand. Under `/v2` (the KServe
+v2 routes) the body is `{"error": "..."}`, as that protocol has it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from pydantic import BaseModel
 
-from labelbay.api.deps import get_current_user
+from labelbay.api.deps import get_current_user, get_reader_or_signed_link
+from labelbay.api.errors import is_v2
 from labelbay.api.middleware import UNLIMITED_PATHS
 
 
@@ -40,7 +42,14 @@ class ErrorOut(BaseModel):
     detail: str
 
 
+class V2ErrorOut(BaseModel):
+    """An error answer under `/v2`, in the Open Inference Protocol's shape."""
+
+    error: str
+
+
 ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
+V2_ERROR_REF = {"$ref": "#/components/schemas/V2ErrorOut"}
 VALIDATION_REF = {"$ref": "#/components/schemas/HTTPValidationError"}
 DESCRIPTIONS = {
     400: "The body could not be parsed",
@@ -61,7 +70,7 @@ def _signed_in(dependant: Dependant) -> bool:
     stack = [dependant]
     while stack:
         item = stack.pop()
-        if item.call is get_current_user:
+        if item.call in (get_current_user, get_reader_or_signed_link):
             return True
         stack.extend(item.dependencies)
     return False
@@ -101,6 +110,7 @@ def install_openapi(app: FastAPI) -> None:
         )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components["ErrorOut"] = ErrorOut.model_json_schema()
+        components["V2ErrorOut"] = V2ErrorOut.model_json_schema()
         validation = components.get("HTTPValidationError")
         if validation is not None:
             # Our own 422s (domain `Invalid`) carry one text; FastAPI's carry a list of errors.
@@ -113,6 +123,7 @@ def install_openapi(app: FastAPI) -> None:
         for route in iter_route_contexts(app.routes):
             if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
                 continue
+            error_ref = V2_ERROR_REF if is_v2(route.path_format or "") else ERROR_REF
             for method in route.methods or ():
                 operation = schema["paths"].get(route.path_format, {}).get(method.lower())
                 if operation is None:
@@ -123,15 +134,17 @@ def install_openapi(app: FastAPI) -> None:
                     if declared is None:
                         responses[str(code)] = {
                             "description": DESCRIPTIONS[code],
-                            "content": {"application/json": {"schema": ERROR_REF}},
+                            "content": {"application/json": {"schema": error_ref}},
                         }
                         continue
                     # A route's own body for this code (an upload's "nothing stored" result)
                     # does not stop the shared answers for it: the error body, FastAPI's list.
                     body = declared.setdefault("content", {}).setdefault("application/json", {})
                     own = body.get("schema")
-                    if own is not None and own not in (ERROR_REF, VALIDATION_REF):
-                        shared = [ERROR_REF] + ([VALIDATION_REF] if code == 422 else [])
+                    if not own and error_ref is V2_ERROR_REF:
+                        body["schema"] = error_ref
+                    elif own is not None and own not in (ERROR_REF, VALIDATION_REF):
+                        shared = [error_ref] + ([VALIDATION_REF] if code == 422 else [])
                         body["schema"] = {"anyOf": [own, *shared]}
         app.openapi_schema = schema
         return schema

@@ -7,7 +7,8 @@ region has its own control tag, named after it, because Label Studio ties a resu
 `ellipselabels` from `circle`, polygons `polygonlabels` from `polygon`, text lines
 `rectanglelabels` from `text_line` plus a per-region `textarea` from `transcription` (same region
 id), and an image class `choices` from `class`. `labeling_config` writes the config with those
-names, listing the project's classes.
+names, listing the project's classes. The task's image URL is the caller's (`image_url`): the API
+writes signed links that open the image without sign-in (`security/signed_urls.py`).
 """
 
 from __future__ import annotations

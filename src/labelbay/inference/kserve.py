@@ -212,6 +212,9 @@ class KServeModel(Model):
                 raise ModelError(
                     f"output {names['circles']!r} has {len(circles)} rows, not {count}"
                 )
+            # A labelbay server sends a row that is not a circle with radius 0 (older ones: null).
+            circles = circles.astype(np.float32)
+            circles[~(circles[:, 2] > 0)] = np.nan
         keep = np.flatnonzero(scores >= self.spec.confidence_threshold)
         if len(keep) > self.spec.max_detections:  # the best ones, in the order the server sent
             best = np.argsort(-scores[keep], kind="stable")[: self.spec.max_detections]

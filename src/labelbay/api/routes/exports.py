@@ -17,6 +17,7 @@ from labelbay.exports.base import ExportImage
 from labelbay.exports.formats import WITH_IMAGES, Format, media_type, stream_export
 from labelbay.exports.labelstudio import labeling_config
 from labelbay.exports.project import Source
+from labelbay.security.signed_urls import expiry, signed_query
 from labelbay.services import images
 from labelbay.services.images import image_location
 from labelbay.services.models import get_version
@@ -61,7 +62,9 @@ def export_project(
     `has_predictions`, `label`. Every selected image is listed, with or without labels.
     Category ids (COCO, 1-based) and class indices (YOLO, 0-based) follow the project's label set,
     or the model's classes when the set is empty. File names are unique by stem (a repeat is
-    prefixed with the image id). Label Studio tasks fit `GET …/export/labelstudio-config`.
+    prefixed with the image id). Label Studio tasks fit `GET …/export/labelstudio-config`; their
+    image URLs are signed links that open the image without sign-in, from any origin, for
+    `LABELBAY_SIGNED_URL_EXPIRY_SECONDS` (default 7 days).
 
     COCO is one JSON file, or, with `source=both` or `include_images=true`, a zip laid out as
     datumaro and supervision read it: `annotations/instances_default.json`, `images/` (with
@@ -87,9 +90,14 @@ def export_project(
     categories = label_names(session, project_id=project_id, model=version)
     session.commit()
     base = str(request.base_url).rstrip("/")
+    # One expiry for the whole export; each link opens its own image only.
+    expires = expiry(context.settings.signed_url_expiry_seconds)
+    secret = context.settings.secret_key.get_secret_value()
 
     def image_url(image: ExportImage) -> str:
-        return f"{base}/api/v1/images/{image.id}/content"
+        assert image.id is not None  # a project's images always have ids
+        link = signed_query(image.id, expires=expires, secret=secret)
+        return f"{base}/api/v1/images/{image.id}/content?{link}"
 
     def image_bytes(image: ExportImage) -> bytes:
         with context.sessions() as reading:

@@ -13,7 +13,13 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response, Streamin
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from labelbay.api.deps import ContextDep, CurrentUser, SessionDep
+from labelbay.api.deps import (
+    OPEN_TO_ANY_ORIGIN,
+    ContextDep,
+    CurrentUser,
+    ImageReader,
+    SessionDep,
+)
 from labelbay.api.params import ImageSelection
 from labelbay.api.schemas import (
     CommentIn,
@@ -26,7 +32,7 @@ from labelbay.api.schemas import (
     UploadResult,
 )
 from labelbay.db.models import Image, Project, Role, User
-from labelbay.errors import DomainError
+from labelbay.errors import DomainError, NotFound
 from labelbay.jobs.start import start_job
 from labelbay.security.freejson import check_free_json
 from labelbay.services import images
@@ -283,15 +289,25 @@ def update_image(
     responses={200: {"content": {"image/*": {}}}, 307: {"description": "presigned URL"}},
 )
 def get_image_content(
-    image_id: uuid.UUID, user: CurrentUser, session: SessionDep, context: ContextDep
+    image_id: uuid.UUID, reader: ImageReader, session: SessionDep, context: ContextDep
 ) -> Any:
-    """The image's bytes; on S3, a redirect to a short-lived presigned URL instead."""
-    image = images.get_image(session, user=user, image_id=image_id, min_role=Role.viewer)
+    """The image's bytes; on S3, a redirect to a short-lived presigned URL instead.
+
+    Viewers and up sign in as usual. A signed link (`expires` and `signature`, as the Label Studio
+    export writes them) needs no credential and may be read by a page of any origin
+    (`Access-Control-Allow-Origin: *`); an altered or expired one is a 403 saying which."""
+    if reader is None:  # a good signed link: its signature names this image
+        image = session.get(Image, image_id)
+        if image is None:
+            raise NotFound(f"image {image_id} not found")
+    else:
+        image = images.get_image(session, user=reader, image_id=image_id, min_role=Role.viewer)
+    cors = OPEN_TO_ANY_ORIGIN if reader is None else {}
     store, key = images.image_location(image, storage=context.storage, settings=context.settings)
     expires = context.settings.presign_expiry_seconds
     url = store.presign(key, method="GET", expires_in=timedelta(seconds=expires))
     if url is not None:
-        return RedirectResponse(url, status_code=status.HTTP_307_TEMPORARY_REDIRECT)
+        return RedirectResponse(url, status_code=status.HTTP_307_TEMPORARY_REDIRECT, headers=cors)
     return StreamingResponse(
         store.iter_chunks(key),
         media_type=image.mime_type,
@@ -299,6 +315,26 @@ def get_image_content(
             "Content-Length": str(image.size_bytes),
             "Cache-Control": "private, max-age=3600",
             "ETag": f'"{image.sha256}"',
+            **cors,
+        },
+    )
+
+
+@router.options(
+    "/images/{image_id}/content",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses={204: {"description": "CORS preflight answered"}},
+)
+def image_content_preflight(image_id: uuid.UUID) -> Response:
+    """The CORS preflight for a signed link: GET from any origin, without credentials (no
+    `Authorization` is allowed across origins, so the signed-in API stays same-origin)."""
+    return Response(
+        status_code=status.HTTP_204_NO_CONTENT,
+        headers={
+            **OPEN_TO_ANY_ORIGIN,
+            "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+            "Access-Control-Max-Age": "86400",
         },
     )
 

@@ -1,24 +1,31 @@
 """labelbay's models over the KServe v2 / Open Inference Protocol REST API, so that one labelbay can be
-another's remote model (`format="kserve"`).
+another's remote model (`format="kserve"`), and the `kserve` SDK's or Triton's clients can call it.
 
 An image goes in as a UINT8 tensor `[1, H, W, 3]` (data flat row-major, or nested), or as a BYTES
-tensor `[1]` holding one base64 JPEG/PNG. Detections come back as `boxes` FP32 `[N, 4]` (xyxy pixels),
-`scores` FP32 `[N]`, `class_ids` INT64 `[N]`, plus `text` BYTES `[N]` and `circles` FP32 `[N, 3]` when
-the model gives them; `parameters.class_names` names the ids. Errors are `{"error": message}`, as the
-protocol has them. The health endpoints are open (probes); the model endpoints need the same sign-in
-as the rest of the API.
+tensor `[1]` holding one JPEG/PNG (base64 in JSON, raw bytes as binary data). Detections come back
+as `boxes` FP32 `[N, 4]` (xyxy pixels), `scores` FP32 `[N]`, `class_ids` INT64 `[N]`, plus `text`
+BYTES `[N]` and `circles` FP32 `[N, 3]` when the model gives them; `parameters.class_names` names
+the ids. FP32 outputs never hold null: a row that is not a circle has `circles` `[0, 0, 0]` (a
+radius of 0 means "no circle"), and a row whose box or score is not a finite number is dropped, as
+it is when labels are stored. Tensors may travel as JSON or as binary data after the JSON (the
+binary tensor data extension, `api/v2tensors.py`), in both directions. `/v2/models/{name}` serves
+the active version, `/v2/models/{name}/versions/{version}` any registered one. Errors are
+`{"error": message}`, as the protocol has them, for every path under `/v2` (`api/errors.py`).
+Server metadata and the health endpoints are open (probes); the model endpoints need the same
+sign-in as the rest of the API.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import math
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -26,10 +33,15 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from labelbay.api.deps import ContextDep, CurrentUser
+from labelbay import __version__
+from labelbay.api import v2tensors
+from labelbay.api.deps import ContextDep, CurrentUser, SessionDep
+from labelbay.api.v2tensors import TensorError
+from labelbay.errors import NotFound
 from labelbay.inference.base import Model, ModelError, RGBImage
 from labelbay.inference.detections import Detections
 from labelbay.inference.imageio import ImageDecodeError, decode_image, image_size
+from labelbay.services.models import get_version, list_versions
 
 INPUT_NAME = "image"
 INPUT_METADATA = [{"name": INPUT_NAME, "datatype": "UINT8", "shape": [1, -1, -1, 3]}]
@@ -41,6 +53,8 @@ OUTPUT_METADATA = [
     {"name": "circles", "datatype": "FP32", "shape": [-1, 3]},
 ]
 OUTPUT_NAMES = frozenset(str(o["name"]) for o in OUTPUT_METADATA)
+DATATYPE_OF = {str(o["name"]): str(o["datatype"]) for o in OUTPUT_METADATA}
+SERVER_METADATA = {"name": "labelbay", "version": __version__, "extensions": [v2tensors.EXTENSION]}
 # Flat JSON spends at most 4 bytes per UINT8 value ("255,"); allow for spaces and nesting too.
 BODY_BYTES_PER_PIXEL = 3 * 6
 
@@ -49,6 +63,8 @@ class ModelSource(Protocol):
     """What the app serves: `context.models`."""
 
     def get(self, name: str) -> Model: ...
+
+    def get_by_id(self, model_version_id: int) -> Model: ...
 
     def names(self) -> list[str]: ...
 
@@ -79,7 +95,7 @@ class InferTensor(BaseModel):
     name: str
     shape: list[int]
     datatype: str
-    data: list[Any]
+    data: list[Any] | None = None  # None: binary data after the JSON (`binary_data_size`)
     parameters: dict[str, Any] | None = None
 
 
@@ -106,7 +122,8 @@ ModelsDep = Annotated[ModelSource, Depends(get_models)]
 
 
 def get_model(_user: CurrentUser, name: str, models: ModelsDep) -> Model:
-    """The named model, loaded; 404 for a name the server does not know (after sign-in)."""
+    """The named model's active version, loaded; 404 for a name the server does not know (after
+    sign-in)."""
     try:
         return models.get(name)
     except ModelError as exc:
@@ -115,7 +132,32 @@ def get_model(_user: CurrentUser, name: str, models: ModelsDep) -> Model:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
 
 
+def get_model_version(
+    _user: CurrentUser, name: str, version: str, models: ModelsDep, session: SessionDep
+) -> Model:
+    """One registered version of the model, loaded; 404 for a name or version not registered."""
+    try:
+        row_id = get_version(session, name=name, version=version).id
+    except NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    session.commit()  # a built-in's row made on first use: the model cache reads it in its own
+    try:
+        return models.get_by_id(row_id)
+    except ModelError as exc:
+        raise HTTPException(
+            500, f"model {name!r} version {version!r} cannot be loaded: {exc}"
+        ) from exc
+
+
 ModelDep = Annotated[Model, Depends(get_model)]
+ModelVersionDep = Annotated[Model, Depends(get_model_version)]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such model or version"}}
+
+
+@router.get("")
+def server_metadata() -> dict[str, Any]:
+    """The server's name, version and the protocol extensions it supports."""
+    return SERVER_METADATA
 
 
 @router.get("/health/live")
@@ -131,23 +173,47 @@ def server_ready(context: ContextDep) -> JSONResponse:
     return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
 
 
-@router.get("/models/{name}", responses={404: {"description": "no such model"}})
-def model_metadata(name: str, model: ModelDep) -> dict[str, Any]:
-    """The model's inputs and outputs. `parameters.class_names` names the class ids."""
+@router.get("/models/{name}", responses=NOT_FOUND)
+def model_metadata(name: str, model: ModelDep, session: SessionDep) -> dict[str, Any]:
+    """The active version's inputs and outputs; `versions` lists every registered version.
+    `parameters.class_names` names the class ids."""
+    return _metadata(name, model, session)
+
+
+@router.get("/models/{name}/versions/{version}", responses=NOT_FOUND)
+def model_version_metadata(
+    name: str, model: ModelVersionDep, session: SessionDep
+) -> dict[str, Any]:
+    """One version's inputs and outputs."""
+    return _metadata(name, model, session)
+
+
+def _metadata(name: str, model: Model, session: SessionDep) -> dict[str, Any]:
     spec = model.spec
+    versions = [row.version for row in list_versions(session, name=name)]
     return {
         "name": name,
-        "versions": [spec.version],
+        "versions": versions or [spec.version],
         "platform": "labelbay",
         "inputs": INPUT_METADATA,
         "outputs": OUTPUT_METADATA,
-        "parameters": {"task": spec.task, "class_names": list(spec.class_names)},
+        "parameters": {
+            "version": spec.version,
+            "task": spec.task,
+            "class_names": list(spec.class_names),
+        },
     }
 
 
-@router.get("/models/{name}/ready", responses={404: {"description": "no such model"}})
+@router.get("/models/{name}/ready", responses=NOT_FOUND)
 def model_ready(name: str, model: ModelDep) -> dict[str, Any]:
     """Whether the model is loaded and can take requests (it is, once it answers)."""
+    return {"name": name, "ready": True}
+
+
+@router.get("/models/{name}/versions/{version}/ready", responses=NOT_FOUND)
+def model_version_ready(name: str, model: ModelVersionDep) -> dict[str, Any]:
+    """Whether that version is loaded and can take requests (it is, once it answers)."""
     return {"name": name, "ready": True}
 
 
@@ -168,35 +234,85 @@ INFER_BODY = {
     "content": {
         "application/json": {
             "schema": _inline_refs(_REQUEST_SCHEMA, _REQUEST_SCHEMA.get("$defs", {}))
-        }
+        },
+        "application/octet-stream": {
+            "schema": {
+                "type": "string",
+                "format": "binary",
+                "description": f"the JSON request, then the binary tensors; the "
+                f"{v2tensors.HEADER_LENGTH} header gives the JSON's length",
+            }
+        },
     },
+}
+INFER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the detections; with binary outputs, the JSON answer followed by their "
+        f"bytes, its length in the {v2tensors.HEADER_LENGTH} header",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    },
+    400: {"description": "a malformed request"},
+    **NOT_FOUND,
+    413: {"description": "a body larger than the largest image allowed"},
 }
 
 
 @router.post(
-    "/models/{name}/infer",
-    openapi_extra={"requestBody": INFER_BODY},
-    responses={
-        400: {"description": "a malformed request"},
-        404: {"description": "no such model"},
-        413: {"description": "a body larger than the largest image allowed"},
-    },
+    "/models/{name}/infer", openapi_extra={"requestBody": INFER_BODY}, responses=INFER_RESPONSES
 )
-async def infer(
-    name: str, request: Request, model: ModelDep, context: ContextDep
-) -> dict[str, Any]:
-    """Detect objects in one image: UINT8 `[1, H, W, 3]` pixels, or BYTES `[1]` base64 JPEG/PNG."""
+async def infer(name: str, request: Request, model: ModelDep, context: ContextDep) -> Response:
+    """Detect objects in one image: UINT8 `[1, H, W, 3]` pixels, or BYTES `[1]` JPEG/PNG."""
+    return await _infer(name, request, model, context)
+
+
+@router.post(
+    "/models/{name}/versions/{version}/infer",
+    openapi_extra={"requestBody": INFER_BODY},
+    responses=INFER_RESPONSES,
+)
+async def infer_version(
+    name: str, request: Request, model: ModelVersionDep, context: ContextDep
+) -> Response:
+    """Detect objects in one image with one registered version of the model."""
+    return await _infer(name, request, model, context)
+
+
+async def _infer(name: str, request: Request, model: Model, context: ContextDep) -> Response:
     # The body is parsed in the thread pool, not by FastAPI: the JSON of a 1080p image holds six
     # million numbers, and parsing them on the event loop would stall every other request.
     max_pixels = context.settings.max_image_pixels
     raw = await _read_body(request, limit=max_pixels * BODY_BYTES_PER_PIXEL + 1_000_000)
-    return await run_in_threadpool(run_inference, name, model, raw, max_pixels=max_pixels)
+    header_length = request.headers.get(v2tensors.HEADER_LENGTH)
+    answer = await run_in_threadpool(
+        run_inference, name, model, raw, header_length=header_length, max_pixels=max_pixels
+    )
+    if answer.header_length is None:
+        return Response(answer.body, media_type="application/json")
+    return Response(
+        answer.body,
+        media_type="application/octet-stream",
+        headers={v2tensors.HEADER_LENGTH: str(answer.header_length)},
+    )
 
 
-def run_inference(name: str, model: Model, raw: bytes, *, max_pixels: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Answer:
+    """An inference answer's body; `header_length` is set when binary outputs follow the JSON."""
+
+    body: bytes
+    header_length: int | None
+
+
+def run_inference(
+    name: str, model: Model, raw: bytes, *, header_length: str | None = None, max_pixels: int
+) -> Answer:
     """Parse, validate and answer one v2 inference request (HTTP 4xx/5xx as HTTPException)."""
     try:
-        body = InferRequest.model_validate_json(raw)
+        header, binary = v2tensors.split_body(raw, header_length)
+    except TensorError as exc:
+        raise _bad(str(exc)) from None
+    try:
+        body = InferRequest.model_validate_json(header)
     except ValidationError as exc:
         raise _bad(_validation_message(exc.errors())) from None
     if len(body.inputs) != 1 or body.inputs[0].name != INPUT_NAME:
@@ -206,18 +322,49 @@ def run_inference(name: str, model: Model, raw: bytes, *, max_pixels: int) -> di
     unknown = sorted(set(wanted or ()) - OUTPUT_NAMES)
     if unknown:
         raise _bad(f"unknown outputs {unknown}; this model has {sorted(OUTPUT_NAMES)}")
-    image = image_of(body.inputs[0], max_pixels=max_pixels)
+    binary_outputs = _binary_outputs(body)
+    try:
+        sizes = [v2tensors.binary_size(t.name, t.parameters) for t in body.inputs]
+        (tensor_bytes,) = v2tensors.slice_inputs(sizes, binary)
+    except TensorError as exc:
+        raise _bad(str(exc)) from None
+    image = image_of(body.inputs[0], max_pixels=max_pixels, raw=tensor_bytes)
     try:
         detections = model.predict([image])[0]
     except ModelError as exc:
         raise HTTPException(500, f"model {name!r} failed: {exc}") from exc
-    return {
+    tensors, raw_outputs = [], []
+    for output in outputs(detections, wanted):
+        if binary_outputs(output.name):
+            data = v2tensors.encode(output.datatype, output.array)
+            tensors.append(output.header() | {"parameters": {v2tensors.SIZE_PARAMETER: len(data)}})
+            raw_outputs.append(data)
+        else:
+            tensors.append(output.json())
+    reply = {
         "model_name": name,
         "model_version": model.spec.version,
         "id": body.id or uuid.uuid4().hex,
         "parameters": {"class_names": list(detections.class_names or model.spec.class_names)},
-        "outputs": output_tensors(detections, wanted),
+        "outputs": tensors,
     }
+    answer, length = v2tensors.join(reply, raw_outputs)
+    return Answer(answer, length if raw_outputs else None)
+
+
+def _binary_outputs(body: InferRequest) -> Callable[[str], bool]:
+    """Whether an output goes back as binary data: its own `binary_data` parameter, else the
+    request's `binary_data_output` (default JSON)."""
+    default = _flag(body.parameters, "binary_data_output", False)
+    own = {o.name: _flag(o.parameters, "binary_data", default) for o in body.outputs or ()}
+    return lambda output: own.get(output, default)
+
+
+def _flag(parameters: dict[str, Any] | None, key: str, default: bool) -> bool:
+    value = (parameters or {}).get(key, default)
+    if not isinstance(value, bool):
+        raise _bad(f"parameter {key} must be true or false, not {value!r}")
+    return value
 
 
 async def _read_body(request: Request, *, limit: int) -> bytes:
@@ -236,24 +383,37 @@ async def _read_body(request: Request, *, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def image_of(tensor: InferTensor, *, max_pixels: int) -> RGBImage:
-    """RGB pixels from the input tensor; HTTP 400 saying what is wrong with it."""
+def image_of(tensor: InferTensor, *, max_pixels: int, raw: bytes | None = None) -> RGBImage:
+    """RGB pixels from the input tensor, its data in the JSON or `raw` (binary data); HTTP 400
+    saying what is wrong with it."""
+    if (tensor.data is None) == (raw is None):
+        raise _bad(
+            f"input {INPUT_NAME!r} needs its data either in 'data' or as binary data "
+            f"('{v2tensors.SIZE_PARAMETER}' and the {v2tensors.HEADER_LENGTH} header), not "
+            + ("both" if raw is not None else "neither")
+        )
     if tensor.datatype == "UINT8":
-        return _pixels(tensor, max_pixels)
+        return _pixels(tensor, max_pixels, raw)
     if tensor.datatype == "BYTES":
-        return _decoded(tensor, max_pixels)
+        return _decoded(tensor, max_pixels, raw)
     raise _bad(
-        f"input {INPUT_NAME!r} must be UINT8 [1, H, W, 3] pixels or BYTES [1] holding a base64 "
+        f"input {INPUT_NAME!r} must be UINT8 [1, H, W, 3] pixels or BYTES [1] holding an "
         f"image, not {tensor.datatype}"
     )
 
 
-def _pixels(tensor: InferTensor, max_pixels: int) -> RGBImage:
+def _pixels(tensor: InferTensor, max_pixels: int, raw: bytes | None) -> RGBImage:
     shape = tensor.shape
     if len(shape) != 4 or shape[0] != 1 or shape[3] != 3 or min(shape) < 1:
         raise _bad(f"input shape must be [1, H, W, 3] with H, W >= 1, not {shape}")
     height, width = shape[1], shape[2]
     _check_size(width, height, max_pixels)
+    if raw is not None:
+        try:
+            pixels = v2tensors.decode(INPUT_NAME, "UINT8", shape, raw)
+        except TensorError as exc:
+            raise _bad(str(exc)) from None
+        return np.ascontiguousarray(pixels.reshape(height, width, 3))
     try:
         array = np.asarray(tensor.data)
     except (ValueError, TypeError, OverflowError):
@@ -265,14 +425,23 @@ def _pixels(tensor: InferTensor, max_pixels: int) -> RGBImage:
     return np.ascontiguousarray(array.astype(np.uint8).reshape(height, width, 3))
 
 
-def _decoded(tensor: InferTensor, max_pixels: int) -> RGBImage:
-    data = tensor.data
-    if tensor.shape != [1] or len(data) != 1 or not isinstance(data[0], str):
-        raise _bad("a BYTES image input has shape [1] and holds one base64 string")
-    try:
-        encoded = base64.b64decode(data[0], validate=True)
-    except (binascii.Error, ValueError):
-        raise _bad("the BYTES input is not valid base64") from None
+def _decoded(tensor: InferTensor, max_pixels: int, raw: bytes | None) -> RGBImage:
+    if raw is not None:
+        try:
+            elements = v2tensors.decode(INPUT_NAME, "BYTES", tensor.shape, raw).ravel()
+        except TensorError as exc:
+            raise _bad(str(exc)) from None
+        if tensor.shape != [1]:
+            raise _bad("a BYTES image input has shape [1] and holds one image file")
+        encoded = bytes(elements[0])
+    else:
+        data = tensor.data or []
+        if tensor.shape != [1] or len(data) != 1 or not isinstance(data[0], str):
+            raise _bad("a BYTES image input has shape [1] and holds one base64 string")
+        try:
+            encoded = base64.b64decode(data[0], validate=True)
+        except (binascii.Error, ValueError):
+            raise _bad("the BYTES input is not valid base64") from None
     size = image_size(encoded)
     if size is not None:
         _check_size(*size, max_pixels)
@@ -287,29 +456,57 @@ def _check_size(width: int, height: int, max_pixels: int) -> None:
         raise _bad(f"a {width}x{height} image is over this server's limit of {max_pixels} pixels")
 
 
-def output_tensors(detections: Detections, wanted: list[str] | None) -> list[dict[str, Any]]:
-    """The v2 output tensors of one image's detections, all of them or those `wanted`."""
+@dataclass(frozen=True)
+class Output:
+    """One output tensor; `array` has the tensor's shape (BYTES: an object array of text)."""
+
+    name: str
+    datatype: str
+    array: npt.NDArray[Any]
+
+    def header(self) -> dict[str, Any]:
+        return {"name": self.name, "datatype": self.datatype, "shape": list(self.array.shape)}
+
+    def json(self) -> dict[str, Any]:
+        return self.header() | {"data": self.array.ravel().tolist()}
+
+
+NO_CIRCLE = (0.0, 0.0, 0.0)  # a `circles` row of a detection that is not a circle
+
+
+def outputs(detections: Detections, wanted: list[str] | None) -> list[Output]:
+    """The v2 output tensors of one image's detections, all of them or those `wanted`.
+
+    Every FP32 value is a finite number: rows whose box or score is not (a model's NaN) are
+    dropped, as `Detections.to_labels` drops them, and rows without a circle are `NO_CIRCLE`.
+    """
+    finite = np.isfinite(detections.xyxy).all(axis=1) & np.isfinite(detections.confidence)
+    if detections.circles is not None:
+        has_circle = np.isfinite(detections.circles).all(axis=1)
+        finite &= has_circle | np.isnan(detections.circles).all(axis=1)
+    if not finite.all():
+        detections = detections[finite]
     count = len(detections)
-    tensors = [
-        _tensor("boxes", "FP32", [count, 4], detections.xyxy.ravel().tolist()),
-        _tensor("scores", "FP32", [count], detections.confidence.tolist()),
-        _tensor("class_ids", "INT64", [count], detections.class_id.tolist()),
+    found = [
+        Output("boxes", "FP32", detections.xyxy.astype(np.float32).reshape(count, 4)),
+        Output("scores", "FP32", detections.confidence.astype(np.float32)),
+        Output("class_ids", "INT64", detections.class_id.astype(np.int64)),
     ]
     if detections.text is not None or (wanted and "text" in wanted):
-        text = list(detections.text) if detections.text is not None else [""] * count
-        tensors.append(_tensor("text", "BYTES", [count], text))
+        text = detections.text if detections.text is not None else ("",) * count
+        found.append(Output("text", "BYTES", np.array(list(text), dtype=object)))
     if detections.circles is not None or (wanted and "circles" in wanted):
-        circles = detections.circles
-        values = [math.nan] * (3 * count) if circles is None else circles.ravel().tolist()
-        # JSON has no NaN: a row without a circle (after a merge) is sent as nulls.
-        tensors.append(
-            _tensor("circles", "FP32", [count, 3], [None if math.isnan(v) else v for v in values])
-        )
-    return [t for t in tensors if wanted is None or t["name"] in wanted]
+        circles = np.tile(np.asarray(NO_CIRCLE, dtype=np.float32), (count, 1))
+        if detections.circles is not None:
+            rows = ~np.isnan(detections.circles).any(axis=1)
+            circles[rows] = detections.circles[rows]
+        found.append(Output("circles", "FP32", circles))
+    return [t for t in found if wanted is None or t.name in wanted]
 
 
-def _tensor(name: str, datatype: str, shape: list[int], data: list[Any]) -> dict[str, Any]:
-    return {"name": name, "datatype": datatype, "shape": shape, "data": data}
+def output_tensors(detections: Detections, wanted: list[str] | None) -> list[dict[str, Any]]:
+    """The outputs as v2 JSON tensors."""
+    return [output.json() for output in outputs(detections, wanted)]
 
 
 def _bad(message: str) -> HTTPException:
