@@ -59,7 +59,8 @@ def test_model_masks_are_fitted_and_empty_ones_dropped() -> None:
     )
     empty = labels.make("mask", "a", MaskGeometry.encode(np.zeros((6, 8))).model_dump())
     assert empty.fitted(8, 6) is None
-    assert empty.box_in(8, 6) is None and empty.outline_in(8, 6) is None
+    assert empty.box_in(8, 6) is None
+    assert empty.outline_in(8, 6) is None
 
 
 @pytest.mark.parametrize(

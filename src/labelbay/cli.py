@@ -95,7 +95,11 @@ def label(
     ] = "circles",
     out: Annotated[Path, typer.Option("--out", help="Where the labels go.")] = Path("labels.json"),
     output_format: Annotated[
-        str, typer.Option("--format", help="coco, json, csv, yolo (a zip) or labelstudio.")
+        str,
+        typer.Option(
+            "--format",
+            help="coco, json, csv, yolo or yolo-seg (zips), labelstudio, masks (PNGs in a zip).",
+        ),
     ] = "coco",
     render: Annotated[
         Path | None, typer.Option("--render", help="Also write images with boxes drawn here.")

@@ -168,9 +168,7 @@ class MaskGeometry(_Frozen):
 
 # In this order a plain dict reads as the simplest match (a box before a text line without its
 # quadrilateral); a `Label` picks the class by its kind instead.
-Geometry = (
-    BoxGeometry | CircleGeometry | PolygonGeometry | TextGeometry | MaskGeometry | NoGeometry
-)
+Geometry = BoxGeometry | CircleGeometry | PolygonGeometry | TextGeometry | MaskGeometry | NoGeometry
 GEOMETRY: dict[str, type[_Frozen]] = {
     "box": BoxGeometry,
     "circle": CircleGeometry,
@@ -460,9 +458,7 @@ def rle_runs(counts: str) -> Any:
     return runs
 
 
-def polygon_mask(
-    points: Sequence[tuple[float, float]], width: int, height: int
-) -> MaskGeometry:
+def polygon_mask(points: Sequence[tuple[float, float]], width: int, height: int) -> MaskGeometry:
     """A polygon as a mask of a width x height image, rasterised by `pycocotools`."""
     from pycocotools import mask as coco_mask
 

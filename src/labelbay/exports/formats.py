@@ -12,14 +12,17 @@ from labelbay.exports.base import ExportImage, ImageBytes, Sink, Writer
 from labelbay.exports.coco import CocoWriter, CocoZipWriter
 from labelbay.exports.csv_json import CsvWriter, JsonWriter
 from labelbay.exports.labelstudio import LabelStudioWriter
+from labelbay.exports.masks import MaskWriter
 from labelbay.exports.project import Source, iter_images
 from labelbay.exports.yolo import YoloWriter
 from labelbay.services.images import ImageFilter
 
-Format = Literal["coco", "yolo", "csv", "json", "labelstudio"]
+Format = Literal["coco", "yolo", "yolo-seg", "csv", "json", "labelstudio", "masks"]
 MEDIA_TYPES: dict[str, tuple[str, str]] = {
     "coco": ("application/json", "json"),
     "yolo": ("application/zip", "zip"),
+    "yolo-seg": ("application/zip", "zip"),
+    "masks": ("application/zip", "zip"),
     "csv": ("text/csv; charset=utf-8", "csv"),
     "json": ("application/json", "json"),
     "labelstudio": ("application/json", "json"),
@@ -56,8 +59,11 @@ def open_writer(
         return CocoZipWriter(sink, categories=categories, split=split, image_bytes=image_bytes)
     if format == "coco":
         return CocoWriter(sink, categories=categories)
-    if format == "yolo":
-        return YoloWriter(sink, categories=categories, image_bytes=image_bytes)
+    if format in ("yolo", "yolo-seg"):
+        segments = format == "yolo-seg"
+        return YoloWriter(sink, categories=categories, image_bytes=image_bytes, segments=segments)
+    if format == "masks":
+        return MaskWriter(sink, categories=categories)
     if format == "csv":
         return CsvWriter(sink)
     if format == "json":

@@ -58,7 +58,10 @@ def export_project(
     datumaro and supervision read it: `annotations/instances_default.json`, `images/` (with
     `include_images`), and for `both` `predictions.json` (the model's labels as a COCO results list,
     same image and category ids; the COCO file then holds people's labels only). A YOLO zip with
-    `include_images=true` has `images/` beside `labels/`, as Ultralytics reads it.
+    `include_images=true` has `images/` beside `labels/`, as Ultralytics reads it. `yolo-seg`
+    is Ultralytics' segment layout (every label as its outline; a mask's largest part). `masks`
+    is a zip of PNG maps per image (16-bit instance ids, class indices) with `instances.csv` and
+    `classes.csv`. Masks are RLE `segmentation`s in COCO, polygons in Label Studio.
     """
     project, _ = require_project(session, user=user, project_id=project_id, min_role=Role.viewer)
     version: ModelVersion | None = None
@@ -82,7 +85,7 @@ def export_project(
             store, key = image_location(row, storage=context.storage, settings=context.settings)
         return store.get(key)
 
-    with_images = include_images and format in ("coco", "yolo")
+    with_images = include_images and format in ("coco", "yolo", "yolo-seg")
     content_type, extension = media_type(format, source, with_images)
     body = stream_export(
         context.sessions,
