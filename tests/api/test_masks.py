@@ -15,6 +15,8 @@ from labelbay.db.models import Annotation, ModelVersion, Prediction
 from labelbay.db.session import transaction
 from labelbay.labels import MaskGeometry
 from tests.api.factories import jpeg_bytes
+from tests.evaluation.cocoref import NAMES, cocoeval_stats
+from tests.exports.helpers import export, labelled_project
 from tests.support.stack import Stack
 
 WIDTH, HEIGHT = 1920, 1080
@@ -119,3 +121,75 @@ def test_an_accepted_mask_prediction_becomes_a_mask_annotation(stack: Stack) -> 
     (annotation,) = stack.client.get(f"{base}/annotations", headers=headers).json()
     assert (annotation["kind"], annotation["source"]) == ("mask", "prediction")
     assert annotation["geometry"] == predicted.geometry.model_dump()
+
+
+def test_segm_evaluation_equals_cocoeval_on_the_projects_coco_exports(stack: Stack) -> None:
+    """Masks, polygons and boxes on both sides, judged by mask IoU: the same 12 numbers as
+    COCOeval(iouType="segm") on the project's COCO exports; by box IoU they differ."""
+    size = (160, 120)
+    cell, other = disc(50, 50, 30, *size), disc(120, 80, 25, *size)
+    square = np.zeros((size[1], size[0]), np.uint8)
+    square[20:81, 20:81] = 1  # the cell's box as a mask: its box IoU is 1, its mask IoU ~0.77
+    triangle = [[100, 10], [150, 10], [125, 50]]
+    labelled = labelled_project(
+        stack,
+        sizes=[size, size],
+        labels=["cell", "dirt"],
+        predictions={
+            0: [
+                labels.make(
+                    "mask", "cell", MaskGeometry.encode(square).model_dump(), score=0.9
+                ).to_json(),
+                labels.make("polygon", "dirt", {"points": triangle}, score=0.8).to_json(),
+            ],
+            1: [
+                labels.make(
+                    "mask", "cell", MaskGeometry.encode(other).model_dump(), score=0.7
+                ).to_json(),
+                labels.make(
+                    "box", "dirt", {"x1": 0, "y1": 0, "x2": 20, "y2": 20}, score=0.3
+                ).to_json(),
+            ],
+        },
+        annotations={
+            0: [
+                {
+                    "kind": "mask",
+                    "label": "cell",
+                    "geometry": MaskGeometry.encode(cell).model_dump(),
+                },
+                {"kind": "polygon", "label": "dirt", "geometry": {"points": triangle}},
+            ],
+            1: [
+                {
+                    "kind": "mask",
+                    "label": "cell",
+                    "geometry": MaskGeometry.encode(other).model_dump(),
+                },
+                {
+                    "kind": "box",
+                    "label": "dirt",
+                    "geometry": {"x1": 2, "y1": 2, "x2": 20, "y2": 20},
+                },
+            ],
+        },
+    )
+    answer = stack.client.post(
+        f"/api/v1/projects/{labelled.project_id}/evaluations",
+        json={
+            "model": "det",
+            "ground_truth": "annotations",
+            "score_threshold": 0.0,
+            "iou_type": "segm",
+        },
+        headers=labelled.headers,
+    )
+    assert answer.status_code == 201, answer.text
+    report = answer.json()
+    assert (report["kind"], report["metrics"]["iou_type"]) == ("segmentation", "segm")
+    gt = export(stack, labelled, source="annotations").json()
+    predicted = export(stack, labelled, source="predictions").json()["annotations"]
+    expected = cocoeval_stats(gt, predicted, "segm")
+    for name in NAMES:
+        assert report["metrics"][name] == pytest.approx(expected[name], abs=1e-4), name
+    assert cocoeval_stats(gt, predicted, "bbox")["map"] > expected["map"]
