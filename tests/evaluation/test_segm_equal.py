@@ -111,6 +111,7 @@ def test_hand_built_segm_case_equals_cocoeval() -> None:
 @pytest.mark.parametrize("keep_bbox", [True, False])
 def test_generated_segm_with_crowd_regions_equals_cocoeval(keep_bbox: bool) -> None:
     gt, dt = segm(*generated(120, seed=3, crowd=True), keep_bbox=keep_bbox)
-    assert any(isinstance(a["segmentation"]["counts"], list) for a in gt["annotations"] if isinstance(a["segmentation"], dict))  # fmt: skip
+    rles = [a["segmentation"] for a in gt["annotations"] if isinstance(a["segmentation"], dict)]
+    assert {type(rle["counts"]) for rle in rles} == {str, list}
     got = assert_same_as_cocoeval(gt, dt, "segm")
     assert 0.05 < got["map"] < 0.95

@@ -24,7 +24,6 @@ from labelbay.errors import Invalid
 from labelbay.evaluation.boxes import BoxSet
 from labelbay.evaluation.detection import evaluate_detections
 
-
 IouType = Literal["bbox", "segm"]
 
 

@@ -118,7 +118,9 @@ def execute_evaluation(
             iou_threshold=evaluation.iou_threshold,
             score_threshold=evaluation.score_threshold,
         )
-        metrics = report.to_json() | {"iou_type": "segm" if evaluation.kind == "segmentation" else "bbox"}
+        metrics = report.to_json() | {
+            "iou_type": "segm" if evaluation.kind == "segmentation" else "bbox"
+        }
         rows = _detection_rows(evaluation.id, data, report)
     for chunk in _chunks(rows):
         session.execute(insert(EvaluationImage), chunk)
