@@ -300,3 +300,14 @@ def test_masks_zip_holds_instance_and_semantic_pngs(stack: Stack) -> None:
         assert semantic.dtype == np.uint8
         np.testing.assert_array_equal(instances, np.where(want, 2, 0))  # the later covers
         np.testing.assert_array_equal(semantic, np.where(want, 1, 0))
+
+
+def test_json_export_carries_the_rle(stack: Stack) -> None:
+    images = export(stack, _project(stack), format="json", source="annotations").json()
+    masks = [
+        (image["file_name"], o) for image in images for o in image["objects"] if o["kind"] == "mask"
+    ]
+    assert len(masks) == 2
+    for name, found in masks:
+        want = MASKS[NAMES.index(name)][0][1]
+        np.testing.assert_array_equal(coco_mask.decode(found["mask"]), want)
