@@ -158,11 +158,15 @@ class MaskGeometry(_Frozen):
 
     @classmethod
     def encode(cls, bitmap: Any) -> MaskGeometry:
-        """A (height, width) array, nonzero where set."""
+        """A (height, width) array, nonzero where set (a uint8 array of 0 and 1 in Fortran
+        order is encoded as it is, without a copy)."""
         import numpy as np
         from pycocotools import mask as coco_mask
 
-        rle = coco_mask.encode(np.asfortranarray(np.asarray(bitmap) != 0, dtype=np.uint8))
+        array = np.asarray(bitmap)
+        if array.dtype != np.uint8 or (array.size and array.max() > 1):
+            array = (array != 0).astype(np.uint8)
+        rle = coco_mask.encode(np.asfortranarray(array))
         return cls(size=[int(v) for v in rle["size"]], counts=rle["counts"].decode("ascii"))
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from pycocotools import mask as coco_mask
 
 from labelbay.inference.base import ModelError, ModelSpec
 from labelbay.inference.registry import load_model, validate_artifact
+from labelbay.inference.yolo_onnx import instance_mask
 from tests.inference.conftest import constant_output_onnx
 
 CLASSES = ("cell", "defect")
@@ -95,3 +97,44 @@ def test_prototypes_of_the_wrong_rank_are_refused(tmp_path: Path) -> None:
     path = constant_output_onnx(tmp_path / "bad.onnx", outputs, (1, 3, 640, 640))
     with pytest.raises(ModelError, match="prototypes"):
         validate_artifact("onnx-yolo", path)
+
+
+def test_computing_only_the_box_equals_warping_the_whole_prototype() -> None:
+    """The adapter combines only the prototypes under each box; that must be the same mask as
+    upsampling the whole prototype map to the image and cutting the box out of it (up to a few
+    pixels within a hair of 0.5: OpenCV samples at 1/32 pixel, so another offset rounds
+    differently, and these random prototypes are steep)."""
+    rng = np.random.default_rng(4)
+    protos = rng.normal(0, 1, (32, 160, 160)).astype(np.float32)
+    width, height = 1000, 700
+    ratio = 640 / width
+    pad = (0, (640 - round(height * ratio)) // 2)
+    meta = {"scale": (ratio, ratio), "pad": pad, "size": (width, height)}
+    for _ in range(10):
+        x, y = rng.uniform(-50, 900), rng.uniform(-50, 600)
+        box = np.array([x, y, x + rng.uniform(5, 400), y + rng.uniform(5, 300)], np.float32)
+        box = np.clip(box, 0, [width, height, width, height]).astype(np.float32)
+        coefficients = rng.normal(0, 1, 32).astype(np.float32)
+        got = coco_mask.decode(instance_mask(coefficients, protos, box, meta, (640, 640)).rle)
+
+        probability = 1 / (1 + np.exp(-(coefficients @ protos.reshape(32, -1))))
+        probability = probability.reshape(160, 160).astype(np.float32)
+        r = 160 / 640
+        pad_x, pad_y = meta["pad"]
+        warp = np.array(
+            [[ratio * r, 0, (0.5 * ratio + pad_x) * r - 0.5], [0, ratio * r, (0.5 * ratio + pad_y) * r - 0.5]]
+        )  # fmt: skip
+        whole = cv2.warpAffine(
+            probability,
+            warp,
+            (width, height),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        columns, rows = np.arange(width) + 0.5, np.arange(height) + 0.5
+        inside = ((rows >= box[1]) & (rows <= box[3]))[:, None] & (
+            (columns >= box[0]) & (columns <= box[2])
+        )[None, :]
+        differ = got != ((whole > 0.5) & inside)
+        assert differ.sum() <= max(1, inside.sum() // 1000)
+        assert np.all(np.abs(whole[differ] - 0.5) < 0.05)

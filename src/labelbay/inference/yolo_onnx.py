@@ -181,28 +181,30 @@ def instance_mask(
     meta: dict[str, Any],
     input_size: tuple[int, int],
 ) -> MaskGeometry:
-    """One detection's mask in the pixels of the image passed in: only its box is computed
-    (the warp writes the box's pixels straight from the prototypes), the rest is empty."""
+    """One detection's mask in the pixels of the image passed in. Only its box is computed: the
+    prototypes under the box (plus a cell for the interpolation) are combined, and the warp
+    writes the box's pixels from them; the rest of the bitmap (Fortran order, as the RLE encoder
+    reads it) stays empty."""
     channels, proto_h, proto_w = protos.shape
     width, height = meta["size"]
-    bitmap = np.zeros((height, width), np.uint8)
+    bitmap = np.zeros((height, width), np.uint8, order="F")
     x1, y1, x2, y2 = (float(v) for v in box)
     # Pixels whose centre lies in the box.
     c0, r0 = max(0, math.ceil(x1 - 0.5)), max(0, math.ceil(y1 - 0.5))
     c1, r1 = min(width - 1, math.floor(x2 - 0.5)), min(height - 1, math.floor(y2 - 0.5))
     if c1 >= c0 and r1 >= r0:
-        probability = 1 / (1 + np.exp(-(coefficients @ protos.reshape(channels, -1))))
-        probability = probability.reshape(proto_h, proto_w).astype(np.float32)
         (sx, sy), (pad_x, pad_y) = meta["scale"], meta["pad"]
         rx, ry = proto_w / input_size[0], proto_h / input_size[1]
         # Image pixel centre (x + 0.5) -> letterboxed input (x * scale + pad) -> prototype pixel.
-        warp = np.array(
-            [
-                [sx * rx, 0, ((c0 + 0.5) * sx + pad_x) * rx - 0.5],
-                [0, sy * ry, ((r0 + 0.5) * sy + pad_y) * ry - 0.5],
-            ],
-            np.float64,
-        )
+        u0, v0 = ((c0 + 0.5) * sx + pad_x) * rx - 0.5, ((r0 + 0.5) * sy + pad_y) * ry - 0.5
+        u1, v1 = ((c1 + 0.5) * sx + pad_x) * rx - 0.5, ((r1 + 0.5) * sy + pad_y) * ry - 0.5
+        p0, q0 = min(max(0, math.floor(u0)), proto_w - 1), min(max(0, math.floor(v0)), proto_h - 1)
+        p1 = min(max(p0, math.ceil(u1)), proto_w - 1)
+        q1 = min(max(q0, math.ceil(v1)), proto_h - 1)
+        under = protos[:, q0 : q1 + 1, p0 : p1 + 1]
+        logits = coefficients @ under.reshape(channels, -1)
+        probability = (1 / (1 + np.exp(-logits))).reshape(under.shape[1:]).astype(np.float32)
+        warp = np.array([[sx * rx, 0, u0 - p0], [0, sy * ry, v0 - q0]], np.float64)
         region = cv2.warpAffine(
             probability,
             warp,
