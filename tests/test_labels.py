@@ -32,7 +32,16 @@ from tests.exports.helpers import box
         ({"kind": "box", "label": "a", "score": 1.5, "geometry": box(0, 0, 5, 5)}, "score"),
         ({"kind": "box", "label": "a", "geometry": {"cx": 1, "cy": 1, "r": 1}}, "geometry"),
         ({"kind": "classification", "label": "a", "geometry": {"x1": 0}}, "geometry"),
-        ({"kind": "mask", "label": "a"}, "kind"),
+        ({"kind": "blob", "label": "a"}, "kind"),
+        ({"kind": "mask", "label": "a"}, "size"),
+        ({"kind": "mask", "label": "a", "geometry": {"size": [2, 2], "counts": "1"}}, "cover 1 pixels"),
+        ({"kind": "mask", "label": "a", "geometry": {"size": [2, 2], "counts": "0~"}}, "RLE text"),
+        ({"kind": "mask", "label": "a", "geometry": {"size": [2, 2], "counts": "0é"}}, "RLE text"),
+        ({"kind": "mask", "label": "a", "geometry": {"size": [2, 2], "counts": "1o"}}, "middle"),
+        ({"kind": "mask", "label": "a", "geometry": {"size": [0, 2], "counts": ""}}, "size"),
+        ({"kind": "mask", "label": "a", "geometry": {"size": [2], "counts": "4"}}, "size"),
+        ({"kind": "mask", "label": "a", "geometry": {"size": [2, 2], "counts": 4}}, "counts"),
+        ({"kind": "mask", "label": "a", "geometry": {"size": [2, 2], "counts": "3@8"}}, "negative"),
     ],
 )  # fmt: skip
 def test_malformed_labels_are_refused_naming_the_problem(

@@ -99,7 +99,9 @@ def label(
     output_format: Annotated[
         str,
         typer.Option(
-            "--format", help="coco, json, csv, yolo (a zip), labelstudio, voc (a zip) or cvat."
+            "--format",
+            help="coco, json, csv, yolo or yolo-seg (zips), labelstudio, voc (a zip), cvat, "
+            "masks (PNGs in a zip).",
         ),
     ] = "coco",
     render: Annotated[
@@ -148,9 +150,12 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
     iou: Annotated[float, typer.Option(help="IoU for P/R/F1, per image and confusion.")] = 0.5,
     score: Annotated[float, typer.Option(help="Score threshold for P/R/F1 and confusion.")] = 0.0,
+    iou_type: Annotated[
+        str, typer.Option("--iou-type", help="bbox, or segm (mask IoU, as COCOeval's segm).")
+    ] = "bbox",
 ) -> None:
-    """Evaluate detections offline with COCO's bbox metrics (the numbers pycocotools' COCOeval
-    gives), precision/recall/F1 and per class; the same report the API stores."""
+    """Evaluate detections offline with COCO's bbox or segm metrics (the numbers pycocotools'
+    COCOeval gives), precision/recall/F1 and per class; the same report the API stores."""
     import json
 
     from labelbay.errors import Invalid
@@ -159,8 +164,16 @@ def evaluate(
 
     if not 0 < iou <= 1:
         raise typer.BadParameter("--iou must be in (0, 1]")
+    if iou_type not in ("bbox", "segm"):
+        raise typer.BadParameter("--iou-type must be bbox or segm")
     try:
-        report = evaluate_files(ground_truth, predictions, iou_threshold=iou, score_threshold=score)
+        report = evaluate_files(
+            ground_truth,
+            predictions,
+            iou_threshold=iou,
+            score_threshold=score,
+            iou_type="segm" if iou_type == "segm" else "bbox",
+        )
     except Invalid as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from None

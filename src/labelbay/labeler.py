@@ -25,7 +25,17 @@ from labelbay.inference.pipeline import StageTimes, label_stream
 from labelbay.inference.render import render_jpeg
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
-OUTPUT_FORMATS: tuple[Format, ...] = ("coco", "json", "csv", "yolo", "labelstudio", "voc", "cvat")
+OUTPUT_FORMATS: tuple[Format, ...] = (
+    "coco",
+    "json",
+    "csv",
+    "yolo",
+    "yolo-seg",
+    "labelstudio",
+    "voc",
+    "cvat",
+    "masks",
+)
 
 
 @dataclass

@@ -13,8 +13,12 @@ posted data. Geometry per kind (the same form the annotation API takes):
 | polygon | `{"points": [[x, y], ...]}` (3 or more) |
 | text | a box, and optionally its quadrilateral `"points"`; the text in `text` |
 | classification | `{}`; the other classes and their scores in `top_k` |
+| mask | `{"size": [height, width], "counts": "<COCO compressed RLE>"}` |
 
-A new kind (a mask) is one more geometry class and one more row of `GEOMETRY`.
+A mask is COCO's compressed run-length encoding of a bitmap the size of the image (`pycocotools`
+is the codec), so it costs what its runs cost, never a byte a pixel; its box and area come from
+the runs. `mask_of` turns any label with an outline into one (a polygon rasterised as COCO does),
+`mask_polygon` a mask into the polygon of its largest part (OpenCV's `findContours`).
 
 One validation: numbers are finite, sizes are positive (`parse`); then against the image, model
 output is clipped into it (`Label.fitted`) and a person's label that leaves it is refused
@@ -39,9 +43,11 @@ from pydantic import (
 
 from labelbay.errors import Invalid
 
-Kind = Literal["box", "circle", "polygon", "classification", "text"]
-KINDS: tuple[str, ...] = ("box", "circle", "polygon", "classification", "text")
+Kind = Literal["box", "circle", "polygon", "classification", "text", "mask"]
+KINDS: tuple[str, ...] = ("box", "circle", "polygon", "classification", "text", "mask")
 MAX_POINTS = 10_000
+MAX_SIDE = 100_000  # a mask's height or width
+MAX_RLE = 4 << 20  # characters of a mask's counts: a worst-case 1080p checkerboard is ~3 MB
 MAX_LABEL = 200
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2
 
@@ -109,15 +115,71 @@ class NoGeometry(_Frozen):
     """A classification: the whole image."""
 
 
+class MaskGeometry(_Frozen):
+    """A bitmap of the image as COCO's compressed RLE: `size` is [height, width], `counts` the
+    runs (column-major, background first) in COCO's 6-bit text form."""
+
+    size: list[int] = Field(min_length=2, max_length=2, description="[height, width]")
+    counts: str = Field(max_length=MAX_RLE)
+
+    @model_validator(mode="after")
+    def _decodable(self) -> MaskGeometry:
+        if not all(0 < side <= MAX_SIDE for side in self.size):
+            raise ValueError(f"size: must be [height, width], each 1 to {MAX_SIDE}")
+        try:
+            runs = rle_runs(self.counts)
+        except ValueError as error:
+            raise ValueError(f"counts: {error}") from None
+        if int(runs.sum()) != self.size[0] * self.size[1]:
+            raise ValueError(
+                f"counts: the runs cover {int(runs.sum())} pixels, not the "
+                f"{self.size[0]}x{self.size[1]} of size"
+            )
+        return self
+
+    @property
+    def rle(self) -> dict[str, Any]:
+        """The form `pycocotools.mask` takes."""
+        return {"size": list(self.size), "counts": self.counts.encode("ascii")}
+
+    @property
+    def area(self) -> int:
+        """Pixels set: the sum of the odd runs."""
+        return int(rle_runs(self.counts)[1::2].sum())
+
+    def decode(self) -> Any:
+        """The bitmap, (height, width) uint8 of 0 and 1 (runs are column-major)."""
+        import numpy as np
+
+        runs = rle_runs(self.counts)
+        values = np.arange(len(runs), dtype=np.uint8) & 1
+        height, width = self.size
+        return np.ascontiguousarray(np.repeat(values, runs).reshape(width, height).T)
+
+    @classmethod
+    def encode(cls, bitmap: Any) -> MaskGeometry:
+        """A (height, width) array, nonzero where set (a uint8 array of 0 and 1 in Fortran
+        order is encoded as it is, without a copy)."""
+        import numpy as np
+        from pycocotools import mask as coco_mask
+
+        array = np.asarray(bitmap)
+        if array.dtype != np.uint8 or (array.size and array.max() > 1):
+            array = (array != 0).astype(np.uint8)
+        rle = coco_mask.encode(np.asfortranarray(array))
+        return cls(size=[int(v) for v in rle["size"]], counts=rle["counts"].decode("ascii"))
+
+
 # In this order a plain dict reads as the simplest match (a box before a text line without its
 # quadrilateral); a `Label` picks the class by its kind instead.
-Geometry = BoxGeometry | CircleGeometry | PolygonGeometry | TextGeometry | NoGeometry
+Geometry = BoxGeometry | CircleGeometry | PolygonGeometry | TextGeometry | MaskGeometry | NoGeometry
 GEOMETRY: dict[str, type[_Frozen]] = {
     "box": BoxGeometry,
     "circle": CircleGeometry,
     "polygon": PolygonGeometry,
     "text": TextGeometry,
     "classification": NoGeometry,
+    "mask": MaskGeometry,
 }
 
 
@@ -173,6 +235,8 @@ class Label(_Frozen):
         if isinstance(g, PolygonGeometry):
             xs, ys = [p[0] for p in g.points], [p[1] for p in g.points]
             return (min(xs), min(ys), max(xs), max(ys))
+        if isinstance(g, MaskGeometry):
+            return _mask_box(g)
         return None
 
     def box_in(self, width: float, height: float) -> Box | None:
@@ -203,6 +267,8 @@ class Label(_Frozen):
         if isinstance(g, CircleGeometry):
             angles = [2 * math.pi * i / segments for i in range(segments)]
             points = [(g.cx + g.r * math.cos(a), g.cy + g.r * math.sin(a)) for a in angles]
+        elif isinstance(g, MaskGeometry) and (outline := mask_polygon(g)) is not None:
+            points = outline
         elif self.points is not None:
             points = self.points
         else:
@@ -217,6 +283,8 @@ class Label(_Frozen):
             return math.pi * g.r**2
         if isinstance(g, PolygonGeometry):
             return polygon_area([(p[0], p[1]) for p in g.points])
+        if isinstance(g, MaskGeometry):
+            return float(g.area)
         box = self.box_in(width, height)
         return 0.0 if box is None else (box[2] - box[0]) * (box[3] - box[1])
 
@@ -232,6 +300,10 @@ class Label(_Frozen):
         if isinstance(g, PolygonGeometry):
             points = [list(_clip_point((p[0], p[1]), width, height)) for p in g.points]
             return self._with(PolygonGeometry(points=points)) if _spans(points) else None
+        if isinstance(g, MaskGeometry):
+            if g.size != [int(height), int(width)]:
+                g = _resized(g, int(width), int(height))
+            return self._with(g) if g.area > 0 else None
         assert isinstance(g, BoxGeometry)
         x1, y1, x2, y2 = _clip_box((g.x1, g.y1, g.x2, g.y2), width, height)
         if x2 <= x1 or y2 <= y1:
@@ -253,6 +325,14 @@ class Label(_Frozen):
                 )
         elif isinstance(g, PolygonGeometry):
             check_points_inside(self.points or [], width, height, where="polygon")
+        elif isinstance(g, MaskGeometry):
+            if g.size != [int(height), int(width)]:
+                raise Invalid(
+                    f"mask size {g.size} is not [height, width] of {size}: a mask covers the "
+                    "whole image"
+                )
+            if g.area == 0:
+                raise Invalid("mask: no pixel is set")
         elif isinstance(g, BoxGeometry):
             if g.x1 < 0 or g.y1 < 0 or g.x2 > width or g.y2 > height:
                 raise Invalid(
@@ -260,6 +340,16 @@ class Label(_Frozen):
                 )
             if isinstance(g, TextGeometry) and g.points:
                 check_points_inside(self.points or [], width, height, where="text")
+
+    def mask_in(self, width: int, height: int) -> MaskGeometry | None:
+        """The label as a mask of the image: a mask as it is, anything with an outline (a
+        polygon, a circle's 32-gon, a box) rasterised as `pycocotools` does (`frPyObjects`, what
+        COCOeval's segm evaluation does with a polygon). None for a classification."""
+        g = self.geometry
+        if isinstance(g, MaskGeometry):
+            return g if g.size == [height, width] else _resized(g, width, height)
+        outline = self.outline_in(width, height)
+        return None if outline is None else polygon_mask(outline, width, height)
 
     def to_json(self) -> dict[str, Any]:
         """The stored form: unset optional fields are left out."""
@@ -339,6 +429,81 @@ def polygon_area(points: Sequence[tuple[float, float]]) -> float:
     for (x1, y1), (x2, y2) in zip(points, [*points[1:], points[0]], strict=True):
         total += x1 * y2 - x2 * y1
     return abs(total) / 2
+
+
+def rle_runs(counts: str) -> Any:
+    """The runs of COCO's compressed RLE text as an int64 array (maskApi.c's `rleFrString`,
+    vectorised), or ValueError when the text is not one: each run is 6-bit groups (char - 48),
+    low bits first, 0x20 = more follow, 0x10 in the last = negative; from the fourth run on, a
+    run is stored as its difference to the run two before."""
+    import numpy as np
+
+    if not counts.isascii():
+        raise ValueError("not COCO's compressed RLE text (characters '0' to 'o')")
+    chars = np.frombuffer(counts.encode("ascii"), np.uint8).astype(np.int64) - 48
+    if chars.size and (chars.min() < 0 or chars.max() > 63):
+        raise ValueError("not COCO's compressed RLE text (characters '0' to 'o')")
+    last = np.flatnonzero((chars & 0x20) == 0)
+    if chars.size and (last.size == 0 or last[-1] != chars.size - 1):
+        raise ValueError("ends in the middle of a number")
+    starts = np.concatenate(([0], last[:-1] + 1)) if last.size else last
+    length = last - starts + 1
+    if length.size and length.max() > 7:
+        raise ValueError("holds a number too large for a mask")
+    shift = 5 * (np.arange(chars.size) - np.repeat(starts, length))
+    values = np.add.reduceat((chars & 0x1F) << shift, starts) if last.size else last
+    negative = (chars[last] & 0x10) != 0
+    values = np.where(negative, values - (np.int64(1) << (5 * length)), values)
+    runs = values.copy()
+    runs[3::2] = np.cumsum(values[3::2]) + (values[1] if values.size > 1 else 0)
+    runs[4::2] = np.cumsum(values[4::2]) + (values[2] if values.size > 2 else 0)
+    if runs.size and runs.min() < 0:
+        raise ValueError("decodes to a negative run")
+    return runs
+
+
+def polygon_mask(points: Sequence[tuple[float, float]], width: int, height: int) -> MaskGeometry:
+    """A polygon as a mask of a width x height image, rasterised by `pycocotools`."""
+    from pycocotools import mask as coco_mask
+
+    flat = [float(c) for point in points for c in point]
+    if len(flat) == 4:  # pycocotools reads 4 numbers as a box: repeat a point to stay a polygon
+        flat += flat[:2]
+    (rle,) = coco_mask.frPyObjects([flat], height, width)
+    return MaskGeometry(size=[height, width], counts=rle["counts"].decode("ascii"))
+
+
+def mask_polygon(mask: MaskGeometry) -> list[tuple[float, float]] | None:
+    """The outer contour of the mask's largest part (OpenCV's `findContours`, the border pixels'
+    coordinates); None when that part is thinner than a polygon (under 3 points)."""
+    import cv2
+
+    contours, _ = cv2.findContours(mask.decode(), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    largest = max(contours, key=cv2.contourArea)
+    if len(largest) < 3:
+        return None
+    return [(float(x), float(y)) for x, y in largest.reshape(-1, 2)]
+
+
+def _mask_box(mask: MaskGeometry) -> Box | None:
+    from pycocotools import mask as coco_mask
+
+    if mask.area == 0:
+        return None
+    x, y, w, h = (float(v) for v in coco_mask.toBbox(mask.rle))
+    return (x, y, x + w, y + h)
+
+
+def _resized(mask: MaskGeometry, width: int, height: int) -> MaskGeometry:
+    """The mask scaled to width x height (nearest pixel), e.g. a model's mask of a reduced
+    image."""
+    import cv2
+
+    return MaskGeometry.encode(
+        cv2.resize(mask.decode(), (width, height), interpolation=cv2.INTER_NEAREST)
+    )
 
 
 def _clip_box(box: Box, width: float, height: float) -> Box:

@@ -97,7 +97,7 @@ def test_annotation_lifecycle(stack: Stack) -> None:
             {"kind": "polygon", "label": "cat", "geometry": {"points": [[1, 1], [2, 2], [999, 2]]}},
             "outside",
         ),
-        ({"kind": "mask", "label": "cat", "geometry": {}}, "kind"),
+        ({"kind": "mask", "label": "cat", "geometry": {}}, "size"),
     ],
 )
 def test_bad_annotations(stack: Stack, body: dict[str, Any], message: str) -> None:

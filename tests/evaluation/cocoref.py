@@ -13,14 +13,16 @@ from pycocotools.cocoeval import COCOeval
 
 from labelbay.evaluation import evaluate_detections
 from labelbay.evaluation.coco import SUMMARY
-from labelbay.evaluation.cocofile import ground_truth, predictions
+from labelbay.evaluation.cocofile import IouType, ground_truth, predictions
 from labelbay.evaluation.detection import DetectionReport
 
 NAMES = [name for name, *_ in SUMMARY]
 
 
-def cocoeval_stats(gt: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, float]:
-    """COCOeval(iouType="bbox").stats, by name."""
+def cocoeval_stats(
+    gt: dict[str, Any], results: list[dict[str, Any]], iou_type: IouType = "bbox"
+) -> dict[str, float]:
+    """COCOeval(iouType=...).stats, by name."""
     with contextlib.redirect_stdout(io.StringIO()):
         coco_gt = COCO()
         coco_gt.dataset = copy.deepcopy(gt)
@@ -29,15 +31,17 @@ def cocoeval_stats(gt: dict[str, Any], results: list[dict[str, Any]]) -> dict[st
         if not results:  # loadRes refuses an empty list; an empty result set is still valid
             coco_dt.dataset = {"images": gt["images"], "annotations": [], "categories": []}
             coco_dt.createIndex()
-        evaluator = COCOeval(coco_gt, coco_dt, iouType="bbox")
+        evaluator = COCOeval(coco_gt, coco_dt, iouType=iou_type)
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
     return dict(zip(NAMES, (float(v) for v in evaluator.stats), strict=True))
 
 
-def labelbay_report(gt: dict[str, Any], results: list[dict[str, Any]]) -> DetectionReport:
-    coco = ground_truth(gt)
+def labelbay_report(
+    gt: dict[str, Any], results: list[dict[str, Any]], iou_type: IouType = "bbox"
+) -> DetectionReport:
+    coco = ground_truth(gt, iou_type=iou_type)
     return evaluate_detections(
         coco.gt,
         predictions(results, coco),
@@ -46,9 +50,11 @@ def labelbay_report(gt: dict[str, Any], results: list[dict[str, Any]]) -> Detect
     )
 
 
-def assert_same_as_cocoeval(gt: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, float]:
-    expected = cocoeval_stats(gt, results)
-    got = labelbay_report(gt, results).coco.summary()
+def assert_same_as_cocoeval(
+    gt: dict[str, Any], results: list[dict[str, Any]], iou_type: IouType = "bbox"
+) -> dict[str, float]:
+    expected = cocoeval_stats(gt, results, iou_type)
+    got = labelbay_report(gt, results, iou_type).coco.summary()
     for name in NAMES:
         assert np.isclose(got[name], expected[name], atol=1e-4, rtol=0), (
             name,

@@ -1115,7 +1115,10 @@ export interface paths {
          *     datumaro and supervision read it: `annotations/instances_default.json`, `images/` (with
          *     `include_images`), and for `both` `predictions.json` (the model's labels as a COCO results list,
          *     same image and category ids; the COCO file then holds people's labels only). A YOLO zip with
-         *     `include_images=true` has `images/` beside `labels/`, as Ultralytics reads it.
+         *     `include_images=true` has `images/` beside `labels/`, as Ultralytics reads it. `yolo-seg`
+         *     is Ultralytics' segment layout (every label as its outline; a mask's largest part). `masks`
+         *     is a zip of PNG maps per image (16-bit instance ids, class indices) with `instances.csv` and
+         *     `classes.csv`. Masks are RLE `segmentation`s in COCO, polygons in Label Studio.
          *
          *     VOC is a zip: `Annotations/<stem>.xml` (whole-pixel boxes; circles and polygons as their
          *     boxes; a prediction's score as an `attributes` entry), `ImageSets/Main/default.txt`,
@@ -1748,6 +1751,13 @@ export interface components {
              * @description Default: the model version's confidence threshold
              */
             score_threshold?: number | null;
+            /**
+             * Iou Type
+             * @description `segm`: match regions by mask IoU as COCOeval(iouType='segm') does (masks, and polygons, circles and boxes as their outlines); the evaluation's kind is then `segmentation`
+             * @default bbox
+             * @enum {string}
+             */
+            iou_type: "bbox" | "segm";
         };
         /** EvaluationImageOut */
         EvaluationImageOut: {
@@ -2060,7 +2070,7 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "box" | "circle" | "polygon" | "classification" | "text";
+            kind: "box" | "circle" | "polygon" | "classification" | "text" | "mask";
             /** Label */
             label: string;
             /**
@@ -2071,7 +2081,7 @@ export interface components {
             /** Score */
             score?: number | null;
             /** Geometry */
-            geometry?: components["schemas"]["BoxGeometry"] | components["schemas"]["CircleGeometry"] | components["schemas"]["PolygonGeometry"] | components["schemas"]["TextGeometry"] | components["schemas"]["NoGeometry"];
+            geometry?: components["schemas"]["BoxGeometry"] | components["schemas"]["CircleGeometry"] | components["schemas"]["PolygonGeometry"] | components["schemas"]["TextGeometry"] | components["schemas"]["MaskGeometry"] | components["schemas"]["NoGeometry"];
             /** Text */
             text?: string | null;
             /**
@@ -2137,6 +2147,20 @@ export interface components {
             color?: string | null;
             /** Description */
             description?: string | null;
+        };
+        /**
+         * MaskGeometry
+         * @description A bitmap of the image as COCO's compressed RLE: `size` is [height, width], `counts` the
+         *     runs (column-major, background first) in COCO's 6-bit text form.
+         */
+        MaskGeometry: {
+            /**
+             * Size
+             * @description [height, width]
+             */
+            size: number[];
+            /** Counts */
+            counts: string;
         };
         /** MemberIn */
         MemberIn: {
@@ -2529,7 +2553,7 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "box" | "circle" | "polygon" | "classification" | "text";
+            kind: "box" | "circle" | "polygon" | "classification" | "text" | "mask";
             /** Label */
             label: string;
             /** Geometry */
@@ -2557,7 +2581,7 @@ export interface components {
             /** Label */
             label: string;
             /** Geometry */
-            geometry: components["schemas"]["BoxGeometry"] | components["schemas"]["CircleGeometry"] | components["schemas"]["PolygonGeometry"] | components["schemas"]["TextGeometry"] | components["schemas"]["NoGeometry"];
+            geometry: components["schemas"]["BoxGeometry"] | components["schemas"]["CircleGeometry"] | components["schemas"]["PolygonGeometry"] | components["schemas"]["TextGeometry"] | components["schemas"]["MaskGeometry"] | components["schemas"]["NoGeometry"];
             /** Source */
             source: string;
             /** Model Version Id */
@@ -7968,7 +7992,7 @@ export interface operations {
     export_project_api_v1_projects__project_id__export_get: {
         parameters: {
             query?: {
-                format?: "coco" | "yolo" | "csv" | "json" | "labelstudio" | "voc" | "cvat";
+                format?: "coco" | "yolo" | "yolo-seg" | "csv" | "json" | "labelstudio" | "voc" | "cvat" | "masks";
                 source?: "predictions" | "annotations" | "both";
                 model?: string | null;
                 model_version?: string | null;

@@ -35,8 +35,53 @@ export interface Polygon {
   points: [number, number][];
 }
 
-/** An annotation's geometry as the API stores it: a box, a circle or a polygon. */
+/** A mask: COCO's compressed RLE of a bitmap the size of the image. */
+export interface Mask {
+  size: number[]; // [height, width]
+  counts: string;
+}
+
+/** An annotation's geometry as the API stores it: a box, a circle, a polygon or a mask. */
 export type Geometry = Box | Circle | Polygon;
+
+/** The box around a mask's pixels, read from its runs (COCO's compressed RLE text: 6-bit groups,
+ * column-major, runs from the fourth on stored as the difference to the run two before); null
+ * when no pixel is set. Masks are drawn as this box until the mask layer exists. */
+export function maskBox(mask: Mask): Box | null {
+  const height = mask.size[0];
+  const runs: number[] = [];
+  let p = 0;
+  while (p < mask.counts.length) {
+    let x = 0;
+    let k = 0;
+    let more = true;
+    while (more && p < mask.counts.length) {
+      const c = mask.counts.charCodeAt(p) - 48;
+      x |= (c & 0x1f) << (5 * k);
+      more = (c & 0x20) !== 0;
+      p += 1;
+      k += 1;
+      if (!more && (c & 0x10) !== 0) x |= -1 << (5 * k);
+    }
+    if (runs.length > 2) x += runs[runs.length - 2];
+    runs.push(x);
+  }
+  let box: Box | null = null;
+  let at = 0;
+  runs.forEach((run, index) => {
+    if (index % 2 === 1 && run > 0) {
+      const c1 = Math.floor(at / height);
+      const c2 = Math.floor((at + run - 1) / height);
+      const r1 = c1 === c2 ? at % height : 0;
+      const r2 = c1 === c2 ? (at + run - 1) % height : height - 1;
+      box = box
+        ? { x1: Math.min(box.x1, c1), y1: Math.min(box.y1, r1), x2: Math.max(box.x2, c2 + 1), y2: Math.max(box.y2, r2 + 1) }
+        : { x1: c1, y1: r1, x2: c2 + 1, y2: r2 + 1 };
+    }
+    at += run;
+  });
+  return box;
+}
 
 type Drag =
   | { type: 'pan'; x: number; y: number; view: View }
@@ -56,8 +101,9 @@ export interface Layers {
 /** The box around a label's geometry (a circle's square, a polygon's extent); null for an image
  * class. The server has already clipped a model's labels to the image. */
 export function labelBox(label: ImageLabel): Box | null {
-  const g = label.geometry as Partial<Box & Circle & Polygon> | undefined;
+  const g = label.geometry as Partial<Box & Circle & Polygon & Mask> | undefined;
   if (!g) return null;
+  if (g.size !== undefined && g.counts !== undefined) return maskBox({ size: g.size, counts: g.counts });
   if (g.x1 !== undefined && g.y1 !== undefined && g.x2 !== undefined && g.y2 !== undefined) return { x1: g.x1, y1: g.y1, x2: g.x2, y2: g.y2 };
   if (g.cx !== undefined && g.cy !== undefined && g.r !== undefined) return { x1: g.cx - g.r, y1: g.cy - g.r, x2: g.cx + g.r, y2: g.cy + g.r };
   if (g.points && g.points.length > 0) {
@@ -465,6 +511,33 @@ export function Stage({
                               />
                             ))}
                         </g>
+                      );
+                    }
+                    if (a.kind === 'mask') {
+                      const m = maskBox(stored as unknown as Mask);
+                      if (m === null) return null;
+                      return (
+                        <rect
+                          key={a.id}
+                          data-testid="annotation-mask"
+                          data-id={a.id}
+                          data-label={a.label}
+                          className={`ann ${chosen ? 'chosen' : ''}`}
+                          x={m.x1}
+                          y={m.y1}
+                          width={m.x2 - m.x1}
+                          height={m.y2 - m.y1}
+                          stroke={color}
+                          fill="none"
+                          strokeDasharray="4 2"
+                          vectorEffect="non-scaling-stroke"
+                          onPointerDown={(e) => {
+                            if (mode !== 'select' || e.button !== 0) return;
+                            onSelect({ kind: 'annotation', id: a.id });
+                          }}
+                        >
+                          <title>{a.label} (mask)</title>
+                        </rect>
                       );
                     }
                     const b = g as Box;

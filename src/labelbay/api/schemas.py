@@ -375,6 +375,12 @@ class EvaluationCreate(BaseModel):
     score_threshold: float | None = Field(
         default=None, ge=0, le=1, description="Default: the model version's confidence threshold"
     )
+    iou_type: Literal["bbox", "segm"] = Field(
+        default="bbox",
+        description="`segm`: match regions by mask IoU as COCOeval(iouType='segm') does (masks, "
+        "and polygons, circles and boxes as their outlines); the evaluation's kind is then "
+        "`segmentation`",
+    )
 
 
 class EvaluationOut(FromRow):

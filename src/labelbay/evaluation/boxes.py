@@ -5,12 +5,17 @@ of its image (0…n_images-1), of its class, its COCO `[x, y, width, height]`, i
 the annotation's area, which decides small/medium/large; predictions: width x height, as COCO's
 `loadRes` sets it), its score (1 for ground truth) and whether it is a crowd region. Boxes keep the
 order they were given in; COCO breaks ties between equal scores by that order.
+
+For a segmentation evaluation (COCO's `iouType="segm"`) both sides also carry each region's mask
+as COCO RLE (`masks`), and a pair's IoU is the masks' (`pycocotools.mask.iou`, as COCOeval
+computes it); the boxes then only say which image and class a region pairs within.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +25,7 @@ Ints = npt.NDArray[np.int64]
 Int32s = npt.NDArray[np.int32]  # image and class indices: half the memory of int64
 Matches = Int32s  # a ground-truth index per prediction, -1 for none
 Bools = npt.NDArray[np.bool_]
+Rle = dict[str, Any]  # COCO RLE: {"size": [h, w], "counts": compressed text or bytes}
 PAIR_CHUNK = 1 << 16  # candidate pairs computed at a time, to keep memory flat
 
 
@@ -31,6 +37,7 @@ class BoxSet:
     area: Floats
     score: Floats
     crowd: Bools
+    masks: tuple[Rle, ...] | None = None  # segm: each region's RLE, as pycocotools takes it
 
     @classmethod
     def build(
@@ -42,6 +49,7 @@ class BoxSet:
         area: npt.ArrayLike | None = None,
         score: npt.ArrayLike | None = None,
         crowd: npt.ArrayLike | None = None,
+        masks: Sequence[Rle] | None = None,
     ) -> BoxSet:
         boxes = np.asarray(xywh, dtype=np.float64).reshape(-1, 4)
         n = len(boxes)
@@ -54,6 +62,7 @@ class BoxSet:
             else np.asarray(area, dtype=np.float64).reshape(n),
             score=np.ones(n) if score is None else np.asarray(score, dtype=np.float64).reshape(n),
             crowd=np.zeros(n, bool) if crowd is None else np.asarray(crowd, dtype=bool).reshape(n),
+            masks=None if masks is None else tuple(masks),
         )
 
     @classmethod
@@ -71,6 +80,9 @@ class BoxSet:
             self.area[index],
             self.score[index],
             self.crowd[index],
+            None
+            if self.masks is None
+            else tuple(self.masks[i] for i in np.arange(len(self))[index]),
         )
 
 
@@ -97,8 +109,12 @@ def iou_pairs(gt: BoxSet, dt: BoxSet, *, min_iou: float, by_class: bool) -> Pair
     start = np.searchsorted(sorted_keys, group_dt, side="left")
     count = np.searchsorted(sorted_keys, group_dt, side="right") - start
     found: list[tuple[Int32s, Int32s, Floats]] = []
+    segm = gt.masks is not None and dt.masks is not None
     for dt_index, gt_index in _pair_chunks(start, count, order):
-        iou = _iou(gt.xywh[gt_index], dt.xywh[dt_index], gt.crowd[gt_index])
+        if segm:
+            iou = _mask_iou(gt, dt, gt_index, dt_index)
+        else:
+            iou = _iou(gt.xywh[gt_index], dt.xywh[dt_index], gt.crowd[gt_index])
         keep = iou >= min_iou
         found.append((dt_index[keep].astype(np.int32), gt_index[keep].astype(np.int32), iou[keep]))
     if not found:
@@ -127,6 +143,29 @@ def _pair_chunks(start: Ints, count: Ints, order: Ints) -> Iterator[tuple[Ints, 
             offsets = np.arange(total) - np.repeat(np.cumsum(n) - n, n)
             yield dt_index, order[np.repeat(start[first:last], n) + offsets]
         first = last
+
+
+def _mask_iou(gt: BoxSet, dt: BoxSet, gt_index: Ints, dt_index: Ints) -> Floats:
+    """The masks' IoU of each pair (over the prediction's area for a crowd region, as
+    maskApi.c's `rleIou`): one `pycocotools.mask.iou` call per image, over its regions in pairs."""
+    from pycocotools import mask as coco_mask
+
+    assert gt.masks is not None
+    assert dt.masks is not None
+    iou = np.zeros(len(dt_index))
+    image = dt.image[dt_index]
+    order = np.argsort(image, kind="stable")
+    _, firsts = np.unique(image[order], return_index=True)
+    for one in np.split(order, firsts[1:]):
+        d, d_at = np.unique(dt_index[one], return_inverse=True)
+        g, g_at = np.unique(gt_index[one], return_inverse=True)
+        matrix = coco_mask.iou(
+            [dt.masks[i] for i in d],
+            [gt.masks[j] for j in g],
+            gt.crowd[g].astype(np.uint8).tolist(),
+        )
+        iou[one] = np.asarray(matrix, dtype=np.float64).reshape(len(d), len(g))[d_at, g_at]
+    return iou
 
 
 def _iou(g: Floats, d: Floats, crowd: Bools) -> Floats:

@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from labelbay.exports.base import ExportImage, ImageBytes, Sink
-from labelbay.labels import Label
+from labelbay.labels import Label, MaskGeometry
 
 
 class TextOut(Protocol):
@@ -115,19 +115,29 @@ def label_fields(label: Label, image: ExportImage, *, scored: bool) -> dict[str,
     """A label's COCO annotation fields, or None for one without a box (an image class).
 
     Every annotation has a `segmentation`, so `COCOeval(iouType="segm")` and other readers can use
-    any of them: a polygon's points, a circle as a 32-gon, a text line's quadrilateral, else the
-    box's rectangle, all clipped to the image like the box."""
+    any of them: a mask's compressed RLE (`{"size": [h, w], "counts": "…"}` with `iscrowd` 0, as
+    COCO results and pycocotools' `annToRLE` take it), a polygon's points, a circle as a 32-gon, a
+    text line's quadrilateral, else the box's rectangle, all clipped to the image like the box."""
     w, h = image.width, image.height
     box = label.box_in(w, h)
-    outline = label.outline_in(w, h)
-    if box is None or outline is None:
+    if box is None:
         return None
+    segmentation: Any
+    if isinstance(label.geometry, MaskGeometry):
+        mask = label.mask_in(w, h)
+        assert mask is not None
+        segmentation = {"size": mask.size, "counts": mask.counts}
+    else:
+        outline = label.outline_in(w, h)
+        if outline is None:
+            return None
+        segmentation = [[round(c, 2) for point in outline for c in point]]
     x1, y1, x2, y2 = box
     fields: dict[str, Any] = {
         "category": label.label,
         "bbox": [round(v, 2) for v in (x1, y1, x2 - x1, y2 - y1)],
         "area": round(label.area_in(w, h), 2),
-        "segmentation": [[round(c, 2) for point in outline for c in point]],
+        "segmentation": segmentation,
         "iscrowd": 0,
     }
     if scored and label.score is not None:

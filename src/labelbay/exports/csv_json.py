@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from labelbay.exports.base import ExportImage, Origin, Sink
-from labelbay.labels import CircleGeometry, Label
+from labelbay.labels import CircleGeometry, Label, MaskGeometry
 
 CSV_COLUMNS = (
     "image_id",
@@ -81,6 +81,8 @@ def label_json(origin: Origin, label: Label, width: int, height: int) -> dict[st
         out["circle"] = {"cx": g.cx, "cy": g.cy, "r": g.r}
     if label.points is not None:
         out["points"] = [list(point) for point in label.points]
+    if isinstance(g, MaskGeometry):
+        out["mask"] = g.model_dump()  # COCO RLE, as stored
     if label.text is not None:
         out["text"] = label.text
     if label.top_k is not None:

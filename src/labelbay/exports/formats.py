@@ -13,15 +13,18 @@ from labelbay.exports.coco import CocoWriter, CocoZipWriter
 from labelbay.exports.csv_json import CsvWriter, JsonWriter
 from labelbay.exports.cvat import CvatWriter
 from labelbay.exports.labelstudio import LabelStudioWriter
+from labelbay.exports.masks import MaskWriter
 from labelbay.exports.project import Source, iter_images
 from labelbay.exports.voc import VocWriter
 from labelbay.exports.yolo import YoloWriter
 from labelbay.services.images import ImageFilter
 
-Format = Literal["coco", "yolo", "csv", "json", "labelstudio", "voc", "cvat"]
+Format = Literal["coco", "yolo", "yolo-seg", "csv", "json", "labelstudio", "voc", "cvat", "masks"]
 MEDIA_TYPES: dict[str, tuple[str, str]] = {
     "coco": ("application/json", "json"),
     "yolo": ("application/zip", "zip"),
+    "yolo-seg": ("application/zip", "zip"),
+    "masks": ("application/zip", "zip"),
     "csv": ("text/csv; charset=utf-8", "csv"),
     "json": ("application/json", "json"),
     "labelstudio": ("application/json", "json"),
@@ -29,7 +32,7 @@ MEDIA_TYPES: dict[str, tuple[str, str]] = {
     "cvat": ("application/xml", "xml"),
 }
 # The formats whose download can carry the images (`include_images`).
-WITH_IMAGES = frozenset({"coco", "yolo", "voc", "cvat"})
+WITH_IMAGES = frozenset({"coco", "yolo", "yolo-seg", "voc", "cvat"})
 ZIP = ("application/zip", "zip")
 
 
@@ -64,8 +67,11 @@ def open_writer(
         return CocoZipWriter(sink, categories=categories, split=split, image_bytes=image_bytes)
     if format == "coco":
         return CocoWriter(sink, categories=categories)
-    if format == "yolo":
-        return YoloWriter(sink, categories=categories, image_bytes=image_bytes)
+    if format in ("yolo", "yolo-seg"):
+        segments = format == "yolo-seg"
+        return YoloWriter(sink, categories=categories, image_bytes=image_bytes, segments=segments)
+    if format == "masks":
+        return MaskWriter(sink, categories=categories)
     if format == "voc":
         return VocWriter(sink, categories=categories, image_bytes=image_bytes)
     if format == "cvat":

@@ -4,7 +4,8 @@ Model labels go in `predictions` (Label Studio shows them as suggestions), peopl
 `annotations`. Coordinates are percentages of the image, as Label Studio stores them. Each kind of
 region has its own control tag, named after it, because Label Studio ties a result to one control by
 `from_name` and a control has one type: boxes are `rectanglelabels` from `box`, circles
-`ellipselabels` from `circle`, polygons `polygonlabels` from `polygon`, text lines
+`ellipselabels` from `circle`, polygons and masks (the outline of a mask's largest part)
+`polygonlabels` from `polygon`, text lines
 `rectanglelabels` from `text_line` plus a per-region `textarea` from `transcription` (same region
 id), and an image class `choices` from `class`. `labeling_config` writes the config with those
 names, listing the project's classes. The task's image URL is the caller's (`image_url`): the API
@@ -83,8 +84,10 @@ def result(image: ExportImage, label: Label, origin: Origin, index: int) -> list
     g = label.geometry
     if box is None:
         kind, from_name, value = "choices", CLASS, {"choices": [label.label]}
-    elif label.kind == "polygon" and label.points is not None:
-        points = [[100 * x / w, 100 * y / h] for x, y in label.points]
+    elif label.kind in ("polygon", "mask") and (outline := label.outline_in(w, h)) is not None:
+        # A mask goes as the polygon of its largest part: Label Studio's brush RLE is its own
+        # encoding (not COCO's), which labelbay does not write.
+        points = [[100 * x / w, 100 * y / h] for x, y in outline]
         kind, from_name = "polygonlabels", POLYGON
         value = {"points": points, "polygonlabels": [label.label]}
     elif isinstance(g, CircleGeometry):

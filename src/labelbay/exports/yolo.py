@@ -1,6 +1,10 @@
-"""YOLO detection labels as a zip: `labels/<stem>.txt` per image, `images.txt`, and `data.yaml`.
+"""YOLO labels as a zip: `labels/<stem>.txt` per image, `images.txt`, and `data.yaml`.
 
-Each label line is `class cx cy w h`, normalised to the image size; class indices are 0-based in the
+Detection (`yolo`): each label line is `class cx cy w h`. Segmentation (`yolo-seg`, Ultralytics'
+segment layout): each line is `class x1 y1 x2 y2 …`, the label's outline (a polygon's points, a
+mask's largest part as OpenCV traces it, a circle's 32-gon, a box's corners), because Ultralytics
+reads a file as segments when any line is one and cannot mix the two forms. Coordinates are
+normalised to the image size; class indices are 0-based in the
 order of `data.yaml`'s `names` (the project's label set, then any other names met on the way). Every
 image gets its txt file, empty when it has no box, which YOLO trainers read as "background". The zip
 is written to a non-seekable sink, so it streams (entries carry data descriptors).
@@ -18,8 +22,14 @@ from labelbay.exports.base import ExportImage, ImageBytes, Sink
 
 class YoloWriter:
     def __init__(
-        self, sink: Sink, *, categories: Sequence[str], image_bytes: ImageBytes | None = None
+        self,
+        sink: Sink,
+        *,
+        categories: Sequence[str],
+        image_bytes: ImageBytes | None = None,
+        segments: bool = False,
     ) -> None:
+        self._segments = segments
         self._zip = zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED)
         self._image_bytes = image_bytes
         self._names = list(categories)
@@ -35,6 +45,14 @@ class YoloWriter:
     def add(self, image: ExportImage) -> None:
         lines = []
         for _, label in image.labels():
+            if self._segments:
+                outline = label.outline_in(image.width, image.height)
+                if outline is not None:
+                    xy = " ".join(
+                        f"{x / image.width:.6f} {y / image.height:.6f}" for x, y in outline
+                    )
+                    lines.append(f"{self.class_index(label.label)} {xy}")
+                continue
             box = label.box_in(image.width, image.height)  # clipped, as in every format
             if box is None:
                 continue

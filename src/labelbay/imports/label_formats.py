@@ -94,8 +94,8 @@ def _coco_label(annotation: Mapping[str, Any], name: str) -> Callable[[int, int]
     fields: dict[str, Any] = {"score": score}
     if annotation.get("text") is not None:
         fields["text"] = str(annotation["text"])
-    if isinstance(segmentation, dict):
-        raise ValueError("RLE masks are not a label kind yet")
+    if isinstance(segmentation, dict) or (isinstance(segmentation, list) and len(segmentation) > 1):
+        return _coco_mask(segmentation, name, fields)
     polygon = segmentation[0] if isinstance(segmentation, list) and segmentation else None
     is_rectangle = polygon is not None and len(polygon) == 8 and _is_box(polygon, x, y, w, h)
     if polygon is not None and not is_rectangle and "text" not in fields:
@@ -107,6 +107,47 @@ def _coco_label(annotation: Mapping[str, Any], name: str) -> Callable[[int, int]
         kind = "text" if "text" in fields else "box"
     label = labels.make(kind, name, geometry, **fields)
     return lambda width, height: label
+
+
+def _coco_mask(segmentation: Any, name: str, fields: dict[str, Any]) -> Callable[[int, int], Label]:
+    """An RLE (compressed `counts` text, or the uncompressed list of runs) or a polygon of
+    several parts, as a mask of the image; an RLE must be of the image's size."""
+    if isinstance(segmentation, dict):
+        height, width = (int(v) for v in segmentation["size"])
+        counts = segmentation["counts"]
+        if isinstance(counts, list):
+            counts = _compressed(segmentation, height, width)
+        label = labels.make("mask", name, {"size": [height, width], "counts": counts}, **fields)
+
+        def mask(image_width: int, image_height: int) -> Label:
+            if (width, height) != (image_width, image_height):
+                raise Invalid(
+                    f"mask of {width}x{height} pixels on an image of {image_width}x{image_height}"
+                )
+            return label
+
+        return mask
+    parts = [[(p[i], p[i + 1]) for i in range(0, len(p) - 1, 2)] for p in segmentation]
+
+    def polygons(image_width: int, image_height: int) -> Label:
+        bitmap = None
+        for part in parts:
+            drawn = labels.polygon_mask(part, image_width, image_height).decode()
+            bitmap = drawn if bitmap is None else bitmap | drawn
+        return labels.make("mask", name, labels.MaskGeometry.encode(bitmap).model_dump(), **fields)
+
+    return polygons
+
+
+def _compressed(segmentation: Mapping[str, Any], height: int, width: int) -> str:
+    """COCO's uncompressed RLE (`counts` a list of runs) as its compressed text."""
+    from pycocotools import mask as coco_mask
+
+    runs = [int(v) for v in segmentation["counts"]]
+    if any(v < 0 for v in runs) or sum(runs) != height * width:
+        raise ValueError(f"the runs do not cover the {width}x{height} pixels of size")
+    rle = coco_mask.frPyObjects({"size": [height, width], "counts": runs}, height, width)
+    return str(rle["counts"].decode("ascii"))
 
 
 def _is_box(polygon: list[float], x: float, y: float, w: float, h: float) -> bool:

@@ -1,7 +1,9 @@
 """The one result type every model adapter returns, and its conversions.
 
 Parallel numpy arrays, one row per detection; indexing with a boolean mask or an index array returns a
-new `Detections`. Boxes are always xyxy in pixels of the original image.
+new `Detections`. Boxes are always xyxy in pixels of the original image. Instance masks, where a
+model makes them, are COCO RLE (`MaskGeometry`) each of its own size: `to_labels` fits them to
+the image (a mask of a reduced decode is scaled up there), so `scaled` leaves them as they are.
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ import numpy as np
 import numpy.typing as npt
 
 from labelbay import labels as lb
-from labelbay.labels import BoxGeometry, CircleGeometry, Label, Source, TextGeometry
+from labelbay.labels import (
+    BoxGeometry,
+    CircleGeometry,
+    Label,
+    MaskGeometry,
+    Source,
+    TextGeometry,
+)
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
@@ -38,6 +47,7 @@ class Detections:
     class_names: tuple[str, ...] = ()
     circles: FloatArray | None = None  # (N, 3): cx, cy, r
     text: tuple[str, ...] | None = None
+    masks: tuple[MaskGeometry | None, ...] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -52,6 +62,8 @@ class Detections:
             raise ValueError(f"circles must have shape ({n}, 3), got {self.circles.shape}")
         if self.text is not None and len(self.text) != n:
             raise ValueError(f"text must have {n} entries, got {len(self.text)}")
+        if self.masks is not None and len(self.masks) != n:
+            raise ValueError(f"masks must have {n} entries, got {len(self.masks)}")
 
     @classmethod
     def create(
@@ -63,6 +75,7 @@ class Detections:
         class_names: Sequence[str] = (),
         circles: npt.ArrayLike | None = None,
         text: Sequence[str] | None = None,
+        masks: Sequence[MaskGeometry | None] | None = None,
     ) -> Detections:
         """Build from array-likes, coercing dtypes and shapes."""
         boxes = np.asarray(xyxy, dtype=np.float32).reshape(-1, 4)
@@ -73,6 +86,7 @@ class Detections:
             class_names=tuple(class_names),
             circles=None if circles is None else np.asarray(circles, np.float32).reshape(-1, 3),
             text=None if text is None else tuple(text),
+            masks=None if masks is None else tuple(masks),
         )
 
     @classmethod
@@ -102,6 +116,11 @@ class Detections:
             if with_text
             else None
         )
+        masks = (
+            tuple(m for p in parts for m in (p.masks if p.masks is not None else (None,) * len(p)))
+            if any(p.masks is not None for p in parts)
+            else None
+        )
         return cls(
             xyxy=np.concatenate([p.xyxy for p in parts]).astype(np.float32),
             confidence=np.concatenate([p.confidence for p in parts]).astype(np.float32),
@@ -109,6 +128,7 @@ class Detections:
             class_names=names,
             circles=circles,
             text=text,
+            masks=masks,
         )
 
     def __len__(self) -> int:
@@ -125,6 +145,7 @@ class Detections:
             class_names=self.class_names,
             circles=None if self.circles is None else self.circles[rows],
             text=None if self.text is None else tuple(self.text[i] for i in rows),
+            masks=None if self.masks is None else tuple(self.masks[i] for i in rows),
             extra=self.extra,
         )
 
@@ -144,6 +165,7 @@ class Detections:
             class_names=self.class_names,
             circles=None if self.circles is None else (self.circles * factor).astype(np.float32),
             text=self.text,
+            masks=self.masks,
             extra=self.extra,
         )
 
@@ -167,7 +189,8 @@ class Detections:
         classify: bool = False,
     ) -> list[Label]:
         """One label per row, fitted to the image (boxes clipped, rows left with nothing inside
-        dropped): a circle where the row has one, a text line where the model reads text, a
+        dropped): a mask where the row has one (scaled to the image), a circle where it has one,
+        a text line where the model reads text, a
         classification where the model classifies (`classify`, or a top-k list in `extra`; the
         list goes on the best row)."""
         top_k = self.extra.get("top_k")
@@ -189,6 +212,8 @@ class Detections:
                         lb.ClassScore(label=c.class_name, score=round(c.score, 4)) for c in top_k
                     ]
                 label = Label(kind="classification", top_k=scores, **fields)
+            elif self.masks is not None and self.masks[i] is not None:
+                label = Label(kind="mask", geometry=self.masks[i], **fields)
             elif self.circles is not None and not np.isnan(self.circles[i]).any():
                 cx, cy, r = (round(float(v), 2) for v in self.circles[i])
                 label = Label(kind="circle", geometry=CircleGeometry(cx=cx, cy=cy, r=r), **fields)
@@ -216,7 +241,8 @@ class Detections:
         height: float = 0.0,
     ) -> Detections:
         """Labels as detections (e.g. to draw them): boxes around each geometry, a
-        classification covering the whole `width` x `height` image, circles and text kept."""
+        classification covering the whole `width` x `height` image, circles, text and masks
+        kept."""
         names = list(class_names)
         rows, scores, ids, circles, texts = [], [], [], [], []
         top_k: list[lb.ClassScore] | None = None
@@ -239,6 +265,9 @@ class Detections:
             if any(isinstance(x.geometry, CircleGeometry) for x in labels)
             else None,
             text=texts if any(x.text is not None for x in labels) else None,
+            masks=[x.geometry if isinstance(x.geometry, MaskGeometry) else None for x in labels]
+            if any(isinstance(x.geometry, MaskGeometry) for x in labels)
+            else None,
         )
         if top_k is not None:
             found.extra["top_k"] = [

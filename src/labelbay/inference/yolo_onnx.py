@@ -5,6 +5,13 @@ pixels) and C class scores (already sigmoid-ed, no separate objectness). Post-pr
 anchor's best class above the confidence threshold, runs class-aware NMS, and maps boxes back through
 the letterbox to the pixels of the image that was passed in.
 
+A segmentation export (YOLOv8/YOLO11-seg) is the same model with a second output, the mask
+prototypes `[B, 32, H/4, W/4]`, and 32 mask coefficients after the class scores (`[B, 4 + C + 32,
+N]`); it is recognised by that second output, so "onnx-yolo" loads both. Each kept detection's mask
+is sigmoid(coefficients @ prototypes), sampled bilinearly at the image's pixel centres through the
+letterbox (upsampling and un-letterboxing in one affine warp), thresholded at 0.5, and cropped to
+the detection's box (pixels whose centre lies in it); it leaves as COCO RLE.
+
 Class names and input size come from the spec, else from the metadata Ultralytics writes into the
 export (`names`, `imgsz`), else the input size defaults to Ultralytics' 640.
 """
@@ -12,10 +19,12 @@ export (`names`, `imgsz`), else the input size defaults to Ultralytics' 640.
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -24,6 +33,7 @@ from labelbay.inference.detections import Detections
 from labelbay.inference.geometry import clip_boxes, cxcywh_to_xyxy, nms
 from labelbay.inference.imageio import boxes_from_letterbox, letterbox_batch
 from labelbay.inference.onnx_session import OnnxModel, create_session, input_shape, metadata
+from labelbay.labels import MaskGeometry
 
 DEFAULT_INPUT_SIZE = (640, 640)
 # Candidates kept before NMS: bounds NMS time when the threshold is low, far above any real count.
@@ -64,6 +74,21 @@ def check_artifact(path: Path) -> None:
         raise ModelError(
             f"{path.name}: first output has shape {outputs[0].shape}; a YOLOv8 export has [B, 4+C, N]"
         )
+    if len(outputs) > 1 and len(outputs[1].shape) != 4:
+        raise ModelError(
+            f"{path.name}: second output has shape {outputs[1].shape}; a YOLOv8-seg export's "
+            "mask prototypes are [B, 32, H/4, W/4]"
+        )
+
+
+def _mask_coefficients(session: Any) -> int:
+    """How many mask coefficients each anchor has: the prototypes' channels (32 in every
+    Ultralytics export) for a segmentation model, 0 for a detector."""
+    outputs = session.get_outputs()
+    if len(outputs) < 2:
+        return 0
+    channels = outputs[1].shape[1]
+    return channels if isinstance(channels, int) and channels > 0 else 32
 
 
 class YoloOnnxModel(OnnxModel):
@@ -78,6 +103,7 @@ class YoloOnnxModel(OnnxModel):
         )
         self.preferred_side = max(self.input_size)
         self.pad_value = int(spec.options.get("pad_value", 114))
+        self.mask_coefficients = _mask_coefficients(self.session)
 
     def pre_process(self, images: Sequence[RGBImage]) -> Prepared:
         batch, scales, pads = letterbox_batch(images, self.input_size, self.pad_value)
@@ -88,10 +114,11 @@ class YoloOnnxModel(OnnxModel):
         return Prepared(inputs=batch, meta=meta)
 
     def _predictions(self, output: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
-        """The output as (B, 4 + C, N), whichever way round the export wrote it."""
+        """The output as (B, 4 + C [+ 32], N), whichever way round the export wrote it."""
         if output.ndim != 3:
             raise ModelError(f"expected a [B, 4+C, N] output, got shape {output.shape}")
-        rows = 4 + len(self.class_names) if self.class_names else None
+        extra = 4 + self.mask_coefficients
+        rows = extra + len(self.class_names) if self.class_names else None
         if rows is not None and rows not in output.shape[1:]:
             raise ModelError(
                 f"output shape {output.shape} does not fit {len(self.class_names)} class names"
@@ -103,11 +130,24 @@ class YoloOnnxModel(OnnxModel):
 
     def post_process(self, outputs: list[npt.NDArray[Any]], prepared: Prepared) -> list[Detections]:
         predictions = self._predictions(outputs[0])
+        if self.mask_coefficients:
+            protos = np.asarray(outputs[1], dtype=np.float32)
+            if protos.ndim != 4 or protos.shape[1] != self.mask_coefficients:
+                raise ModelError(f"expected [B, 32, H/4, W/4] prototypes, got {protos.shape}")
+            return [
+                self._one_image(p, m, q)
+                for p, m, q in zip(predictions, prepared.meta, protos, strict=True)
+            ]
         return [self._one_image(p, m) for p, m in zip(predictions, prepared.meta, strict=True)]
 
-    def _one_image(self, pred: npt.NDArray[np.float32], meta: dict[str, Any]) -> Detections:
+    def _one_image(
+        self,
+        pred: npt.NDArray[np.float32],
+        meta: dict[str, Any],
+        protos: npt.NDArray[np.float32] | None = None,
+    ) -> Detections:
         spec = self.spec
-        class_scores = pred[4:]
+        class_scores = pred[4 : len(pred) - self.mask_coefficients]
         class_id = class_scores.argmax(axis=0)
         score = class_scores[class_id, np.arange(class_scores.shape[1])]
         keep = np.flatnonzero(score >= spec.confidence_threshold)
@@ -121,9 +161,56 @@ class YoloOnnxModel(OnnxModel):
         ]
         boxes = boxes_from_letterbox(cxcywh_to_xyxy(pred[:4, chosen].T), meta["scale"], meta["pad"])
         width, height = meta["size"]
+        boxes = clip_boxes(boxes, width, height)
+        masks = None
+        if protos is not None:
+            coefficients = pred[len(pred) - self.mask_coefficients :, chosen].T
+            masks = [
+                instance_mask(c, protos, box, meta, self.input_size)
+                for c, box in zip(coefficients, boxes, strict=True)
+            ]
         return Detections.create(
-            clip_boxes(boxes, width, height),
-            score[chosen],
-            class_id[chosen],
-            class_names=self.class_names,
+            boxes, score[chosen], class_id[chosen], class_names=self.class_names, masks=masks
         )
+
+
+def instance_mask(
+    coefficients: npt.NDArray[np.float32],
+    protos: npt.NDArray[np.float32],
+    box: npt.NDArray[np.float32],
+    meta: dict[str, Any],
+    input_size: tuple[int, int],
+) -> MaskGeometry:
+    """One detection's mask in the pixels of the image passed in. Only its box is computed: the
+    prototypes under the box (plus a cell for the interpolation) are combined, and the warp
+    writes the box's pixels from them; the rest of the bitmap (Fortran order, as the RLE encoder
+    reads it) stays empty."""
+    channels, proto_h, proto_w = protos.shape
+    width, height = meta["size"]
+    bitmap = np.zeros((height, width), np.uint8, order="F")
+    x1, y1, x2, y2 = (float(v) for v in box)
+    # Pixels whose centre lies in the box.
+    c0, r0 = max(0, math.ceil(x1 - 0.5)), max(0, math.ceil(y1 - 0.5))
+    c1, r1 = min(width - 1, math.floor(x2 - 0.5)), min(height - 1, math.floor(y2 - 0.5))
+    if c1 >= c0 and r1 >= r0:
+        (sx, sy), (pad_x, pad_y) = meta["scale"], meta["pad"]
+        rx, ry = proto_w / input_size[0], proto_h / input_size[1]
+        # Image pixel centre (x + 0.5) -> letterboxed input (x * scale + pad) -> prototype pixel.
+        u0, v0 = ((c0 + 0.5) * sx + pad_x) * rx - 0.5, ((r0 + 0.5) * sy + pad_y) * ry - 0.5
+        u1, v1 = ((c1 + 0.5) * sx + pad_x) * rx - 0.5, ((r1 + 0.5) * sy + pad_y) * ry - 0.5
+        p0, q0 = min(max(0, math.floor(u0)), proto_w - 1), min(max(0, math.floor(v0)), proto_h - 1)
+        p1 = min(max(p0, math.ceil(u1)), proto_w - 1)
+        q1 = min(max(q0, math.ceil(v1)), proto_h - 1)
+        under = protos[:, q0 : q1 + 1, p0 : p1 + 1]
+        logits = coefficients @ under.reshape(channels, -1)
+        probability = (1 / (1 + np.exp(-logits))).reshape(under.shape[1:]).astype(np.float32)
+        warp = np.array([[sx * rx, 0, u0 - p0], [0, sy * ry, v0 - q0]], np.float64)
+        region = cv2.warpAffine(
+            probability,
+            warp,
+            (c1 - c0 + 1, r1 - r0 + 1),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        bitmap[r0 : r1 + 1, c0 : c1 + 1] = region > 0.5
+    return MaskGeometry.encode(bitmap)

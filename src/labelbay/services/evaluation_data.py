@@ -6,6 +6,8 @@ nothing). Each page's predictions and ground truth are read with one query each 
 small arrays at once, so memory holds one page of rows, plus the arrays: about 60 bytes a box.
 Stored labels are read back as `labelbay.labels.Label`s; a box is `Label.box_in` (a circle is its
 square clipped to the image), the area of ground truth `Label.area_in`, as the COCO export writes.
+With `masks` (a segmentation evaluation) each label's mask is kept too (`Label.mask_in`, as RLE:
+memory grows with the runs, not the pixels).
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ class _Page:
     area: list[float] = field(default_factory=list)
     score: list[float] = field(default_factory=list)
     ref: list[int] = field(default_factory=list)
+    masks: list[dict[str, Any]] | None = None
 
     def add(
         self,
@@ -106,6 +109,11 @@ class _Page:
         box = label.box_in(*size)
         if box is None:
             return
+        if self.masks is not None:
+            mask = label.mask_in(*size)
+            if mask is None:
+                return
+            self.masks.append(mask.rle)
         x1, y1, x2, y2 = box
         self.image.append(image)
         self.category.append(category)
@@ -119,9 +127,10 @@ class _Boxes:
     """Arrays that pages of boxes are copied into, reserved once from an estimate and grown if
     it falls short, so the whole set is never held twice (as parts and their concatenation)."""
 
-    def __init__(self, capacity: int, *, scored: bool) -> None:
+    def __init__(self, capacity: int, *, scored: bool, masks: bool = False) -> None:
         self.scored = scored
         self.n = 0
+        self.masks: list[dict[str, Any]] | None = [] if masks else None
         self._alloc(max(capacity, 1))
 
     def _alloc(self, capacity: int) -> None:
@@ -149,6 +158,8 @@ class _Boxes:
         self.columns["area"][part] = page.area
         self.columns["score"][part] = page.score
         self.columns["ref"][part] = page.ref
+        if self.masks is not None and page.masks is not None:
+            self.masks.extend(page.masks)
         self.n = end
 
     def result(self) -> tuple[BoxSet, Ints]:
@@ -162,6 +173,7 @@ class _Boxes:
             area=xywh[:, 2] * xywh[:, 3] if self.scored else c["area"],
             score=c["score"] if self.scored else np.ones(self.n),
             crowd=np.zeros(self.n, bool),
+            masks=None if self.masks is None else tuple(self.masks),
         )
         return boxes, c["ref"]
 
@@ -176,6 +188,7 @@ def collect(
     selection: ImageFilter,
     classes: Classes,
     classify: bool,
+    masks: bool = False,
     progress: Callable[[int], None] | None = None,
     page_size: int = PAGE_SIZE,
 ) -> Collected:
@@ -187,8 +200,8 @@ def collect(
         gt_model_version_id=gt_model_version_id if ground_truth == "model" else None,
         selection=selection,
     )
-    gt_boxes = _Boxes(0 if classify else gt_count, scored=False)
-    dt_boxes = _Boxes(0 if classify else dt_count, scored=True)
+    gt_boxes = _Boxes(0 if classify else gt_count, scored=False, masks=masks)
+    dt_boxes = _Boxes(0 if classify else dt_count, scored=True, masks=masks)
     truth: list[int] = []
     ranked: list[list[int]] = []
     for rows, predicted, truths in _pages(
@@ -199,7 +212,8 @@ def collect(
         selection=selection,
         page_size=page_size,
     ):
-        gt_page, dt_page = _Page(), _Page()
+        gt_page = _Page(masks=[] if masks else None)
+        dt_page = _Page(masks=[] if masks else None)
         for image_id, size in rows:
             if image_id not in predicted:
                 continue

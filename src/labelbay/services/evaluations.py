@@ -8,6 +8,9 @@ the row (status "queued"); `execute_evaluation` reads the labels page by page
 Ground truth is people's annotations of reviewed images ("reviewed", the default), of every
 selected image ("annotations"), or another model version's labels less those a reviewer rejected
 ("model"). Only images the model under evaluation has a prediction row for are judged.
+
+`iou_type="segm"` (kind "segmentation") matches regions by mask IoU as COCOeval's segm does:
+masks as they are, every other label with an outline rasterised (`Label.mask_in`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from labelbay.db.base import utcnow
 from labelbay.db.models import Evaluation, EvaluationImage, ModelVersion, Project, User
 from labelbay.errors import Invalid, NotFound
 from labelbay.evaluation import evaluate_classification, evaluate_detections
+from labelbay.evaluation.cocofile import IouType
 from labelbay.evaluation.detection import DetectionReport
 from labelbay.services.evaluation_data import Classes, Collected, GroundTruth, collect
 from labelbay.services.images import ImageFilter
@@ -44,6 +48,7 @@ def create_evaluation(
     selection: ImageFilter | None = None,
     iou_threshold: float = 0.5,
     score_threshold: float | None = None,
+    iou_type: IouType = "bbox",
 ) -> Evaluation:
     selection = selection or ImageFilter()
     if ground_truth == "model":
@@ -68,7 +73,11 @@ def create_evaluation(
         iou_threshold=iou_threshold,
         score_threshold=model.confidence_threshold if score_threshold is None else score_threshold,
         status="queued",
-        kind="classification" if model.task == "classify" else "detection",
+        kind="classification"
+        if model.task == "classify"
+        else "segmentation"
+        if iou_type == "segm"
+        else "detection",
         images=0,
         metrics={},
         created_by_id=user.id if user is not None else None,
@@ -94,6 +103,7 @@ def execute_evaluation(
         selection=ImageFilter(**evaluation.selection),
         classes=classes,
         classify=evaluation.kind == "classification",
+        masks=evaluation.kind == "segmentation",
         progress=progress,
     )
     if evaluation.kind == "classification":
@@ -108,7 +118,9 @@ def execute_evaluation(
             iou_threshold=evaluation.iou_threshold,
             score_threshold=evaluation.score_threshold,
         )
-        metrics = report.to_json()
+        metrics = report.to_json() | {
+            "iou_type": "segm" if evaluation.kind == "segmentation" else "bbox"
+        }
         rows = _detection_rows(evaluation.id, data, report)
     for chunk in _chunks(rows):
         session.execute(insert(EvaluationImage), chunk)
@@ -131,6 +143,7 @@ def run_evaluation(
     selection: ImageFilter | None = None,
     iou_threshold: float = 0.5,
     score_threshold: float | None = None,
+    iou_type: IouType = "bbox",
     progress: Callable[[int], None] | None = None,
 ) -> Evaluation:
     """`create_evaluation` then `execute_evaluation`, here and now (the caller commits)."""
@@ -144,6 +157,7 @@ def run_evaluation(
         selection=selection,
         iou_threshold=iou_threshold,
         score_threshold=score_threshold,
+        iou_type=iou_type,
     )
     return execute_evaluation(session, evaluation=evaluation, progress=progress)
 

@@ -67,6 +67,7 @@ def create_evaluation(
         gt_model=gt_model,
         selection=image_filter,
         iou_threshold=body.iou_threshold,
+        iou_type=body.iou_type,
         score_threshold=body.score_threshold,
     )
     return evaluation_out(row)

@@ -70,7 +70,10 @@ def export_project(
     datumaro and supervision read it: `annotations/instances_default.json`, `images/` (with
     `include_images`), and for `both` `predictions.json` (the model's labels as a COCO results list,
     same image and category ids; the COCO file then holds people's labels only). A YOLO zip with
-    `include_images=true` has `images/` beside `labels/`, as Ultralytics reads it.
+    `include_images=true` has `images/` beside `labels/`, as Ultralytics reads it. `yolo-seg`
+    is Ultralytics' segment layout (every label as its outline; a mask's largest part). `masks`
+    is a zip of PNG maps per image (16-bit instance ids, class indices) with `instances.csv` and
+    `classes.csv`. Masks are RLE `segmentation`s in COCO, polygons in Label Studio.
 
     VOC is a zip: `Annotations/<stem>.xml` (whole-pixel boxes; circles and polygons as their
     boxes; a prediction's score as an `attributes` entry), `ImageSets/Main/default.txt`,
