@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
+from labelbay.jobs.label_imports import fail_job, run_label_import
 from labelbay.jobs.tasks import fail_tasks, process_batch
 from labelbay.runtime import Runtime
 
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 
 class Executor(Protocol):
     def submit(self, task_ids: Sequence[int]) -> None: ...
+
+    def submit_job(self, job_id: int) -> None:
+        """Run a whole job that has no task rows (a label import) by its id."""
 
     def close(self) -> None: ...
 
@@ -40,20 +44,34 @@ class InProcessExecutor:
         self._closed = threading.Event()
 
     def submit(self, task_ids: Sequence[int]) -> None:
-        self._pool.submit(self._run, list(task_ids))
+        ids = list(task_ids)
+        self._pool.submit(
+            self._run,
+            lambda: process_batch(self._deps, ids),
+            lambda reason: fail_tasks(self._deps, ids, reason),
+            f"batch {ids[:3]}",
+        )
 
-    def _run(self, task_ids: list[int]) -> None:
+    def submit_job(self, job_id: int) -> None:
+        self._pool.submit(
+            self._run,
+            lambda: run_label_import(self._deps, job_id),
+            lambda reason: fail_job(self._deps, job_id, reason),
+            f"job {job_id}",
+        )
+
+    def _run(self, work: Callable[[], object], give_up: Callable[[str], None], what: str) -> None:
         settings = self._deps.settings
         for attempt in range(1, settings.task_max_attempts + 1):
             if self._closed.is_set():
                 return  # left queued/running in SQL; re-queued at the next start
             try:
-                process_batch(self._deps, task_ids)
+                work()
                 return
             except Exception as exc:
-                log.exception("batch %s failed (attempt %d)", task_ids[:3], attempt)
+                log.exception("%s failed (attempt %d)", what, attempt)
                 if attempt == settings.task_max_attempts:
-                    fail_tasks(self._deps, task_ids, f"{type(exc).__name__}: {exc}")
+                    give_up(f"{type(exc).__name__}: {exc}")
                     return
                 time.sleep(settings.task_retry_backoff_s * 2 ** (attempt - 1))
 
@@ -74,6 +92,9 @@ class CeleryExecutor:
     def submit(self, task_ids: Sequence[int]) -> None:
         self._app.send_task("labelbay.process_batch", args=[list(task_ids)], queue=self._queue)
 
+    def submit_job(self, job_id: int) -> None:
+        self._app.send_task("labelbay.run_job", args=[job_id], queue=self._queue)
+
     def close(self) -> None:
         self._app.close()
 
@@ -87,6 +108,9 @@ class InlineExecutor:
 
     def submit(self, task_ids: Sequence[int]) -> None:
         process_batch(self._deps, task_ids)
+
+    def submit_job(self, job_id: int) -> None:
+        run_label_import(self._deps, job_id)
 
     def close(self) -> None:
         pass
