@@ -21,6 +21,7 @@ from labelbay.imports.sources import IMAGE_SUFFIXES
 from labelbay.storage import ObjectStore
 
 COPY_CHUNK = 1024 * 1024
+NOT_ZIP = (*IMAGE_SUFFIXES, ".json", ".txt", ".yaml", ".yml", ".xml", ".csv")
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,10 @@ def _bundle(listed: Sequence[tuple[str, int | None, Opener]]) -> Iterator[Bundle
     with ExitStack() as stack:
         entries: list[Entry] = []
         for name, size, opener in listed:
-            if not name.lower().endswith(".zip"):
+            if name.lower().endswith(NOT_ZIP):
                 entries.append(Entry(name, size, opener))
                 continue
+            # A zip by its bytes: an upload's name may have no suffix.
             handle = stack.enter_context(opener())
             try:
                 archive = stack.enter_context(zipfile.ZipFile(handle))
