@@ -348,7 +348,7 @@ class _Run:
                 keys[image_id].add(key)
                 self.report.added += 1
         if rows:
-            session.execute(insert(Annotation), rows)
+            session.execute(insert(Annotation), rows)  # one executemany (pipelined by psycopg)
 
     def _predict(self, session: Session, labelled: _Labelled) -> None:
         version_id = self.request.model_version_id
