@@ -193,8 +193,8 @@ def run(images: int = IMAGES) -> list[Row]:
         reader = _child("pycocotools", str(path))
         writer = _child("copy", name, str(project_id), str(path), str(owner_id))
     labels = images * BOXES
-    assert first["labels_added"] == labels and first["problems"] == 0, first
-    assert again["labels_added"] == 0 and again["unchanged"] == labels, again
+    assert (first["labels_added"], first["problems"]) == (labels, 0), first
+    assert (again["labels_added"], again["unchanged"]) == (0, labels), again
     return [
         Row(
             f"COCO import {images:,} images ({size:,.0f} MiB), time",

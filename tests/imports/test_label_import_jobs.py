@@ -97,7 +97,8 @@ def test_zip_with_images_matches_by_content_stores_the_rest_and_a_rerun_changes_
         )
     files = [("files", ("dataset.zip", archive.getvalue()))]
     job = _run(stack, headers, project, files, format="coco", with_images="true")
-    assert job["kind"] == "label_import" and job["model"] is None
+    assert job["kind"] == "label_import"
+    assert job["model"] is None
     progress = job["progress"]
     assert (progress["images_matched"], progress["images_added"]) == (2, 2)
     assert (progress["labels_added"], progress["problems"], progress["unmatched"]) == (3, 0, 0)
@@ -105,7 +106,8 @@ def test_zip_with_images_matches_by_content_stores_the_rest_and_a_rerun_changes_
     assert sorted(images) == ["extra.jpg", "new.jpg", "orig.jpg"]
     before = {name: _boxes(stack, headers, image["id"]) for name, image in images.items()}
     assert [b[1:] for b in before["orig.jpg"]] == [("cat", 1.0, 2.0, 11.0, 12.0)]
-    assert len(before["new.jpg"]) == 2 and before["extra.jpg"] == []
+    assert len(before["new.jpg"]) == 2
+    assert before["extra.jpg"] == []
 
     again = _run(stack, headers, project, files, format="coco", with_images="true")
     assert (again["progress"]["labels_added"], again["progress"]["unchanged"]) == (0, 3)
@@ -180,6 +182,8 @@ def test_problems_are_listed_up_to_a_cap_and_counted_exactly(stack: Stack) -> No
     assert (job["progress"]["problems"], job["progress"]["labels_added"]) == (1200, 1)
     problems = job["report"]["problems"]
     assert len(problems) == 1000
-    assert problems[0]["place"] == "r.json#/0" and "bbox" in problems[0]["reason"]
+    assert problems[0]["place"] == "r.json#/0"
+    assert "bbox" in problems[0]["reason"]
     listed = stack.client.get(f"/api/v1/projects/{project}/jobs", headers=headers).json()
-    assert listed[0]["progress"]["problems"] == 1200 and listed[0]["report"] is None
+    assert listed[0]["progress"]["problems"] == 1200
+    assert listed[0]["report"] is None
