@@ -6,7 +6,15 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from bench import bench_eval, bench_inference, bench_jobs, bench_scale, bench_text, bench_upload
+from bench import (
+    bench_eval,
+    bench_import,
+    bench_inference,
+    bench_jobs,
+    bench_scale,
+    bench_text,
+    bench_upload,
+)
 from bench.report import NOISE_MARGIN, Row, miss, print_table
 
 AREAS: dict[str, tuple[Callable[[], list[Row]], str]] = {
@@ -21,6 +29,10 @@ AREAS: dict[str, tuple[Callable[[], list[Row]], str]] = {
     "evaluation": (
         bench_eval.run,
         "Evaluation (PostgreSQL: 100k images, 1M predictions, 300k boxes) vs COCOeval",
+    ),
+    "import": (
+        bench_import.run,
+        "Label import (PostgreSQL: a 100k-image COCO file, 300k boxes, onto existing images)",
     ),
 }
 

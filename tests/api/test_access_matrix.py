@@ -190,7 +190,7 @@ MATRIX = [
     Route("GET",    P + "/stats",                                 "200 200 200 200 200 404 401 401"),
     # Importing labels is labelling (annotator and up); past the check, a JPEG is no COCO file.
     Route("POST",   P + "/labels/import",                         "422 422 422 422 403 404 401 401",
-          upload="file", form={"format": "coco"}),
+          upload="files", form={"format": "coco"}),
     Route("POST",   P + "/imports",                               "200 403 403 403 403 404 401 401",
           body={"source_url": "{server_folder}"}),
     # Past the role check, a source URL without a bucket is refused (422), before any I/O.

@@ -14,6 +14,7 @@ import pytest
 from labelbay import labels
 from tests.api.factories import image_part, jpeg_bytes, upload_ok
 from tests.exports.helpers import Labelled, box, export, labelled_project
+from tests.jobs.helpers import wait_for_job
 from tests.support.stack import Stack
 
 SIZES = [(200, 160), (120, 90)]
@@ -61,15 +62,26 @@ def _target(stack: Stack, source: Labelled) -> int:
 def _import(
     stack: Stack, source: Labelled, project_id: int, content: bytes, **form: str
 ) -> dict[str, Any]:
+    """Post the file, follow the job to its end; its progress counts and its report."""
     answer = stack.client.post(
         f"/api/v1/projects/{project_id}/labels/import",
-        files={"file": ("labels", content)},
+        files=[("files", ("labels", content))],
         data=form,
         headers=source.headers,
     )
-    assert answer.status_code == 200, answer.text
-    report: dict[str, Any] = answer.json()
-    return report
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["kind"] == "label_import"
+    job = wait_for_job(stack, source.headers, answer.json()["id"])
+    assert job["status"] == "completed", job
+    progress = job["progress"]
+    return {
+        **progress,
+        "added": progress["labels_added"],
+        "problem_count": progress["problems"],
+        "unmatched_count": progress["unmatched"],
+        "problems": job["report"]["problems"],
+        "unmatched": job["report"]["unmatched"],
+    }
 
 
 def _labels_of(stack: Stack, source: Labelled, project_id: int, what: str) -> list[list[Any]]:
@@ -216,10 +228,11 @@ def test_bad_records_are_reported_by_place_and_the_rest_stored(stack: Stack) -> 
     assert report["added"] == 1
     assert report["unmatched"] == ["missing.jpg"]
     problems = {p["place"]: p["reason"] for p in report["problems"]}
-    assert set(problems) == {"annotations[1]", "annotations[2]", "annotations[3]", "annotations[4]"}
-    assert "greater" in problems["annotations[1]"]
-    assert "label set" in problems["annotations[2]"]
-    assert "inside the image" in problems["annotations[3]"]
+    assert set(problems) == {f"labels#/annotations/{i}" for i in (1, 2, 3, 4)}
+    assert "greater" in problems["labels#/annotations/1"]
+    assert "label set" in problems["labels#/annotations/2"]
+    assert "inside the image" in problems["labels#/annotations/3"]
+    assert (report["problem_count"], report["records"], report["unmatched_count"]) == (4, 3, 1)
     yolo = io.BytesIO()
     with zipfile.ZipFile(yolo, "w") as archive:
         archive.writestr("data.yaml", "names:\n  0: cat\n")
@@ -229,9 +242,44 @@ def test_bad_records_are_reported_by_place_and_the_rest_stored(stack: Stack) -> 
     assert [p["place"] for p in report["problems"]] == ["labels/a.txt:2", "labels/a.txt:3"]
     not_json = stack.client.post(
         f"/api/v1/projects/{target}/labels/import",
-        files={"file": ("x.json", b"{nope")},
+        files=[("files", ("x.json", b"nope"))],
         data={"format": "coco"},
         headers=source.headers,
     )
     assert not_json.status_code == 422
-    assert "not a coco file" in not_json.json()["detail"]
+    assert "not a JSON file" in not_json.json()["detail"]
+    # Past the quick check, a file that stops being JSON fails its job with the reason.
+    cut = stack.client.post(
+        f"/api/v1/projects/{target}/labels/import",
+        files=[("files", ("x.json", b'{"images": [{"id": 1, "file_name": "a.jpg"}, {'))],
+        data={"format": "coco"},
+        headers=source.headers,
+    )
+    assert cut.status_code == 202, cut.text
+    failed = wait_for_job(stack, source.headers, cut.json()["id"])
+    assert failed["status"] == "failed"
+    assert "not a coco file" in failed["error"]
+
+
+def test_labelbay_json_round_trip_both_groups(stack: Stack) -> None:
+    source = _source(stack)
+    target = _target(stack, source)
+    data = export(stack, source, format="json", source="both").content
+    people = _import(stack, source, target, data, format="labelbay", target="annotations")
+    assert (people["added"], people["problems"]) == (4, [])
+    _close(
+        _labels_of(stack, source, target, "annotations"),
+        _labels_of(stack, source, source.project_id, "annotations"),
+        1e-6,
+    )
+    model = _import(
+        stack, source, target, data, format="labelbay", target="predictions", model="mine"
+    )
+    assert (model["added"], model["problems"]) == (3, [])
+    _close(
+        _labels_of(stack, source, target, "predictions"),
+        _labels_of(stack, source, source.project_id, "predictions"),
+        1e-6,
+    )
+    again = _import(stack, source, target, data, format="labelbay", target="annotations")
+    assert (again["added"], again["unchanged"]) == (0, 4)

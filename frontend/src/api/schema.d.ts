@@ -614,7 +614,9 @@ export interface paths {
         };
         /**
          * Get Job
-         * @description Status, counts, throughput, per-stage time and the first errors of a job.
+         * @description Status, counts, throughput, per-stage time and the first errors of a job; for a label
+         *     import its progress while it runs and, when it ends, its report: every record it could not
+         *     use with its place and reason (the first 1000; `progress` counts them all).
          */
         get: operations["get_job_api_v1_jobs__job_id__get"];
         put?: never;
@@ -1194,15 +1196,22 @@ export interface paths {
         put?: never;
         /**
          * Import Labels
-         * @description Put labels another tool made onto the project's images (annotator and up): `coco` (a COCO
-         *     file, or a results list), `yolo` (an Ultralytics zip: `data.yaml` + `labels/*.txt`, boxes or
-         *     polygons), `labelstudio` (tasks; `annotations` or `predictions` by `target`), `voc` (a zip of
-         *     `Annotations/*.xml`, or one file) or `cvat` (CVAT for images 1.1 `annotations.xml`, or a zip).
-         *     Images are matched by file name (YOLO by stem). `target=annotations` adds people's labels (an
-         *     identical one already there is left alone); `target=predictions` stores them as `model`'s predictions
-         *     (`model_version`, default "1"; a model labelbay has never seen is registered as `external`),
-         *     replacing that version's earlier ones for each image. Labels are fitted to their image; every
-         *     record that cannot be used is reported with its place and reason, and the rest is stored.
+         * @description Put labels another tool made onto the project's images, as a job (202; follow it at
+         *     `GET /jobs/{id}`: `progress` while it runs, `report` with every record it could not use, by
+         *     place and reason, when it ends).
+         *
+         *     The files come as an upload (`files`: a zip, or the files; annotator and up) or from
+         *     `source_url` (an S3 prefix or, for administrators, a server folder, as for image imports;
+         *     manager and up). Formats: `coco` (a COCO file, or a results list), `yolo` (the Ultralytics
+         *     layout: `data.yaml` + `labels/*.txt`, boxes or polygons), `labelstudio` (tasks), `voc` (a zip
+         *     of `Annotations/*.xml`, or one file), `cvat` (CVAT for images 1.1 `annotations.xml`, or a zip)
+         *     and `labelbay` (labelbay's JSON export). Images are matched by file name (YOLO by stem), then,
+         *     for image files that come with the labels, by content (sha256); with `with_images` those
+         *     that match none are stored as new images. `target=annotations` adds people's labels (an
+         *     identical one already there is left alone); `target=predictions` stores them as `model`'s
+         *     predictions (`model_version`, default "1"; a model labelbay has never seen is registered as
+         *     `external`), replacing that version's earlier ones for each image. Running it again changes
+         *     nothing.
          */
         post: operations["import_labels_api_v1_projects__project_id__labels_import_post"];
         delete?: never;
@@ -1563,15 +1572,17 @@ export interface components {
         /** Body_import_labels_api_v1_projects__project_id__labels_import_post */
         Body_import_labels_api_v1_projects__project_id__labels_import_post: {
             /**
-             * File
-             * @description A COCO JSON, a YOLO zip, Label Studio tasks, a VOC zip or CVAT XML.
-             */
-            file: string;
-            /**
              * Format
              * @enum {string}
              */
-            format: "coco" | "yolo" | "labelstudio" | "voc" | "cvat";
+            format: "coco" | "yolo" | "labelstudio" | "voc" | "cvat" | "labelbay";
+            /**
+             * Files
+             * @description The labels: a zip (with images or not) or the files themselves.
+             */
+            files?: string[] | null;
+            /** Source Url */
+            source_url?: string | null;
             /**
              * Target
              * @default annotations
@@ -1585,6 +1596,11 @@ export interface components {
              * @default 1
              */
             model_version: string;
+            /**
+             * With Images
+             * @default false
+             */
+            with_images: boolean;
         };
         /** Body_sign_in_api_v1_auth_token_post */
         Body_sign_in_api_v1_auth_token_post: {
@@ -1947,7 +1963,7 @@ export interface components {
         ImportProblem: {
             /**
              * Place
-             * @description Where in the file: an index, or a file and line.
+             * @description Where in the files: `file:line`, or `file#/json/pointer`.
              */
             place: string;
             /** Reason */
@@ -1992,10 +2008,18 @@ export interface components {
             id: number;
             /** Project Id */
             project_id: number;
-            /** Model */
-            model: string;
+            /**
+             * Kind
+             * @description `inference` (a model over images) or `label_import`.
+             */
+            kind: string;
+            /**
+             * Model
+             * @description None for a label import of people's annotations.
+             */
+            model: string | null;
             /** Model Version */
-            model_version: string;
+            model_version: string | null;
             /** Status */
             status: string;
             /** Total */
@@ -2031,6 +2055,34 @@ export interface components {
             started_at: string | null;
             /** Finished At */
             finished_at: string | null;
+            /**
+             * Error
+             * @description Why a label import failed.
+             */
+            error?: string | null;
+            /**
+             * Progress
+             * @description A label import's counts, saved as it runs: records, images_in_file, images_matched, images_added, labels_added, unchanged, problems, unmatched.
+             */
+            progress?: {
+                [key: string]: number;
+            };
+            /** @description A finished label import's problems (on GET /jobs/{id} only). */
+            report?: components["schemas"]["JobReport"] | null;
+        };
+        /**
+         * JobReport
+         * @description What a finished label import could not use (the first 1000 of each; `progress` counts
+         *     them all).
+         */
+        JobReport: {
+            /** Problems */
+            problems: components["schemas"]["ImportProblem"][];
+            /**
+             * Unmatched
+             * @description Images the files name that match none.
+             */
+            unmatched: string[];
         };
         /** JobResult */
         JobResult: {
@@ -2094,24 +2146,6 @@ export interface components {
             attributes?: {
                 [key: string]: unknown;
             };
-        };
-        /** LabelImportOut */
-        LabelImportOut: {
-            /** Images In File */
-            images_in_file: number;
-            /** Images Matched */
-            images_matched: number;
-            /** Added */
-            added: number;
-            /** Unchanged */
-            unchanged: number;
-            /** Problems */
-            problems: components["schemas"]["ImportProblem"][];
-            /**
-             * Unmatched
-             * @description Images the file names that the project lacks.
-             */
-            unmatched: string[];
         };
         /** LabelIn */
         LabelIn: {
@@ -8272,13 +8306,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
-            200: {
+            /** @description The import job, queued; follow it at GET /jobs/{id}. */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["LabelImportOut"];
+                    "application/json": components["schemas"]["JobOut"];
                 };
             };
             /** @description The body could not be parsed */

@@ -253,11 +253,25 @@ class JobCreate(BaseModel):
     )
 
 
+class ImportProblem(BaseModel):
+    place: str = Field(description="Where in the files: `file:line`, or `file#/json/pointer`.")
+    reason: str
+
+
+class JobReport(BaseModel):
+    """What a finished label import could not use (the first 1000 of each; `progress` counts
+    them all)."""
+
+    problems: list[ImportProblem]
+    unmatched: list[str] = Field(description="Images the files name that match none.")
+
+
 class JobOut(BaseModel):
     id: int
     project_id: int
-    model: str
-    model_version: str
+    kind: str = Field(description="`inference` (a model over images) or `label_import`.")
+    model: str | None = Field(description="None for a label import of people's annotations.")
+    model_version: str | None
     status: str
     total: int
     done: int
@@ -272,6 +286,15 @@ class JobOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    error: str | None = Field(default=None, description="Why a label import failed.")
+    progress: dict[str, int] = Field(
+        default_factory=dict,
+        description="A label import's counts, saved as it runs: records, images_in_file, "
+        "images_matched, images_added, labels_added, unchanged, problems, unmatched.",
+    )
+    report: JobReport | None = Field(
+        default=None, description="A finished label import's problems (on GET /jobs/{id} only)."
+    )
 
 
 class JobResult(BaseModel):

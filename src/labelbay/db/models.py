@@ -344,16 +344,25 @@ class TaskStatus(enum.StrEnum):
     cancelled = "cancelled"
 
 
+class JobKind(enum.StrEnum):
+    inference = "inference"  # a model over images, one task row per image
+    label_import = "label_import"  # another tool's labels read onto the project, one unit of work
+
+
 class Job(Base):
-    """A model run over a selection of a project's images. The row is the truth; queue messages
-    carry only task ids."""
+    """A model run over a selection of a project's images, or a label import. The row is the
+    truth; queue messages carry only task ids (a label import's message: its job id)."""
 
     __tablename__ = "jobs"
     __table_args__ = (Index("ix_jobs_project_id_id", "project_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    kind: Mapped[str] = mapped_column(
+        String(20), default=JobKind.inference.value, server_default=JobKind.inference.value
+    )
+    # None only for a label import of people's annotations.
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
     status: Mapped[str] = mapped_column(String(20), default=JobStatus.queued.value)
     selection: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
@@ -370,8 +379,11 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A label import's counts while it runs, and its report (problems, unmatched names) at the end.
+    progress: Mapped[dict[str, int]] = mapped_column(JSONType, default=dict, server_default="{}")
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
-    model_version: Mapped[ModelVersion] = relationship()
+    model_version: Mapped[ModelVersion | None] = relationship()
 
 
 class JobTask(Base):

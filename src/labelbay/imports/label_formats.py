@@ -1,11 +1,14 @@
-"""Reading labels that other tools wrote: COCO (a file, or a results list), YOLO (a zip in the
-Ultralytics layout) and Label Studio tasks here, Pascal VOC and CVAT XML in `xml_formats`. Each
-reader yields `Record`s (a label on a named image, coordinates still in the file's own terms) and
+"""Reading labels that other tools wrote: COCO (a file, or a results list), YOLO (the
+Ultralytics layout), Label Studio tasks and labelbay's own JSON export here, Pascal VOC and CVAT
+XML in `xml_formats`. Each reader takes the import's files (a `Bundle`) and yields, as it reads,
+the names of the images the files list (`str`), `Record`s (a label on a named image, coordinates still in the file's own terms) and
 `Problem`s (a bad record and where it is), so one bad line never stops an import and every
-problem is reported with its place.
+problem is reported with its place: `file:line` for text files, `file#/json/pointer` for JSON.
 
-COCO and Label Studio files are JSON documents and are read whole (a 100,000-image COCO file is a
-few hundred MB of Python objects at most); YOLO zips are read one label file at a time.
+Nothing is read whole. JSON documents are streamed with ijson, one object at a time (COCO in
+three passes over the file: categories, images, annotations, since a file may list them in any
+order); YOLO label files are read one at a time, line by line; a CVAT document is parsed as a
+stream, a VOC file (one image's annotation) whole.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import io
 import json
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any, Literal
+from typing import IO, Any, Literal
+
+import ijson  # type: ignore[import-untyped]
 
 from labelbay import labels
 from labelbay.errors import Invalid
+from labelbay.imports.bundle import Bundle, Entry
 
 # Re-exported for `label_import`, which takes them from here.
 from labelbay.imports.records import Problem as Problem
@@ -27,64 +32,97 @@ from labelbay.imports.records import Record as Record
 from labelbay.imports.xml_formats import read_cvat, read_voc
 from labelbay.labels import Label
 
-LabelFormat = Literal["coco", "yolo", "labelstudio", "voc", "cvat"]
+LabelFormat = Literal["coco", "yolo", "labelstudio", "voc", "cvat", "labelbay"]
+Origin = Literal["annotation", "prediction"]
 
 
-@dataclass
-class Reading:
-    records: list[Record] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    images: list[str] = field(default_factory=list)  # every image the file names, labelled or not
+Item = Record | Problem | str
+Reader = Callable[[Bundle], Iterator[Item]]
 
 
-def read(format: LabelFormat, data: bytes) -> Reading:
-    readers: dict[str, Callable[[bytes], Iterator[Record | Problem | str]]] = {
+def read(format: str, bundle: Bundle) -> Iterator[Item]:
+    """What the files say, as they are read; `Invalid` when they are not `format` at all."""
+    readers: dict[str, Reader] = {
         "coco": _coco,
         "yolo": _yolo,
         "labelstudio": _labelstudio,
         "voc": read_voc,
         "cvat": read_cvat,
+        "labelbay": _labelbay,
     }
-    reading = Reading()
+    reader = readers.get(format)
+    if reader is None:
+        raise Invalid(f"unknown label format {format!r}; known: {', '.join(readers)}")
     try:
-        for item in readers[format](data):
-            if isinstance(item, Record):
-                reading.records.append(item)
-            elif isinstance(item, Problem):
-                reading.problems.append(item)
-            else:
-                reading.images.append(item)
-    except (ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
+        yield from reader(bundle)
+    except (ValueError, KeyError, TypeError, zipfile.BadZipFile, ijson.JSONError) as error:
         raise Invalid(f"not a {format} file: {error}") from None
-    return reading
 
 
-def _json(data: bytes) -> Any:
-    return json.loads(data.decode("utf-8-sig"))
+def check_json(head: bytes) -> None:
+    """`Invalid` unless the first bytes of a file can begin a JSON document (an upload's quick
+    check, before a job reads the rest)."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text[:1] not in (b"{", b"["):
+        raise Invalid("not a JSON file: it does not begin with { or [")
 
 
-def _coco(data: bytes) -> Iterator[Record | Problem | str]:
-    """A COCO file (images, annotations, categories), or a bare results list whose `image_id`s
-    are file names. Annotations with a `score` are a model's."""
-    document = _json(data)
-    if isinstance(document, list):
-        annotations, names = document, {}
-        categories: dict[Any, str] = {}
-    else:
-        names = {image["id"]: str(image["file_name"]) for image in document.get("images", [])}
-        categories = {c["id"]: str(c["name"]) for c in document.get("categories", [])}
-        annotations = document.get("annotations", [])
-        yield from names.values()
-    for index, annotation in enumerate(annotations):
-        place = f"annotations[{index}]"
-        try:
-            image = names.get(annotation["image_id"], str(annotation["image_id"]))
-            name = categories.get(annotation["category_id"], str(annotation["category_id"]))
-            yield Record(image, place, _coco_label(annotation, name))
-        except Invalid as error:
-            yield Problem(place, str(error))
-        except (KeyError, TypeError, ValueError) as error:
-            yield Problem(place, f"unreadable annotation: {error!r}")
+def _documents(bundle: Bundle, *suffixes: str) -> list[Entry]:
+    found = bundle.documents(*suffixes)
+    if not found:
+        raise Invalid(f"the import has no {' or '.join(suffixes)} file")
+    return found
+
+
+def _stream(file: IO[bytes], prefix: str) -> Iterator[Any]:
+    file.seek(0)
+    return iter(ijson.items(file, prefix, use_float=True))
+
+
+def _starts_with_list(file: IO[bytes]) -> bool:
+    head = file.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+    file.seek(0)
+    return head[:1] == b"["
+
+
+def _coco(bundle: Bundle) -> Iterator[Item]:
+    """COCO files (images, annotations, categories), or bare results lists whose `image_id`s are
+    file names. Annotations with a `score` are a model's."""
+    for entry in _documents(bundle, ".json"):
+        with entry.open() as file:
+            yield from _coco_file(entry.name, file)
+
+
+def _coco_file(name: str, file: IO[bytes]) -> Iterator[Item]:
+    if _starts_with_list(file):
+        for index, annotation in enumerate(_stream(file, "item")):
+            yield _coco_record(f"{name}#/{index}", annotation, None, {})
+        return
+    categories = {c["id"]: str(c["name"]) for c in _stream(file, "categories.item")}
+    names: dict[Any, str] = {}
+    for image in _stream(file, "images.item"):
+        names[image["id"]] = str(image["file_name"])
+        yield names[image["id"]]
+    for index, annotation in enumerate(_stream(file, "annotations.item")):
+        yield _coco_record(f"{name}#/annotations/{index}", annotation, names, categories)
+
+
+def _coco_record(
+    place: str, annotation: Any, names: dict[Any, str] | None, categories: dict[Any, str]
+) -> Record | Problem:
+    try:
+        if names is None:
+            image = str(annotation["image_id"])
+        elif annotation["image_id"] in names:
+            image = names[annotation["image_id"]]
+        else:
+            return Problem(place, f"image_id {annotation['image_id']!r} is not in `images`")
+        name = categories.get(annotation["category_id"], str(annotation["category_id"]))
+        return Record(image, place, _coco_label(annotation, name))
+    except Invalid as error:
+        return Problem(place, str(error))
+    except (KeyError, TypeError, ValueError) as error:
+        return Problem(place, f"unreadable annotation: {error!r}")
 
 
 def _coco_label(annotation: Mapping[str, Any], name: str) -> Callable[[int, int], Label]:
@@ -157,18 +195,23 @@ def _is_box(polygon: list[float], x: float, y: float, w: float, h: float) -> boo
     } == {round(y, 2), round(y + h, 2)}
 
 
-def _yolo(data: bytes) -> Iterator[Record | Problem | str]:
-    """An Ultralytics zip: `data.yaml` (`names`), `labels/<stem>.txt` of `class cx cy w h`
+def _yolo(bundle: Bundle) -> Iterator[Item]:
+    """The Ultralytics layout: `data.yaml` (`names`), `labels/**/<stem>.txt` of `class cx cy w h`
     (normalised), or `class x1 y1 x2 y2 …` polygons (segmentation)."""
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        names = _yolo_names(archive.read("data.yaml").decode("utf-8"))
-        for entry in archive.namelist():
-            path = PurePosixPath(entry)
-            if path.suffix != ".txt" or "labels" not in path.parts:
-                continue
-            yield path.stem
-            for number, line in enumerate(archive.read(entry).decode("utf-8").splitlines(), 1):
-                place = f"{entry}:{number}"
+    yaml = bundle.named("data.yaml", "data.yml")
+    if not yaml:
+        raise Invalid("a YOLO import needs its data.yaml (the class names)")
+    with yaml[0].open() as file:
+        names = _yolo_names(file.read().decode("utf-8"))
+    for entry in bundle.named(".txt"):
+        path = PurePosixPath(entry.name)
+        if "labels" not in path.parts:
+            continue
+        yield path.stem
+        with entry.open() as file:
+            lines = io.TextIOWrapper(file, encoding="utf-8-sig")
+            for number, line in enumerate(lines, 1):
+                place = f"{entry.name}:{number}"
                 parts = line.split()
                 if not parts:
                     continue
@@ -227,30 +270,35 @@ def _yolo_label(parts: list[str], names: list[str]) -> Callable[[int, int], Labe
 LS_KINDS = {"rectanglelabels": "box", "ellipselabels": "circle", "polygonlabels": "polygon"}
 
 
-def _labelstudio(data: bytes) -> Iterator[Record | Problem | str]:
+def _labelstudio(bundle: Bundle) -> Iterator[Item]:
     """Label Studio tasks: `predictions` become a model's labels, `annotations` people's."""
-    tasks = _json(data)
-    for t, task in enumerate(tasks):
+    for entry in _documents(bundle, ".json"):
+        with entry.open() as file:
+            for t, task in enumerate(_stream(file, "item")):
+                yield from _ls_task(f"{entry.name}#/{t}", task)
+
+
+def _ls_task(where: str, task: Any) -> Iterator[Item]:
+    try:
         image = str(task["data"].get("file_name") or PurePosixPath(task["data"]["image"]).name)
-        yield image
-        for group in ("annotations", "predictions"):
-            for a, entry in enumerate(task.get(group) or []):
-                results = entry.get("result", [])
-                texts = {
-                    r["id"]: r["value"]["text"][0] for r in results if r.get("type") == "textarea"
-                }
-                for r, result in enumerate(results):
-                    place = f"[{t}].{group}[{a}].result[{r}]"
-                    if result.get("type") == "textarea":
-                        continue
-                    try:
-                        text = texts.get(result.get("id"))
-                        origin: Literal["annotation", "prediction"] = (
-                            "prediction" if group == "predictions" else "annotation"
-                        )
-                        yield Record(image, place, _ls_label(result, text, group), origin=origin)
-                    except (KeyError, TypeError, ValueError, IndexError) as error:
-                        yield Problem(place, f"unreadable region: {error!r}")
+    except (KeyError, TypeError, AttributeError) as error:
+        yield Problem(where, f"a task names its image in data.image: {error!r}")
+        return
+    yield image
+    for group in ("annotations", "predictions"):
+        origin: Origin = "prediction" if group == "predictions" else "annotation"
+        for a, entry in enumerate(task.get(group) or []):
+            results = entry.get("result", [])
+            texts = {r["id"]: r["value"]["text"][0] for r in results if r.get("type") == "textarea"}
+            for r, result in enumerate(results):
+                place = f"{where}/{group}/{a}/result/{r}"
+                if result.get("type") == "textarea":
+                    continue
+                try:
+                    text = texts.get(result.get("id"))
+                    yield Record(image, place, _ls_label(result, text, group), origin=origin)
+                except (KeyError, TypeError, ValueError, IndexError) as error:
+                    yield Problem(place, f"unreadable region: {error!r}")
 
 
 def _ls_label(
@@ -287,3 +335,46 @@ def _ls_label(
         return labels.make("box", name, geometry, score=score)
 
     return make
+
+
+def _labelbay(bundle: Bundle) -> Iterator[Item]:
+    """labelbay's JSON export: `[{"original_filename", "width", "height", "objects": [...]}]`,
+    each object with its `source` (annotation or prediction), kind, class and geometry."""
+    for entry in _documents(bundle, ".json"):
+        with entry.open() as file:
+            for i, image in enumerate(_stream(file, "item")):
+                where = f"{entry.name}#/{i}"
+                try:
+                    name = str(image.get("original_filename") or image["file_name"])
+                    objects = list(image.get("objects") or [])
+                except (KeyError, TypeError, AttributeError) as error:
+                    yield Problem(where, f"an image names its file in file_name: {error!r}")
+                    continue
+                yield name
+                for j, found in enumerate(objects):
+                    place = f"{where}/objects/{j}"
+                    try:
+                        origin = found.get("source")
+                        if origin not in ("annotation", "prediction"):
+                            raise ValueError(f"source is {origin!r}, not annotation or prediction")
+                        yield Record(name, place, _labelbay_label(found), origin=origin)
+                    except Invalid as error:
+                        yield Problem(place, str(error))
+                    except (KeyError, TypeError, ValueError, AttributeError) as error:
+                        yield Problem(place, f"unreadable object: {error!r}")
+
+
+def _labelbay_label(found: Mapping[str, Any]) -> Callable[[int, int], Label]:
+    kind = found["kind"]
+    geometry: dict[str, Any] = {}
+    if kind in ("box", "text"):
+        geometry = dict(found["bbox"])
+        if kind == "text" and found.get("points"):
+            geometry["points"] = found["points"]
+    elif kind == "circle":
+        geometry = dict(found["circle"])
+    elif kind == "polygon":
+        geometry = {"points": found["points"]}
+    fields = {k: found[k] for k in ("score", "text", "top_k", "attributes") if k in found}
+    label = labels.make(kind, str(found["label"]), geometry, **fields)
+    return lambda width, height: label

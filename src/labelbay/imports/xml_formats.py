@@ -23,10 +23,7 @@ zip, such a file is reported as a problem and the other files are read.
 
 from __future__ import annotations
 
-import io
 import math
-import zipfile
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import PurePosixPath
@@ -38,11 +35,13 @@ from defusedxml import ElementTree as SafeTree
 
 from labelbay import labels
 from labelbay.errors import Invalid
+from labelbay.imports.bundle import Bundle
+from labelbay.imports.bundle import Entry as BundleEntry
 from labelbay.imports.records import Problem, Record
 from labelbay.labels import Label
 
 Item = Record | Problem | str
-Entry = tuple[str, bytes]  # (path, content) of one file of a zip or a folder
+Entry = tuple[str, bytes]  # (path, content) of one file
 ELLIPSE_SEGMENTS = 32
 CIRCLE_TOLERANCE = 0.01  # radii that differ by up to 1% make a circle
 VOC_EDGES = (("x1", "xmin"), ("y1", "ymin"), ("x2", "xmax"), ("y2", "ymax"))
@@ -61,40 +60,23 @@ def _parse(data: bytes) -> Element:
         raise ValueError(f"not well-formed XML: {error}") from None
 
 
-def zip_entries(data: bytes) -> Iterator[Entry] | None:
-    """The `.xml` files of a zip, in name order; None when `data` is not a zip."""
-    if not zipfile.is_zipfile(io.BytesIO(data)):
-        return None
-
-    def entries() -> Iterator[Entry]:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            for name in sorted(archive.namelist()):
-                path = PurePosixPath(name)
-                if path.suffix.lower() != ".xml" or name.startswith("__MACOSX/"):
-                    continue
-                try:
-                    content = archive.read(name)
-                except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError) as error:
-                    # Corrupt, encrypted or an unknown compression: the zip is unusable.
-                    raise ValueError(f"{name} cannot be read from the zip: {error}") from None
-                yield name, content
-
-    return entries()
-
-
 # --- Pascal VOC ---------------------------------------------------------------------------
 
 
-def read_voc(data: bytes) -> Iterator[Item]:
-    """A VOC zip, or one annotation file (which must be readable, else ValueError)."""
-    entries = zip_entries(data)
-    if entries is not None:
-        yield from voc_entries(entries)
-        return
-    root = _parse(data)
-    if root.tag != "annotation":
-        raise ValueError(_not_voc(root))
-    yield from voc_file("", root)
+def read_voc(bundle: Bundle) -> Iterator[Item]:
+    """Every `.xml` file of the import is a VOC annotation file. One that cannot be read is a
+    problem, unless it is the only one (then the import fails with the reason)."""
+    documents = _xml_documents(bundle)
+    for entry in documents:
+        with entry.open() as file:
+            content = file.read()
+        if len(documents) == 1:
+            root = _parse(content)
+            if root.tag != "annotation":
+                raise ValueError(_not_voc(root))
+            yield from voc_file(entry.name, root)
+        else:
+            yield from voc_entries([(entry.name, content)])
 
 
 def voc_entries(entries: Iterable[Entry]) -> Iterator[Item]:
@@ -172,20 +154,29 @@ def _finite(text: str, what: str) -> float:
 # --- CVAT for images 1.1 ------------------------------------------------------------------
 
 
-def read_cvat(data: bytes) -> Iterator[Item]:
-    """A CVAT `annotations.xml`, or a zip of them (which may hold `images/` too)."""
-    entries = zip_entries(data)
-    if entries is None:
-        yield from cvat_document("", io.BytesIO(data))
-        return
-    for name, content in entries:
-        try:
-            # Materialised per file, so a broken file is one problem and not a half-read.
-            items = list(cvat_document(name, io.BytesIO(content)))
-        except ValueError as error:
-            yield Problem(name, str(error))
-            continue
+def read_cvat(bundle: Bundle) -> Iterator[Item]:
+    """CVAT `annotations.xml` files (an upload may hold `images/` too). One that cannot be read is
+    a problem, unless it is the only one (then the import fails with the reason)."""
+    documents = _xml_documents(bundle)
+    for entry in documents:
+        with entry.open() as file:
+            if len(documents) == 1:
+                yield from cvat_document(entry.name, file)
+                continue
+            try:
+                # Materialised per file, so a broken file is one problem and not a half-read.
+                items = list(cvat_document(entry.name, file))
+            except ValueError as error:
+                yield Problem(entry.name, str(error))
+                continue
         yield from items
+
+
+def _xml_documents(bundle: Bundle) -> list[BundleEntry]:
+    found = [e for e in bundle.documents(".xml") if not e.name.startswith("__MACOSX/")]
+    if not found:
+        raise Invalid("the import has no .xml file")
+    return found
 
 
 def cvat_document(name: str, stream: IO[bytes]) -> Iterator[Item]:

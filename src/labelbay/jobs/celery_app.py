@@ -38,6 +38,7 @@ def make_celery(settings: Settings) -> Celery:
         broker_transport_options={"visibility_timeout": 3600},
     )
     app.task(name="labelbay.process_batch", bind=True, acks_late=True)(_process_batch_task)
+    app.task(name="labelbay.run_job", bind=True, acks_late=True)(_run_job_task)
     return app
 
 
@@ -67,6 +68,23 @@ def _process_batch_task(self: Task[Any, Any], task_ids: list[int]) -> int:
             log.exception("batch %s failed for good after %d attempts", task_ids[:3], retries + 1)
             fail_tasks(deps, task_ids, f"{type(exc).__name__}: {exc}")
             return 0
+        raise self.retry(exc=exc, countdown=settings.task_retry_backoff_s * 2**retries) from exc
+
+
+def _run_job_task(self: Task[Any, Any], job_id: int) -> None:
+    """A whole job by its id (a label import); retried like a batch, then failed with why."""
+    from labelbay.jobs.label_imports import fail_job, run_label_import
+
+    deps = worker_deps()
+    settings = deps.settings
+    try:
+        run_label_import(deps, job_id)
+    except Exception as exc:
+        retries = self.request.retries
+        if retries + 1 >= settings.task_max_attempts:
+            log.exception("job %s failed for good after %d attempts", job_id, retries + 1)
+            fail_job(deps, job_id, f"{type(exc).__name__}: {exc}")
+            return
         raise self.retry(exc=exc, countdown=settings.task_retry_backoff_s * 2**retries) from exc
 
 

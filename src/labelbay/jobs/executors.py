@@ -10,10 +10,11 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, Protocol
 
+from labelbay.jobs.label_imports import fail_job, run_label_import
 from labelbay.jobs.model_processes import ModelProcessCrashed, ModelProcesses
 from labelbay.jobs.tasks import fail_tasks, process_batch
 from labelbay.runtime import Runtime
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 
 class Executor(Protocol):
     def submit(self, task_ids: Sequence[int]) -> None: ...
+
+    def submit_job(self, job_id: int) -> None:
+        """Run a whole job that has no task rows (a label import) by its id."""
 
     def close(self) -> None: ...
 
@@ -51,6 +55,22 @@ class InProcessExecutor:
 
     def submit(self, task_ids: Sequence[int]) -> None:
         self._send(list(task_ids), crashes=0)
+
+    def submit_job(self, job_id: int) -> None:
+        try:
+            future = self._processes.call(run_job, job_id)
+        except RuntimeError:  # shutting down: left open in SQL, re-queued at the next start
+            return
+        future.add_done_callback(functools.partial(self._settle_job, job_id))
+
+    def _settle_job(self, job_id: int, future: Future[Any]) -> None:
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if isinstance(exc, ModelProcessCrashed):
+            fail_job(self._deps, job_id, str(exc))
+        elif exc is not None:
+            log.error("job %s stopped: %s", job_id, exc)
 
     def _send(self, task_ids: list[int], *, crashes: int) -> None:
         try:
@@ -85,20 +105,41 @@ class InProcessExecutor:
         """Nothing of its own to stop: the model processes belong to the app's context."""
 
 
-def run_batch(deps: Runtime, task_ids: list[int]) -> int:
+def run_batch(deps: Runtime, task_ids: list[int]) -> None:
     """A batch in a model process, with the settings' tries and back-off; after the last try its
     tasks fail with the reason. The same `process_batch` a Celery worker runs."""
+    _with_tries(
+        deps,
+        lambda: process_batch(deps, task_ids),
+        lambda reason: fail_tasks(deps, task_ids, reason),
+        f"batch {task_ids[:3]}",
+    )
+
+
+def run_job(deps: Runtime, job_id: int) -> None:
+    """A whole job without task rows (a label import) in a model process, with the same tries."""
+    _with_tries(
+        deps,
+        lambda: run_label_import(deps, job_id),
+        lambda reason: fail_job(deps, job_id, reason),
+        f"job {job_id}",
+    )
+
+
+def _with_tries(
+    deps: Runtime, work: Callable[[], object], give_up: Callable[[str], None], what: str
+) -> None:
     settings = deps.settings
     for attempt in range(1, settings.task_max_attempts + 1):
         try:
-            return process_batch(deps, task_ids)
+            work()
+            return
         except Exception as exc:
-            log.exception("batch %s failed (attempt %d)", task_ids[:3], attempt)
+            log.exception("%s failed (attempt %d)", what, attempt)
             if attempt == settings.task_max_attempts:
-                fail_tasks(deps, task_ids, f"{type(exc).__name__}: {exc}")
-                return 0
+                give_up(f"{type(exc).__name__}: {exc}")
+                return
             time.sleep(settings.task_retry_backoff_s * 2 ** (attempt - 1))
-    return 0
 
 
 class CeleryExecutor:
@@ -113,6 +154,9 @@ class CeleryExecutor:
     def submit(self, task_ids: Sequence[int]) -> None:
         self._app.send_task("labelbay.process_batch", args=[list(task_ids)], queue=self._queue)
 
+    def submit_job(self, job_id: int) -> None:
+        self._app.send_task("labelbay.run_job", args=[job_id], queue=self._queue)
+
     def close(self) -> None:
         self._app.close()
 
@@ -126,6 +170,9 @@ class InlineExecutor:
 
     def submit(self, task_ids: Sequence[int]) -> None:
         process_batch(self._deps, task_ids)
+
+    def submit_job(self, job_id: int) -> None:
+        run_label_import(self._deps, job_id)
 
     def close(self) -> None:
         pass

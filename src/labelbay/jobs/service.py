@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from labelbay.db.models import (
     Image,
     Job,
+    JobKind,
     JobStatus,
     JobTask,
     ModelVersion,
@@ -89,6 +90,31 @@ def create_job(
     return job
 
 
+def create_label_import(
+    session: Session,
+    *,
+    project: Project,
+    user: User | None,
+    selection: Mapping[str, Any],
+    options: Mapping[str, Any],
+    model_version_id: int | None,
+) -> Job:
+    """A label-import job: one unit of work (no task rows), run by `tasks.run_label_import`.
+    `selection` says where its files are, `options` how to read and store them."""
+    job = Job(
+        project_id=project.id,
+        kind=JobKind.label_import.value,
+        model_version_id=model_version_id,
+        status=JobStatus.queued.value,
+        selection=dict(selection),
+        options=dict(options),
+        created_by_id=user.id if user else None,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
 def task_ids(session: Session, *, job_id: int, statuses: Sequence[str]) -> list[int]:
     stmt = select(JobTask.id).where(JobTask.job_id == job_id, JobTask.status.in_(statuses))
     return list(session.scalars(stmt.order_by(JobTask.id)))
@@ -103,6 +129,15 @@ def unfinished_task_ids(session: Session) -> list[int]:
         JobTask.status.in_([TaskStatus.queued, TaskStatus.running]),
     )
     return list(session.scalars(stmt.order_by(JobTask.id)))
+
+
+def unfinished_label_imports(session: Session) -> list[int]:
+    """Label imports queued or started and never finished (re-run whole: they are idempotent)."""
+    stmt = select(Job.id).where(
+        Job.kind == JobKind.label_import.value,
+        Job.status.in_([JobStatus.queued, JobStatus.running]),
+    )
+    return list(session.scalars(stmt.order_by(Job.id)))
 
 
 def get_job(session: Session, *, job_id: int) -> Job:
@@ -160,12 +195,6 @@ def job_results(
     return [(task, image, prediction) for task, image, prediction in rows]
 
 
-def model_version_of(session: Session, job: Job) -> ModelVersion:
-    version = session.get(ModelVersion, job.model_version_id)
-    assert version is not None
-    return version
-
-
 FINISHED = {JobStatus.completed.value, JobStatus.failed.value, JobStatus.cancelled.value}
 
 
@@ -184,3 +213,10 @@ def wait_for_job(
         if time.monotonic() >= deadline:
             return None
         time.sleep(poll_s)
+
+
+def model_version_of(session: Session, job: Job) -> ModelVersion | None:
+    """The job's model version; None for a label import of people's annotations."""
+    if job.model_version_id is None:
+        return None
+    return session.get(ModelVersion, job.model_version_id)

@@ -16,7 +16,13 @@ from sqlalchemy.orm import Session
 
 from labelbay.db.models import Job, Project, TaskStatus, User
 from labelbay.jobs.executors import Executor, submit_all
-from labelbay.jobs.service import create_job, task_ids, unfinished_task_ids
+from labelbay.jobs.service import (
+    create_job,
+    create_label_import,
+    task_ids,
+    unfinished_label_imports,
+    unfinished_task_ids,
+)
 
 
 def start_job(
@@ -54,12 +60,40 @@ def start_job(
     return job
 
 
+def start_label_import(
+    session: Session,
+    *,
+    executor: Executor,
+    project: Project,
+    user: User | None,
+    selection: Mapping[str, Any],
+    options: Mapping[str, Any],
+    model_version_id: int | None,
+) -> Job:
+    """Create a label-import job (see `service.create_label_import`), commit, then submit it."""
+    job = create_label_import(
+        session,
+        project=project,
+        user=user,
+        selection=selection,
+        options=options,
+        model_version_id=model_version_id,
+    )
+    session.commit()  # the row exists before any worker can see the message
+    executor.submit_job(job.id)
+    return job
+
+
 def requeue_unfinished(session: Session, *, executor: Executor, batch_size: int) -> int:
-    """Submit again every task left queued or running in an open job (after a restart or a
-    crash); how many. Running a task twice is harmless: the task code is idempotent."""
+    """Submit again every task left queued or running in an open job, and every unfinished label
+    import (after a restart or a crash); how many. Running one twice is harmless: the task code
+    is idempotent."""
     ids = unfinished_task_ids(session)
+    imports = unfinished_label_imports(session)
     _commit_then_submit(session, ids, executor=executor, batch_size=batch_size)
-    return len(ids)
+    for job_id in imports:
+        executor.submit_job(job_id)
+    return len(ids) + len(imports)
 
 
 def _commit_then_submit(

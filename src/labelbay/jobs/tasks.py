@@ -127,6 +127,7 @@ def _claim(deps: Runtime, task_ids: Sequence[int]) -> tuple[int, int, bool, list
         )
         items = [_Item(task_id=task.id, image=image) for task, image, _ in rows if task.id in ids]
         save_outputs = bool(job.options.get("save_outputs", True))
+        assert job.model_version_id is not None  # a model's job (label imports have no tasks)
         return job.id, job.model_version_id, save_outputs, items
 
 

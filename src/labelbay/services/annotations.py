@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -38,12 +39,20 @@ def label_of(annotation: Any) -> labels.Label:
     )
 
 
-def check_label(session: Session, *, project_id: int, label: str) -> str:
-    """A label of the project's set (any label when the set is empty)."""
+def label_set(session: Session, *, project_id: int) -> set[str]:
+    return set(session.scalars(select(Label.name).where(Label.project_id == project_id)))
+
+
+def check_label(
+    session: Session, *, project_id: int, label: str, names: set[str] | None = None
+) -> str:
+    """A label of the project's set (any label when the set is empty); `names`: the set, when
+    the caller has read it already (an import checks many labels)."""
     label = label.strip()
     if not label:
         raise Invalid("an annotation needs a label")
-    names = set(session.scalars(select(Label.name).where(Label.project_id == project_id)))
+    if names is None:
+        names = label_set(session, project_id=project_id)
     if names and label not in names:
         raise Invalid(f"label {label!r} is not in the project's label set")
     return label
@@ -77,21 +86,38 @@ def add_annotation(
         ):
             session.delete(old)
     annotation = Annotation(
-        image_id=image.id,
-        kind=label.kind,
-        label=name,
-        geometry=label.geometry.model_dump(mode="json", exclude_none=True),
-        source="human" if model_version_id is None else "prediction",
-        model_version_id=model_version_id,
-        confidence=label.score,
-        text=label.text,
-        top_k=None if label.top_k is None else [c.model_dump() for c in label.top_k],
-        attributes=label.attributes,
-        created_by_id=user.id,
+        **annotation_values(
+            label, name=name, image_id=image.id, user_id=user.id, model_version_id=model_version_id
+        )
     )
     session.add(annotation)
     session.flush()
     return annotation
+
+
+def annotation_values(
+    label: labels.Label,
+    *,
+    name: str,
+    image_id: uuid.UUID,
+    user_id: int | None,
+    model_version_id: int | None = None,
+) -> dict[str, Any]:
+    """An annotation row's columns for a checked label (`add_annotation` adds one; an import
+    inserts many at once)."""
+    return {
+        "image_id": image_id,
+        "kind": label.kind,
+        "label": name,
+        "geometry": label.geometry.model_dump(mode="json", exclude_none=True),
+        "source": "human" if model_version_id is None else "prediction",
+        "model_version_id": model_version_id,
+        "confidence": label.score,
+        "text": label.text,
+        "top_k": None if label.top_k is None else [c.model_dump() for c in label.top_k],
+        "attributes": label.attributes,
+        "created_by_id": user_id,
+    }
 
 
 def get_annotation(session: Session, *, annotation_id: int) -> Annotation:

@@ -1,4 +1,4 @@
-"""Importing a bucket prefix or a folder into a project."""
+"""Importing images from a bucket prefix or a folder, and labels from files, into a project."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from labelbay.api.deps import ContextDep, CurrentUser, SessionDep
-from labelbay.api.schemas import Rejected
+from labelbay.api.routes.jobs import job_out
+from labelbay.api.schemas import JobOut, Rejected
 from labelbay.db.models import Role
 from labelbay.errors import Invalid
-from labelbay.imports.label_formats import LabelFormat, read
+from labelbay.imports.label_files import keep_upload
+from labelbay.imports.label_formats import LabelFormat, check_json
 from labelbay.imports.label_import import Target, external_version
-from labelbay.imports.label_import import import_labels as label_import
 from labelbay.imports.service import run_import
-from labelbay.imports.sources import check_source
-from labelbay.jobs.start import start_job
+from labelbay.imports.sources import check_source, open_source
+from labelbay.jobs.start import start_job, start_label_import
 from labelbay.services.projects import require_project
 
 router = APIRouter(prefix="/api/v1", tags=["imports"])
@@ -87,63 +88,77 @@ async def import_images(
     )
 
 
-class ImportProblem(BaseModel):
-    place: str = Field(description="Where in the file: an index, or a file and line.")
-    reason: str
-
-
-class LabelImportOut(BaseModel):
-    images_in_file: int
-    images_matched: int
-    added: int
-    unchanged: int
-    problems: list[ImportProblem]
-    unmatched: list[str] = Field(description="Images the file names that the project lacks.")
-
-
-@router.post("/projects/{project_id}/labels/import")
+@router.post(
+    "/projects/{project_id}/labels/import",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={202: {"description": "The import job, queued; follow it at GET /jobs/{id}."}},
+)
 def import_labels(
     project_id: int,
-    file: Annotated[
-        UploadFile,
-        File(description="A COCO JSON, a YOLO zip, Label Studio tasks, a VOC zip or CVAT XML."),
-    ],
     user: CurrentUser,
     session: SessionDep,
+    context: ContextDep,
     format: Annotated[LabelFormat, Form()],
+    files: Annotated[
+        list[UploadFile] | None,
+        File(description="The labels: a zip (with images or not) or the files themselves."),
+    ] = None,
+    source_url: Annotated[str | None, Form(min_length=1, max_length=1000)] = None,
     target: Annotated[Target, Form()] = "annotations",
     model: Annotated[str | None, Form(max_length=100)] = None,
     model_version: Annotated[str, Form(max_length=50)] = "1",
-) -> LabelImportOut:
-    """Put labels another tool made onto the project's images (annotator and up): `coco` (a COCO
-    file, or a results list), `yolo` (an Ultralytics zip: `data.yaml` + `labels/*.txt`, boxes or
-    polygons), `labelstudio` (tasks; `annotations` or `predictions` by `target`), `voc` (a zip of
-    `Annotations/*.xml`, or one file) or `cvat` (CVAT for images 1.1 `annotations.xml`, or a zip).
-    Images are matched by file name (YOLO by stem). `target=annotations` adds people's labels (an
-    identical one already there is left alone); `target=predictions` stores them as `model`'s predictions
-    (`model_version`, default "1"; a model labelbay has never seen is registered as `external`),
-    replacing that version's earlier ones for each image. Labels are fitted to their image; every
-    record that cannot be used is reported with its place and reason, and the rest is stored."""
-    require_project(session, user=user, project_id=project_id, min_role=Role.annotator)
-    reading = read(format, file.file.read())
-    version = None
+    with_images: Annotated[bool, Form()] = False,
+) -> JobOut:
+    """Put labels another tool made onto the project's images, as a job (202; follow it at
+    `GET /jobs/{id}`: `progress` while it runs, `report` with every record it could not use, by
+    place and reason, when it ends).
+
+    The files come as an upload (`files`: a zip, or the files; annotator and up) or from
+    `source_url` (an S3 prefix or, for administrators, a server folder, as for image imports;
+    manager and up). Formats: `coco` (a COCO file, or a results list), `yolo` (the Ultralytics
+    layout: `data.yaml` + `labels/*.txt`, boxes or polygons), `labelstudio` (tasks), `voc` (a zip
+    of `Annotations/*.xml`, or one file), `cvat` (CVAT for images 1.1 `annotations.xml`, or a zip)
+    and `labelbay` (labelbay's JSON export). Images are matched by file name (YOLO by stem), then,
+    for image files that come with the labels, by content (sha256); with `with_images` those
+    that match none are stored as new images. `target=annotations` adds people's labels (an
+    identical one already there is left alone); `target=predictions` stores them as `model`'s
+    predictions (`model_version`, default "1"; a model labelbay has never seen is registered as
+    `external`), replacing that version's earlier ones for each image. Running it again changes
+    nothing.
+    """
+    if (files is None) == (source_url is None):
+        raise Invalid("send the labels as `files`, or name them with `source_url`: one of the two")
+    min_role = Role.annotator if files is not None else Role.manager
+    project, _ = require_project(session, user=user, project_id=project_id, min_role=min_role)
+    version_id = None
     if target == "predictions":
         if not model:
             raise Invalid("importing predictions needs `model`: the model they came from")
-        version = external_version(session, name=model, version=model_version, class_names=[])
-    report = label_import(
+        version_id = external_version(session, name=model, version=model_version).id
+    if files is not None:
+        _check_upload(format, files)
+        selection = keep_upload(context.runtime, [(f.filename or "labels", f.file) for f in files])
+    else:
+        assert source_url is not None
+        check_source(source_url, admin=user.is_admin, settings=context.settings)
+        selection = {"source_url": open_source(source_url, context.settings).url}
+    job = start_label_import(
         session,
-        project_id=project_id,
-        reading=reading,
-        target=target,
+        executor=context.executor,
+        project=project,
         user=user,
-        model_version=version,
+        selection=selection,
+        options={"format": format, "target": target, "with_images": with_images},
+        model_version_id=version_id,
     )
-    return LabelImportOut(
-        images_in_file=report.images_in_file,
-        images_matched=report.images_matched,
-        added=report.added,
-        unchanged=report.unchanged,
-        problems=[ImportProblem(place=p.place, reason=p.reason) for p in report.problems],
-        unmatched=report.unmatched,
-    )
+    return job_out(session, job)
+
+
+def _check_upload(format: LabelFormat, files: list[UploadFile]) -> None:
+    """A quick look before the job reads everything: a JSON format sent as one file must begin
+    like JSON; the full check happens as the job reads (and fails it with the reason)."""
+    if len(files) == 1 and format not in ("yolo", "voc", "cvat"):
+        name = (files[0].filename or "").lower()
+        if not name.endswith(".zip"):
+            check_json(files[0].file.read(64))
+            files[0].file.seek(0)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
 from labelbay.api.deps import ContextDep, CurrentUser, SessionDep
-from labelbay.api.schemas import JobCreate, JobOut, JobResult, JobResults, ModelOut
+from labelbay.api.schemas import JobCreate, JobOut, JobReport, JobResult, JobResults, ModelOut
 from labelbay.db.models import Job, JobTask, Role, TaskStatus
 from labelbay.errors import Invalid
 from labelbay.jobs import service
@@ -22,7 +22,8 @@ from labelbay.services.projects import hidden_as, require_project
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
 
-def job_out(session: SessionDep, job: Job) -> JobOut:
+def job_out(session: SessionDep, job: Job, *, report: bool = False) -> JobOut:
+    """The job as the API shows it; `report`: with a label import's problems (one job's view)."""
     version = service.model_version_of(session, job)
     errors = session.execute(
         select(JobTask.image_id, JobTask.error)
@@ -38,8 +39,9 @@ def job_out(session: SessionDep, job: Job) -> JobOut:
     return JobOut(
         id=job.id,
         project_id=job.project_id,
-        model=version.name,
-        model_version=version.version,
+        kind=job.kind,
+        model=version.name if version else None,
+        model_version=version.version if version else None,
         status=job.status,
         total=job.total,
         done=job.done,
@@ -54,6 +56,9 @@ def job_out(session: SessionDep, job: Job) -> JobOut:
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
+        error=job.error,
+        progress=dict(job.progress or {}),
+        report=JobReport.model_validate(job.report) if report and job.report else None,
     )
 
 
@@ -115,10 +120,12 @@ def _visible_job(session: SessionDep, user: CurrentUser, job_id: int, min_role: 
 
 @router.get("/jobs/{job_id}")
 def get_job(job_id: int, user: CurrentUser, session: SessionDep) -> JobOut:
-    """Status, counts, throughput, per-stage time and the first errors of a job."""
+    """Status, counts, throughput, per-stage time and the first errors of a job; for a label
+    import its progress while it runs and, when it ends, its report: every record it could not
+    use with its place and reason (the first 1000; `progress` counts them all)."""
     job = _visible_job(session, user, job_id, Role.viewer)
     service.refresh_counts(session, job=job)
-    out = job_out(session, job)
+    out = job_out(session, job, report=True)
     # Shown, not stored: written from a read that raced the job's completion, these counts
     # could overwrite the final ones. Only the task code writes a job's row.
     session.rollback()
