@@ -1,9 +1,9 @@
 """Reading labels that other tools wrote: COCO (a file, or a results list), YOLO (the
 Ultralytics layout), Label Studio tasks and labelbay's own JSON export here, Pascal VOC and CVAT
 XML in `xml_formats`. Each reader takes the import's files (a `Bundle`) and yields, as it reads,
-the names of the images the files list (`str`), `Record`s (a label on a named image, coordinates still in the file's own terms) and
-`Problem`s (a bad record and where it is), so one bad line never stops an import and every
-problem is reported with its place: `file:line` for text files, `file#/json/pointer` for JSON.
+the names of the images the files list (`str`), `Record`s (a label on a named image, coordinates
+still in the file's own terms) and `Problem`s (a bad record and where it is), so one bad line
+never stops an import and every problem is reported with its place: `file:line` for text files, `file#/json/pointer` for JSON.
 
 Nothing is read whole. JSON documents are streamed with ijson, one object at a time (COCO in
 three passes over the file: categories, images, annotations, since a file may list them in any
