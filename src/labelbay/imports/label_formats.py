@@ -3,7 +3,8 @@ Ultralytics layout), Label Studio tasks and labelbay's own JSON export here, Pas
 XML in `xml_formats`. Each reader takes the import's files (a `Bundle`) and yields, as it reads,
 the names of the images the files list (`str`), `Record`s (a label on a named image, coordinates
 still in the file's own terms) and `Problem`s (a bad record and where it is), so one bad line
-never stops an import and every problem is reported with its place: `file:line` for text files, `file#/json/pointer` for JSON.
+never stops an import and every problem is reported with its place: `file:line` for text files,
+`file#/json/pointer` for JSON.
 
 Nothing is read whole. JSON documents are streamed with ijson, one object at a time (COCO in
 three passes over the file: categories, images, annotations, since a file may list them in any
