@@ -1,8 +1,10 @@
-"""Starting work: the one place that hands task ids to an executor.
+"""Starting work: the one place that hands a new job's task ids to an executor.
 
 The order is the point. A worker may read a message the instant it is sent, and it finds its tasks
 by id in SQL, so the rows are committed first and published after: "create the job → read its task
-ids → commit → submit". Every caller (the jobs route, an upload's default model, imports, the old
+ids → commit → publish". The commit puts the tasks in the outbox (unpublished); `dispatch.publish`
+marks what it sent, and the dispatcher sends what it could not (the broker was down, the process
+died in between). Every caller (the jobs route, an upload's default model, imports, the old
 contracts, the CLI, the start-up re-queue) goes through here, so none can publish too early.
 """
 
@@ -15,7 +17,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from labelbay.db.models import Job, Project, TaskStatus, User
-from labelbay.jobs.executors import Executor, submit_all
+from labelbay.jobs.dispatch import publish, unpublish_open_tasks
+from labelbay.jobs.executors import Executor
 from labelbay.jobs.service import create_job, task_ids, unfinished_task_ids
 
 
@@ -33,10 +36,11 @@ def start_job(
     callback_url: str | None = None,
     options: Mapping[str, Any] | None = None,
 ) -> Job:
-    """Create a job (see `service.create_job`), commit `session`, then submit its tasks.
+    """Create a job (see `service.create_job`), commit `session`, then publish its tasks.
 
     Unlike a service function this commits: the caller's transaction ends here, with the job in it.
-    A domain error (unknown model, empty selection) is raised before anything is committed.
+    A domain error (unknown model, empty selection) is raised before anything is committed. A
+    broker that is down does not fail the call: the tasks wait in the outbox.
     """
     job = create_job(
         session,
@@ -55,8 +59,10 @@ def start_job(
 
 
 def requeue_unfinished(session: Session, *, executor: Executor, batch_size: int) -> int:
-    """Submit again every task left queued or running in an open job (after a restart or a
-    crash); how many. Running a task twice is harmless: the task code is idempotent."""
+    """Put every task left queued or running in an open job back in the outbox and publish it
+    (the in-process executor's queue died with the process); how many. Running a task twice is
+    harmless: the task code is idempotent."""
+    unpublish_open_tasks(session)
     ids = unfinished_task_ids(session)
     _commit_then_submit(session, ids, executor=executor, batch_size=batch_size)
     return len(ids)
@@ -66,4 +72,5 @@ def _commit_then_submit(
     session: Session, ids: Sequence[int], *, executor: Executor, batch_size: int
 ) -> None:
     session.commit()  # the rows exist before any worker can see a message about them
-    submit_all(executor, ids, batch_size=batch_size)
+    publish(session, executor, ids, batch_size=batch_size)
+    session.commit()
