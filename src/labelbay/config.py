@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     task_retry_backoff_s: float = Field(default=1.0, ge=0)
     # While the database is unreachable a batch waits (backoff capped here) instead of using up
     # its tries.
-    task_outage_backoff_max_s: float = Field(default=10.0, gt=0)
+    task_outage_backoff_max_s: float = Field(default=5.0, gt=0)
     # A running task's lease, renewed by its worker every third of it; the sweeper re-queues a
     # task whose lease ran out (its worker or its database vanished mid-batch).
     task_lease_s: float = Field(default=30.0, ge=1)
