@@ -3,4 +3,5 @@ pytest_plugins = [
     "tests.support.databases",
     "tests.support.stack",
     "tests.support.processes",
+    "tests.support.private_services",
 ]

@@ -104,6 +104,17 @@ class Settings(BaseSettings):
     task_max_attempts: int = Field(default=3, ge=1, le=20)
     # Seconds before a failed batch's second try; doubled for each try after that.
     task_retry_backoff_s: float = Field(default=1.0, ge=0)
+    # While the database is unreachable a batch waits (backoff capped here) instead of using up
+    # its tries.
+    task_outage_backoff_max_s: float = Field(default=5.0, gt=0)
+    # A running task's lease, renewed by its worker every third of it; the sweeper re-queues a
+    # task whose lease ran out (its worker or its database vanished mid-batch).
+    task_lease_s: float = Field(default=30.0, ge=1)
+    # Every API process runs the dispatcher: every `dispatch_interval_s` it re-queues expired
+    # leases and publishes tasks nobody published (the broker was down, the API died between
+    # commit and publish), leaving jobs younger than `dispatch_grace_s` to their own request.
+    dispatch_interval_s: float = Field(default=2.0, gt=0)
+    dispatch_grace_s: float = Field(default=10.0, ge=0)
     callback_timeout_s: float = Field(default=10.0, gt=0)
     callback_max_attempts: int = Field(default=4, ge=1, le=10)
     callback_backoff_s: float = Field(default=1.0, ge=0)

@@ -51,6 +51,19 @@ def photo_jpegs(count: int) -> list[bytes]:
     return out
 
 
+def small_jpegs(count: int) -> list[bytes]:
+    """160x120 JPEGs: three in four show the astronaut (the YOLO fixture finds something), the
+    rest are flat grey (nothing found). Small, so the tests measure the queue, not the model."""
+    astronaut = np.asarray(Image.fromarray(samples.astronaut()).resize((160, 120)))
+    grey = np.full((120, 160, 3), 128, np.uint8)
+    out = []
+    for i in range(count):
+        buf = io.BytesIO()
+        Image.fromarray(astronaut if i % 4 else grey).save(buf, "JPEG", quality=80 + i % 15)
+        out.append(buf.getvalue())
+    return out
+
+
 def upload(stack: Stack, headers: dict[str, str], project_id: int, blobs: list[bytes]) -> list[str]:
     ids: list[str] = []
     for start in range(0, len(blobs), 50):

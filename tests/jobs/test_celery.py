@@ -8,7 +8,6 @@ RabbitMQ vhost), deleted at the end, so tests never see each other's messages.
 
 from __future__ import annotations
 
-import io
 import shutil
 import subprocess
 import time
@@ -20,17 +19,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image as PILImage
-from skimage import data as samples
 from sqlalchemy import func, select
 
 from labelbay.api.app import create_app
 from labelbay.db.models import Image, JobTask, Prediction, TaskStatus
 from labelbay.jobs.callbacks import SIGNATURE_HEADER, verify
-from tests.jobs.helpers import body_json, callback_receiver, register_yolo, upload, wait_for_job
+from tests.jobs.helpers import (
+    body_json,
+    callback_receiver,
+    register_yolo,
+    small_jpegs,
+    upload,
+    wait_for_job,
+)
 from tests.support.moto_server import MotoServer
 from tests.support.processes import (
     AMQP_URL,
@@ -44,19 +47,6 @@ from tests.support.stack import Stack, make_settings
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
 JOB_TIMEOUT_S = 120.0
-
-
-def small_jpegs(count: int) -> list[bytes]:
-    """160x120 JPEGs: three in four show the astronaut (the YOLO fixture finds something), the
-    rest are flat grey (nothing found). Small, so the tests measure the queue, not the model."""
-    astronaut = np.asarray(PILImage.fromarray(samples.astronaut()).resize((160, 120)))
-    grey = np.full((120, 160, 3), 128, np.uint8)
-    out = []
-    for i in range(count):
-        buf = io.BytesIO()
-        PILImage.fromarray(astronaut if i % 4 else grey).save(buf, "JPEG", quality=80 + i % 15)
-        out.append(buf.getvalue())
-    return out
 
 
 @dataclass

@@ -33,6 +33,7 @@ from labelbay.api.routes import (
     web,
 )
 from labelbay.config import Settings, get_settings
+from labelbay.jobs.dispatch import Dispatcher
 from labelbay.jobs.start import requeue_unfinished as requeue
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,8 @@ log = logging.getLogger(__name__)
 def requeue_unfinished(context: AppContext) -> None:
     """In-process mode: work that was queued but never finished (a restart, a crash) goes back on
     the pool. Running a task twice is harmless: every write of the task code is idempotent.
-    With Celery the broker keeps the messages (late acks), so nothing is re-sent here."""
+    With Celery the broker keeps the messages (late acks), so nothing is re-sent here; what was
+    never published is the dispatcher's."""
     if context.settings.executor != "inprocess":
         return
     try:
@@ -65,7 +67,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         requeue_unfinished(context)
+        # Publishes what nobody published and re-queues expired leases (`jobs/dispatch.py`).
+        dispatcher = Dispatcher(context.runtime, context.executor)
+        dispatcher.start()
         yield
+        dispatcher.close()
         context.close()
 
     app = FastAPI(

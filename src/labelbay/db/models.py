@@ -382,6 +382,9 @@ class Job(Base):
     # A label import's counts while it runs, and its report (problems, unmatched names) at the end.
     progress: Mapped[dict[str, int]] = mapped_column(JSONType, default=dict, server_default="{}")
     report: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # A label import's outbox mark (a model job's tasks carry their own): NULL until its message
+    # was handed to the executor; the dispatcher publishes those left NULL.
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     model_version: Mapped[ModelVersion | None] = relationship()
 
@@ -394,6 +397,8 @@ class JobTask(Base):
     __table_args__ = (
         UniqueConstraint("job_id", "image_id", name="uq_job_tasks_job_id_image_id"),
         Index("ix_job_tasks_job_id_status", "job_id", "status"),
+        Index("ix_job_tasks_status_published_at", "status", "published_at"),
+        Index("ix_job_tasks_status_lease_until", "status", "lease_until"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -404,6 +409,11 @@ class JobTask(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The outbox: NULL until a message about this task reached the executor (the broker); the
+    # dispatcher publishes queued tasks without one (`jobs/dispatch.py`).
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # While running: renewed by the worker's heartbeat; once past, the sweeper re-queues the task.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Prediction(TimestampMixin, Base):

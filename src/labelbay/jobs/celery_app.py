@@ -34,11 +34,16 @@ def make_celery(settings: Settings) -> Celery:
         broker_connection_max_retries=None,
         worker_hijack_root_logger=False,
         worker_cancel_long_running_tasks_on_connection_loss=True,
-        # Redis (and SQS) re-deliver unacked messages only after this; longer than any batch.
-        broker_transport_options={"visibility_timeout": 3600},
+        # Redis (and SQS) re-deliver unacked messages only after this; longer than any batch. On
+        # AMQP a publish returns once the broker has the message (publisher confirms), so a
+        # task is marked published only when its message cannot be lost.
+        broker_transport_options={"visibility_timeout": 3600, "confirm_publish": True},
     )
-    app.task(name="labelbay.process_batch", bind=True, acks_late=True)(_process_batch_task)
-    app.task(name="labelbay.run_job", bind=True, acks_late=True)(_run_job_task)
+    # No retry limit of Celery's own: the wrapper counts tries itself (`failures`).
+    app.task(name="labelbay.process_batch", bind=True, acks_late=True, max_retries=None)(
+        _process_batch_task
+    )
+    app.task(name="labelbay.run_job", bind=True, acks_late=True, max_retries=None)(_run_job_task)
     return app
 
 
@@ -55,37 +60,79 @@ def worker_deps() -> Any:
     return runtime
 
 
-def _process_batch_task(self: Task[Any, Any], task_ids: list[int]) -> int:
-    from labelbay.jobs.tasks import fail_tasks, process_batch
+def _process_batch_task(self: Task[Any, Any], task_ids: list[int], failures: int = 0) -> int:
+    """`process_batch` with retries. A failure counts as a try (`failures`, carried in the retried
+    message); the database being unreachable does not: the batch waits for it, retried with a
+    capped backoff for as long as the outage lasts, never acknowledged into limbo. Whatever else
+    happens to the message, a claimed task's lease runs out and the sweeper re-queues it."""
+    from labelbay.jobs.tasks import fail_tasks, is_outage, process_batch
 
     deps = worker_deps()
     settings = deps.settings
     try:
         return process_batch(deps, task_ids)
     except Exception as exc:
-        retries = self.request.retries
-        if retries + 1 >= settings.task_max_attempts:
-            log.exception("batch %s failed for good after %d attempts", task_ids[:3], retries + 1)
-            fail_tasks(deps, task_ids, f"{type(exc).__name__}: {exc}")
+        if is_outage(exc):
+            backoff = settings.task_retry_backoff_s * 2 ** min(self.request.retries, 16)
+            wait_s = min(settings.task_outage_backoff_max_s, backoff)
+            log.warning(
+                "database unreachable for batch %s (again in %.1f s): %s", task_ids, wait_s, exc
+            )
+            raise self.retry(
+                exc=exc, countdown=wait_s, max_retries=None, kwargs={"failures": failures}
+            ) from exc
+        if failures + 1 >= settings.task_max_attempts:
+            log.exception("batch %s failed for good after %d attempts", task_ids[:3], failures + 1)
+            try:
+                fail_tasks(deps, task_ids, f"{type(exc).__name__}: {exc}")
+            except Exception as during:
+                if not is_outage(during):
+                    raise
+                raise self.retry(
+                    exc=during, countdown=settings.task_outage_backoff_max_s, max_retries=None,
+                    kwargs={"failures": failures},
+                ) from during  # fmt: skip
             return 0
-        raise self.retry(exc=exc, countdown=settings.task_retry_backoff_s * 2**retries) from exc
+        raise self.retry(
+            exc=exc,
+            countdown=settings.task_retry_backoff_s * 2**failures,
+            max_retries=None,
+            kwargs={"failures": failures + 1},
+        ) from exc
 
 
-def _run_job_task(self: Task[Any, Any], job_id: int) -> None:
-    """A whole job by its id (a label import); retried like a batch, then failed with why."""
+def _run_job_task(self: Task[Any, Any], job_id: int, failures: int = 0) -> None:
+    """A whole job by its id (a label import), retried like a batch: failures count as tries, the
+    database being unreachable does not."""
     from labelbay.jobs.label_imports import fail_job, run_label_import
+    from labelbay.jobs.tasks import is_outage
 
     deps = worker_deps()
     settings = deps.settings
     try:
         run_label_import(deps, job_id)
     except Exception as exc:
-        retries = self.request.retries
-        if retries + 1 >= settings.task_max_attempts:
-            log.exception("job %s failed for good after %d attempts", job_id, retries + 1)
+        if is_outage(exc):
+            wait_s = min(
+                settings.task_outage_backoff_max_s,
+                settings.task_retry_backoff_s * 2 ** min(self.request.retries, 16),
+            )
+            log.warning(
+                "database unreachable for job %s (again in %.1f s): %s", job_id, wait_s, exc
+            )
+            raise self.retry(
+                exc=exc, countdown=wait_s, max_retries=None, kwargs={"failures": failures}
+            ) from exc
+        if failures + 1 >= settings.task_max_attempts:
+            log.exception("job %s failed for good after %d attempts", job_id, failures + 1)
             fail_job(deps, job_id, f"{type(exc).__name__}: {exc}")
             return
-        raise self.retry(exc=exc, countdown=settings.task_retry_backoff_s * 2**retries) from exc
+        raise self.retry(
+            exc=exc,
+            countdown=settings.task_retry_backoff_s * 2**failures,
+            max_retries=None,
+            kwargs={"failures": failures + 1},
+        ) from exc
 
 
 def _warm_up(**_: Any) -> None:

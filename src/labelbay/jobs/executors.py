@@ -14,19 +14,28 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, Protocol
 
+from kombu.exceptions import KombuError
+
 from labelbay.jobs.label_imports import fail_job, run_label_import
 from labelbay.jobs.model_processes import ModelProcessCrashed, ModelProcesses
-from labelbay.jobs.tasks import fail_tasks, process_batch
+from labelbay.jobs.tasks import fail_tasks, is_outage, process_batch
 from labelbay.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
+class PublishError(Exception):
+    """The work could not be handed over (the broker is down); it stays in the outbox."""
+
+
 class Executor(Protocol):
-    def submit(self, task_ids: Sequence[int]) -> None: ...
+    def submit(self, task_ids: Sequence[int]) -> None:
+        """Hand a batch over; raises `PublishError` when it could not be (nothing was sent)."""
+        ...
 
     def submit_job(self, job_id: int) -> None:
-        """Run a whole job that has no task rows (a label import) by its id."""
+        """Run a whole job that has no task rows (a label import) by its id; `PublishError` as
+        for `submit`."""
 
     def close(self) -> None: ...
 
@@ -68,16 +77,17 @@ class InProcessExecutor:
             return
         exc = future.exception()
         if isinstance(exc, ModelProcessCrashed):
-            fail_job(self._deps, job_id, str(exc))
+            try:
+                fail_job(self._deps, job_id, str(exc))
+            except Exception:
+                log.exception("could not record the crash of job %s", job_id)
         elif exc is not None:
             log.error("job %s stopped: %s", job_id, exc)
 
     def _send(self, task_ids: list[int], *, crashes: int) -> None:
         try:
             future = self._processes.call(run_batch, task_ids)
-        except (
-            RuntimeError
-        ):  # shutting down: left queued/running in SQL, re-queued at the next start
+        except RuntimeError:  # shutting down: left open in SQL, re-queued at the next start
             return
         future.add_done_callback(functools.partial(self._settle, task_ids, crashes))
 
@@ -88,8 +98,8 @@ class InProcessExecutor:
         if exc is None:
             return
         if not isinstance(exc, ModelProcessCrashed):
-            # run_batch gives up on its own tasks; what escapes it is a database that is gone
-            # too. The tasks stay open in SQL and are picked up again at the next start.
+            # run_batch gives up on its own tasks; what escapes it is unexpected. The tasks stay
+            # open in SQL; their leases run out and the sweeper re-queues them.
             log.error("batch %s stopped: %s", task_ids[:3], exc)
             return
         log.warning("batch %s: %s (crash %d)", task_ids[:3], exc, crashes + 1)
@@ -99,7 +109,10 @@ class InProcessExecutor:
         elif crashes + 1 < CRASHES_PER_IMAGE:
             self._send(task_ids, crashes=crashes + 1)
         else:
-            fail_tasks(self._deps, task_ids, str(exc))
+            try:
+                fail_tasks(self._deps, task_ids, str(exc))
+            except Exception:  # the database is away: the lease runs out, the sweeper takes over
+                log.exception("could not record the crash of tasks %s", task_ids)
 
     def close(self) -> None:
         """Nothing of its own to stop: the model processes belong to the app's context."""
@@ -129,17 +142,36 @@ def run_job(deps: Runtime, job_id: int) -> None:
 def _with_tries(
     deps: Runtime, work: Callable[[], object], give_up: Callable[[str], None], what: str
 ) -> None:
+    """Like the Celery task: failures count as tries, the database being away does not (the work
+    waits for it with a capped back-off). If even giving up fails, the tasks' leases run out and
+    the sweeper re-queues them."""
     settings = deps.settings
-    for attempt in range(1, settings.task_max_attempts + 1):
+    attempt, outages = 1, 0
+    while True:
         try:
             work()
             return
         except Exception as exc:
+            if is_outage(exc):
+                outages += 1
+                log.warning("database unreachable for %s: %s", what, exc)
+                backoff = settings.task_retry_backoff_s * 2 ** min(outages, 16)
+                time.sleep(min(settings.task_outage_backoff_max_s, backoff))
+                continue
             log.exception("%s failed (attempt %d)", what, attempt)
-            if attempt == settings.task_max_attempts:
-                give_up(f"{type(exc).__name__}: {exc}")
+            if attempt >= settings.task_max_attempts:
+                try:
+                    give_up(f"{type(exc).__name__}: {exc}")
+                except Exception:
+                    log.exception("could not record the failure of %s", what)
                 return
             time.sleep(settings.task_retry_backoff_s * 2 ** (attempt - 1))
+            attempt += 1
+
+
+# A request that publishes waits at most about a second for a broker that refuses connections
+# (a hung one: its connect timeout); the dispatcher sends the rest when it is back.
+_PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 
 
 class CeleryExecutor:
@@ -152,10 +184,18 @@ class CeleryExecutor:
         self._queue = deps.settings.job_queue
 
     def submit(self, task_ids: Sequence[int]) -> None:
-        self._app.send_task("labelbay.process_batch", args=[list(task_ids)], queue=self._queue)
+        self._send("labelbay.process_batch", [list(task_ids)])
 
     def submit_job(self, job_id: int) -> None:
-        self._app.send_task("labelbay.run_job", args=[job_id], queue=self._queue)
+        self._send("labelbay.run_job", [job_id])
+
+    def _send(self, name: str, args: list[Any]) -> None:
+        try:
+            self._app.send_task(
+                name, args=args, queue=self._queue, retry=True, retry_policy=_PUBLISH_RETRY
+            )
+        except (KombuError, OSError) as exc:
+            raise PublishError(f"could not publish to the broker: {exc}") from exc
 
     def close(self) -> None:
         self._app.close()
@@ -182,8 +222,3 @@ def make_executor(deps: Runtime, processes: ModelProcesses) -> Executor:
     if deps.settings.executor == "celery":
         return CeleryExecutor(deps)
     return InProcessExecutor(deps, processes)
-
-
-def submit_all(executor: Executor, task_ids: Sequence[int], *, batch_size: int) -> None:
-    for batch in batches(task_ids, batch_size):
-        executor.submit(batch)

@@ -1,8 +1,10 @@
-"""Starting work: the one place that hands task ids to an executor.
+"""Starting work: the one place that hands a new job's task ids to an executor.
 
 The order is the point. A worker may read a message the instant it is sent, and it finds its tasks
 by id in SQL, so the rows are committed first and published after: "create the job → read its task
-ids → commit → submit". Every caller (the jobs route, an upload's default model, imports, the old
+ids → commit → publish". The commit puts the tasks in the outbox (unpublished); `dispatch.publish`
+marks what it sent, and the dispatcher sends what it could not (the broker was down, the process
+died in between). Every caller (the jobs route, an upload's default model, imports, the old
 contracts, the CLI, the start-up re-queue) goes through here, so none can publish too early.
 """
 
@@ -15,7 +17,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from labelbay.db.models import Job, Project, TaskStatus, User
-from labelbay.jobs.executors import Executor, submit_all
+from labelbay.jobs.dispatch import publish, publish_label_import, unpublish_open_tasks
+from labelbay.jobs.executors import Executor
 from labelbay.jobs.service import (
     create_job,
     create_label_import,
@@ -39,10 +42,11 @@ def start_job(
     callback_url: str | None = None,
     options: Mapping[str, Any] | None = None,
 ) -> Job:
-    """Create a job (see `service.create_job`), commit `session`, then submit its tasks.
+    """Create a job (see `service.create_job`), commit `session`, then publish its tasks.
 
     Unlike a service function this commits: the caller's transaction ends here, with the job in it.
-    A domain error (unknown model, empty selection) is raised before anything is committed.
+    A domain error (unknown model, empty selection) is raised before anything is committed. A
+    broker that is down does not fail the call: the tasks wait in the outbox.
     """
     job = create_job(
         session,
@@ -80,19 +84,22 @@ def start_label_import(
         model_version_id=model_version_id,
     )
     session.commit()  # the row exists before any worker can see the message
-    executor.submit_job(job.id)
+    publish_label_import(session, executor, job.id)
+    session.commit()
     return job
 
 
 def requeue_unfinished(session: Session, *, executor: Executor, batch_size: int) -> int:
-    """Submit again every task left queued or running in an open job, and every unfinished label
-    import (after a restart or a crash); how many. Running one twice is harmless: the task code
-    is idempotent."""
+    """Put every task left queued or running in an open job back in the outbox and publish it,
+    and every unfinished label import (the in-process executor's queue died with the process); how
+    many. Running one twice is harmless: the task code is idempotent."""
+    unpublish_open_tasks(session)
     ids = unfinished_task_ids(session)
     imports = unfinished_label_imports(session)
     _commit_then_submit(session, ids, executor=executor, batch_size=batch_size)
     for job_id in imports:
-        executor.submit_job(job_id)
+        publish_label_import(session, executor, job_id)
+    session.commit()
     return len(ids) + len(imports)
 
 
@@ -100,4 +107,5 @@ def _commit_then_submit(
     session: Session, ids: Sequence[int], *, executor: Executor, batch_size: int
 ) -> None:
     session.commit()  # the rows exist before any worker can see a message about them
-    submit_all(executor, ids, batch_size=batch_size)
+    publish(session, executor, ids, batch_size=batch_size)
+    session.commit()

@@ -9,15 +9,18 @@ move forward, and the job's completion (and its callback) is claimed by one cond
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from labelbay.db.models import Image, Job, JobStatus, JobTask, Prediction, Project, TaskStatus
@@ -34,6 +37,8 @@ from labelbay.runtime import Runtime
 from labelbay.services.images import image_location
 
 log = logging.getLogger(__name__)
+
+OPEN_JOB = (JobStatus.queued.value, JobStatus.running.value)
 
 
 @dataclass
@@ -56,6 +61,15 @@ def process_batch(deps: Runtime, task_ids: Sequence[int]) -> int:
     if not claimed:
         return 0
     job_id, model_version_id, save_outputs, items = claimed
+    with _leased(deps, [item.task_id for item in items]):
+        _run_claimed(deps, job_id, model_version_id, save_outputs, items)
+    finish_job_if_done(deps, job_id)
+    return len(items)
+
+
+def _run_claimed(
+    deps: Runtime, job_id: int, model_version_id: int, save_outputs: bool, items: list[_Item]
+) -> None:
     stages: dict[str, float] = {"download": 0.0, "decode": 0.0, "infer": 0.0, "store": 0.0}
     model = deps.models.get_by_id(model_version_id)
     started = time.perf_counter()
@@ -81,8 +95,41 @@ def process_batch(deps: Runtime, task_ids: Sequence[int]) -> int:
         stages["store"] = _ms(started)  # measured here so that it is saved with the others
         for stage, value in stages.items():
             job.stage_ms = {**job.stage_ms, stage: job.stage_ms.get(stage, 0.0) + value}
-    _finish_job_if_done(deps, job_id)
-    return len(items)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether `exc` says the database could not be reached or dropped the connection (it is
+    down, restarting, failing over): the batch should wait for it, not spend its tries."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True  # connection refused or cut, admin shutdown, serialization/deadlock, locked
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+@contextmanager
+def _leased(deps: Runtime, task_ids: list[int]) -> Iterator[None]:
+    """Renew the tasks' lease every third of it while the block runs, so that only a worker that
+    vanished (or lost its database) lets it expire; a failed renewal is only logged."""
+    lease_s = deps.settings.task_lease_s
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(lease_s / 3):
+            try:
+                with transaction(deps.sessions) as session:
+                    session.execute(
+                        update(JobTask)
+                        .where(JobTask.id.in_(task_ids), JobTask.status == TaskStatus.running.value)
+                        .values(lease_until=datetime.now(UTC) + timedelta(seconds=lease_s))
+                    )
+            except Exception as exc:  # the lease runs out; the sweeper takes over
+                log.warning("could not renew the lease of tasks %s: %s", task_ids[:3], exc)
+
+    # Not joined: a renewal stuck on an unreachable database must not hold the batch up.
+    threading.Thread(target=renew, name="labelbay-lease", daemon=True).start()
+    try:
+        yield
+    finally:
+        stop.set()
 
 
 def _claim(deps: Runtime, task_ids: Sequence[int]) -> tuple[int, int, bool, list[_Item]] | None:
@@ -113,7 +160,10 @@ def _claim(deps: Runtime, task_ids: Sequence[int]) -> tuple[int, int, bool, list
                 .where(JobTask.id.in_([task.id for task, _, _ in rows]))
                 .where(JobTask.status.in_(claimable))
                 .values(
-                    status=TaskStatus.running.value, attempts=JobTask.attempts + 1, started_at=now
+                    status=TaskStatus.running.value,
+                    attempts=JobTask.attempts + 1,
+                    started_at=now,
+                    lease_until=now + timedelta(seconds=deps.settings.task_lease_s),
                 )
                 .returning(JobTask.id)
             )
@@ -165,8 +215,11 @@ def _store(
     session: Session, job: Job, model_version_id: int, item: _Item, *, classify: bool
 ) -> None:
     now = datetime.now(UTC)
+    # Queued too: the sweeper may have put the task back (its lease ran out while the database
+    # was away) while this batch still finished it; its next run then finds it done.
     task_update = update(JobTask).where(
-        JobTask.id == item.task_id, JobTask.status == TaskStatus.running.value
+        JobTask.id == item.task_id,
+        JobTask.status.in_([TaskStatus.queued.value, TaskStatus.running.value]),
     )
     if item.detections is None:
         session.execute(
@@ -209,7 +262,9 @@ def _save_outputs(deps: Runtime, item: _Item) -> None:
         deps.storage.nolabel.put(key, item.data, content_type=item.image.mime_type)
 
 
-def _finish_job_if_done(deps: Runtime, job_id: int) -> None:
+def finish_job_if_done(deps: Runtime, job_id: int) -> None:
+    """Complete (or fail) an open job that has no open task left, and send its callback; the one
+    conditional UPDATE makes sure only one caller does."""
     with transaction(deps.sessions) as session:
         # Locked: without it a finisher that counted before another batch's commit could write
         # its stale counts over the final ones after that other finisher completed the job.
@@ -219,12 +274,12 @@ def _finish_job_if_done(deps: Runtime, job_id: int) -> None:
         open_tasks = counts.get(TaskStatus.queued.value, 0) + counts.get(
             TaskStatus.running.value, 0
         )
-        if open_tasks or job.status != JobStatus.running:
+        if open_tasks or job.status not in OPEN_JOB:
             return
         final = JobStatus.failed if job.done == 0 and job.failed else JobStatus.completed
         claimed = session.execute(
             update(Job)
-            .where(Job.id == job_id, Job.status == JobStatus.running.value)
+            .where(Job.id == job_id, Job.status.in_(OPEN_JOB))
             .values(
                 status=final.value, finished_at=datetime.now(UTC), done=job.done, failed=job.failed
             )
@@ -292,7 +347,7 @@ def fail_tasks(deps: Runtime, task_ids: Sequence[int], reason: str) -> None:
             .values(status=TaskStatus.failed.value, error=reason[:2000], finished_at=now)
         )
     for job_id in job_ids:
-        _finish_job_if_done(deps, job_id)
+        finish_job_if_done(deps, job_id)
 
 
 def _ms(started: float) -> float:
