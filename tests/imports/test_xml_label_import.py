@@ -26,6 +26,7 @@ from tests.imports.test_label_import import (
     _source,
     _target,
 )
+from tests.jobs.helpers import wait_for_job
 from tests.support.stack import Stack
 
 
@@ -225,6 +226,8 @@ def test_bad_cvat_elements_are_reported_by_image_and_element(stack: Stack) -> No
     )
     report = _import(stack, source, target, document.encode(), format="cvat", target="annotations")
     problems = {p["place"]: p["reason"] for p in report["problems"]}
+    # The places name the file (the upload's name, "labels") and the element in it.
+    problems = {place.removeprefix("labels:"): reason for place, reason in problems.items()}
     assert set(problems) == {
         "image[0]/box[1]",
         "image[0]/box[2]",
@@ -235,6 +238,7 @@ def test_bad_cvat_elements_are_reported_by_image_and_element(stack: Stack) -> No
         "image[1]",
         "track[0]",
     }
+    assert all(p["place"].startswith("labels:") for p in report["problems"])
     assert "greater" in problems["image[0]/box[1]"]
     assert "ybr" in problems["image[0]/box[2]"]
     assert "3 to" in problems["image[0]/polygon[0]"]
@@ -264,15 +268,16 @@ BOMB = (
 
 @pytest.mark.parametrize("format", ["voc", "cvat"])
 def test_an_entity_bomb_is_refused_at_once(stack: Stack, format: str) -> None:
-    """A billion laughs (a few hundred bytes that expand to gigabytes) gets a 422 that says why,
-    without expanding anything; inside a zip it is one problem and the other files are read."""
+    """A billion laughs (a few hundred bytes that expand to gigabytes) sent alone gets a 422 that
+    says why, before any job, without expanding anything; inside a zip it is one problem and the
+    other files are read."""
     source = _source(stack)
     target = _target(stack, source)
     root = "annotation" if format == "voc" else "annotations"
     bomb = f"{BOMB}<{root}><filename>&lol9;</filename></{root}>"
     answer = stack.client.post(
         f"/api/v1/projects/{target}/labels/import",
-        files={"file": ("bomb.xml", bomb.encode())},
+        files={"files": ("bomb.xml", bomb.encode())},
         data={"format": format},
         headers=source.headers,
     )
@@ -308,26 +313,42 @@ def _corrupt_zip() -> bytes:
     [
         ("voc", b"<annotation><object>", "not well-formed XML"),
         ("voc", b"<annotations/>", "not VOC's <annotation>"),
-        ("cvat", b"not xml", "not well-formed XML"),
+        ("cvat", b"<annotations><image>", "not well-formed XML"),
         ("cvat", b"<annotation/>", "not CVAT's <annotations>"),
         ("voc", _corrupt_zip(), "Annotations/a.xml cannot be read from the zip"),
         ("cvat", _corrupt_zip(), "Annotations/a.xml cannot be read from the zip"),
     ],
 )
-def test_a_file_that_cannot_be_read_is_refused(
+def test_a_file_that_cannot_be_read_fails_the_import_with_the_reason(
     stack: Stack, format: str, content: bytes, reason: str
 ) -> None:
     source = _source(stack)
     target = _target(stack, source)
     answer = stack.client.post(
         f"/api/v1/projects/{target}/labels/import",
-        files={"file": ("x", content)},
+        files={"files": ("x", content)},
         data={"format": format},
         headers=source.headers,
     )
+    assert answer.status_code == 202, answer.text
+    job = wait_for_job(stack, source.headers, answer.json()["id"])
+    assert job["status"] == "failed", job
+    assert job["error"].startswith(f"not a {format} file: "), job["error"]
+    assert reason in job["error"]
+    assert _labels_of(stack, source, target, "annotations") == [[], []]
+
+
+def test_a_file_that_is_not_xml_is_refused_at_once(stack: Stack) -> None:
+    source = _source(stack)
+    target = _target(stack, source)
+    answer = stack.client.post(
+        f"/api/v1/projects/{target}/labels/import",
+        files={"files": ("x.xml", b'{"images": []}')},
+        data={"format": "cvat"},
+        headers=source.headers,
+    )
     assert answer.status_code == 422, answer.text
-    assert answer.json()["detail"].startswith(f"not a {format} file: ")
-    assert reason in answer.json()["detail"]
+    assert "not XML" in answer.json()["detail"]
 
 
 # --- what datumaro writes --------------------------------------------------------------------

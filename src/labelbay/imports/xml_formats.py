@@ -23,7 +23,10 @@ zip, such a file is reported as a problem and the other files are read.
 
 from __future__ import annotations
 
+import io
 import math
+import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import PurePosixPath
@@ -51,6 +54,29 @@ _REFUSED = (
 )
 
 
+# How much of an uploaded XML file the upload's quick check reads.
+XML_HEAD_BYTES = 64 * 1024
+
+
+def check_xml(head: bytes, format: str) -> None:
+    """`Invalid` unless the first bytes of an uploaded file can begin an XML document that
+    declares no entities (the upload's quick check: a bomb is refused at once, not by the job)."""
+    if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        raise Invalid(f"not a {format} file: not XML (it does not begin with <)")
+    if b"<!ENTITY" in head:
+        raise Invalid(f"not a {format} file: {_REFUSED}")
+
+
+def _read(entry: BundleEntry) -> bytes:
+    """An entry's bytes; ValueError naming it when a zip member cannot be read."""
+    try:
+        with entry.open() as file:
+            return file.read()
+    except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError) as error:
+        # Corrupt, encrypted or an unknown compression.
+        raise ValueError(f"{entry.name} cannot be read from the zip: {error}") from None
+
+
 def _parse(data: bytes) -> Element:
     try:
         return SafeTree.fromstring(data)
@@ -68,14 +94,18 @@ def read_voc(bundle: Bundle) -> Iterator[Item]:
     problem, unless it is the only one (then the import fails with the reason)."""
     documents = _xml_documents(bundle)
     for entry in documents:
-        with entry.open() as file:
-            content = file.read()
         if len(documents) == 1:
+            content = _read(entry)
             root = _parse(content)
             if root.tag != "annotation":
                 raise ValueError(_not_voc(root))
             yield from voc_file(entry.name, root)
         else:
+            try:
+                content = _read(entry)
+            except ValueError as error:
+                yield Problem(entry.name, str(error))
+                continue
             yield from voc_entries([(entry.name, content)])
 
 
@@ -159,16 +189,19 @@ def read_cvat(bundle: Bundle) -> Iterator[Item]:
     a problem, unless it is the only one (then the import fails with the reason)."""
     documents = _xml_documents(bundle)
     for entry in documents:
-        with entry.open() as file:
-            if len(documents) == 1:
-                yield from cvat_document(entry.name, file)
-                continue
+        if len(documents) == 1:
             try:
-                # Materialised per file, so a broken file is one problem and not a half-read.
-                items = list(cvat_document(entry.name, file))
-            except ValueError as error:
-                yield Problem(entry.name, str(error))
-                continue
+                with entry.open() as file:
+                    yield from cvat_document(entry.name, file)
+            except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError) as error:
+                raise ValueError(f"{entry.name} cannot be read from the zip: {error}") from None
+            continue
+        try:
+            # Read and parsed per file, so a broken file is one problem and not a half-read.
+            items = list(cvat_document(entry.name, io.BytesIO(_read(entry))))
+        except ValueError as error:
+            yield Problem(entry.name, str(error))
+            continue
         yield from items
 
 

@@ -199,7 +199,7 @@ class ModelProcesses:
     def _forget(self, child: BaseProcess | None) -> None:
         if child is None:
             return
-        if not child.is_alive():
+        if not child.is_alive() and child.exitcode != 0:
             log.warning("model process %s ended: %s", child.pid, describe_exit(child.exitcode))
         with self._lock:
             self._children.discard(child)

@@ -18,6 +18,7 @@ from labelbay.imports.label_formats import LabelFormat, check_json
 from labelbay.imports.label_import import Target, external_version
 from labelbay.imports.service import run_import
 from labelbay.imports.sources import check_source, open_source
+from labelbay.imports.xml_formats import XML_HEAD_BYTES, check_xml
 from labelbay.jobs.start import start_job, start_label_import
 from labelbay.services.projects import require_project
 
@@ -155,10 +156,16 @@ def import_labels(
 
 
 def _check_upload(format: LabelFormat, files: list[UploadFile]) -> None:
-    """A quick look before the job reads everything: a JSON format sent as one file must begin
-    like JSON; the full check happens as the job reads (and fails it with the reason)."""
-    if len(files) == 1 and format not in ("yolo", "voc", "cvat"):
-        name = (files[0].filename or "").lower()
-        if not name.endswith(".zip"):
-            check_json(files[0].file.read(64))
-            files[0].file.seek(0)
+    """A quick look before the job reads everything, at one file sent alone (not a zip): a JSON
+    format must begin like JSON, an XML one like XML and without entity declarations (refused at
+    once); the full check happens as the job reads (and fails it with the reason)."""
+    if len(files) != 1 or format == "yolo":
+        return
+    head = files[0].file.read(XML_HEAD_BYTES)
+    files[0].file.seek(0)
+    if head.startswith(b"PK\x03\x04"):
+        return  # a zip: its files are read by the job
+    if format in ("voc", "cvat"):
+        check_xml(head, format)
+    else:
+        check_json(head)
