@@ -668,3 +668,6 @@ def test_the_apps_own_models_are_served(stack: Stack, circles: Model, coins: RGB
     assert answer.status_code == 200, answer.text
     scores = {o["name"]: o for o in answer.json()["outputs"]}["scores"]["data"]
     np.testing.assert_allclose(scores, circles.predict([coins])[0].confidence, rtol=1e-6)
+    # It ran in a model process: the API process loaded no model.
+    assert stack.context.runtime.models._loaded == {}
+    assert stack.context.processes.children()

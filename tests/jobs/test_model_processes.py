@@ -143,5 +143,5 @@ def test_the_api_process_loads_no_model(stack: Stack, tmp_path: Path) -> None:
     )
     job = wait_for_job(stack, admin, answer.json()["id"])
     assert (job["status"], job["done"]) == ("completed", 1)
-    assert stack.context.models._loaded == {}  # the models live in the model processes
+    assert stack.context.runtime.models._loaded == {}  # the models live in the model processes
     assert stack.context.processes.children()

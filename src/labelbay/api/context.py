@@ -11,10 +11,9 @@ from labelbay.api.job_metrics import JobsCollector
 from labelbay.api.metrics import Metrics
 from labelbay.config import Settings
 from labelbay.jobs.executors import Executor, make_executor
-from labelbay.jobs.model_processes import ModelProcesses, default_size
+from labelbay.jobs.model_processes import ModelProcesses, ProcessModels, default_size
 from labelbay.runtime import Runtime, build_runtime
 from labelbay.security.ratelimit import RateLimiter
-from labelbay.services.model_cache import ModelManager
 from labelbay.storage import Locations
 
 
@@ -43,8 +42,9 @@ class AppContext:
         return self.runtime.storage
 
     @property
-    def models(self) -> ModelManager:
-        return self.runtime.models
+    def models(self) -> ProcessModels:
+        """The models this app serves (KServe v2): loaded and run in the model processes."""
+        return ProcessModels(self.processes, self.runtime.models)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AppContext:

@@ -20,14 +20,20 @@ import pickle
 import queue
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labelbay.config import Settings
+from labelbay.inference.base import Model, ModelSpec, RGBImage
+from labelbay.inference.detections import Detections
+
+if TYPE_CHECKING:
+    from labelbay.runtime import Runtime
+    from labelbay.services.model_cache import ModelManager
 
 log = logging.getLogger(__name__)
 
@@ -257,3 +263,59 @@ def default_size() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
+
+
+# --- models served by the API (KServe v2), run in the model processes ----------------------
+
+ModelKey = tuple[str, "str | int"]  # ("name", name) for the active version, ("row", id)
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A model as the API serves it: its spec, and `predict`, which runs in a model process."""
+
+    spec: ModelSpec
+    key: ModelKey
+    processes: ModelProcesses
+
+    def predict(self, images: Sequence[RGBImage]) -> list[Detections]:
+        result: list[Detections] = self.processes.call(_predict, self.key, list(images)).result()
+        return result
+
+
+class ProcessModels:
+    """The API's model source: models are loaded and run only in the model processes (the API
+    process reads the registry's names, nothing more). `ModelError` and `ModelProcessCrashed`
+    come back to the caller as they were raised."""
+
+    def __init__(self, processes: ModelProcesses, registry: ModelManager) -> None:
+        self._processes = processes
+        self._registry = registry
+
+    def names(self) -> list[str]:
+        return self._registry.names()
+
+    def get(self, name: str) -> ServedModel:
+        return self._served(("name", name))
+
+    def get_by_id(self, model_version_id: int) -> ServedModel:
+        return self._served(("row", model_version_id))
+
+    def _served(self, key: ModelKey) -> ServedModel:
+        spec: ModelSpec = self._processes.call(_spec, key).result()
+        return ServedModel(spec, key, self._processes)
+
+
+def _loaded(runtime: Runtime, key: ModelKey) -> Model:
+    kind, value = key
+    if kind == "row":
+        return runtime.models.get_by_id(int(value))
+    return runtime.models.get(str(value))
+
+
+def _spec(runtime: Runtime, key: ModelKey) -> ModelSpec:
+    return _loaded(runtime, key).spec
+
+
+def _predict(runtime: Runtime, key: ModelKey, images: list[RGBImage]) -> list[Detections]:
+    return _loaded(runtime, key).predict(images)

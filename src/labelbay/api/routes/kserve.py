@@ -38,9 +38,10 @@ from labelbay.api import v2tensors
 from labelbay.api.deps import ContextDep, CurrentUser, SessionDep
 from labelbay.api.v2tensors import TensorError
 from labelbay.errors import NotFound
-from labelbay.inference.base import Model, ModelError, RGBImage
+from labelbay.inference.base import ModelError, ModelSpec, RGBImage
 from labelbay.inference.detections import Detections
 from labelbay.inference.imageio import ImageDecodeError, decode_image, image_size
+from labelbay.jobs.model_processes import ModelProcessCrashed
 from labelbay.services.models import get_version, list_versions
 
 INPUT_NAME = "image"
@@ -59,12 +60,22 @@ SERVER_METADATA = {"name": "labelbay", "version": __version__, "extensions": [v2
 BODY_BYTES_PER_PIXEL = 3 * 6
 
 
+class Served(Protocol):
+    """A served model: what it is, and a predict that runs wherever the source runs models (the
+    model processes, for the app's own source)."""
+
+    @property
+    def spec(self) -> ModelSpec: ...
+
+    def predict(self, images: Sequence[RGBImage]) -> list[Detections]: ...
+
+
 class ModelSource(Protocol):
-    """What the app serves: `context.models`."""
+    """What the app serves: `context.models` (`jobs.model_processes.ProcessModels`)."""
 
-    def get(self, name: str) -> Model: ...
+    def get(self, name: str) -> Served: ...
 
-    def get_by_id(self, model_version_id: int) -> Model: ...
+    def get_by_id(self, model_version_id: int) -> Served: ...
 
     def names(self) -> list[str]: ...
 
@@ -121,11 +132,13 @@ def get_models(context: ContextDep) -> ModelSource:
 ModelsDep = Annotated[ModelSource, Depends(get_models)]
 
 
-def get_model(_user: CurrentUser, name: str, models: ModelsDep) -> Model:
+def get_model(_user: CurrentUser, name: str, models: ModelsDep) -> Served:
     """The named model's active version, loaded; 404 for a name the server does not know (after
     sign-in)."""
     try:
         return models.get(name)
+    except ModelProcessCrashed as exc:
+        raise HTTPException(500, f"model {name!r} cannot be loaded: {exc}") from exc
     except ModelError as exc:
         if name in models.names():
             raise HTTPException(500, f"model {name!r} cannot be loaded: {exc}") from exc
@@ -134,7 +147,7 @@ def get_model(_user: CurrentUser, name: str, models: ModelsDep) -> Model:
 
 def get_model_version(
     _user: CurrentUser, name: str, version: str, models: ModelsDep, session: SessionDep
-) -> Model:
+) -> Served:
     """One registered version of the model, loaded; 404 for a name or version not registered."""
     try:
         row_id = get_version(session, name=name, version=version).id
@@ -143,14 +156,14 @@ def get_model_version(
     session.commit()  # a built-in's row made on first use: the model cache reads it in its own
     try:
         return models.get_by_id(row_id)
-    except ModelError as exc:
+    except (ModelError, ModelProcessCrashed) as exc:
         raise HTTPException(
             500, f"model {name!r} version {version!r} cannot be loaded: {exc}"
         ) from exc
 
 
-ModelDep = Annotated[Model, Depends(get_model)]
-ModelVersionDep = Annotated[Model, Depends(get_model_version)]
+ModelDep = Annotated[Served, Depends(get_model)]
+ModelVersionDep = Annotated[Served, Depends(get_model_version)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such model or version"}}
 
 
@@ -188,7 +201,7 @@ def model_version_metadata(
     return _metadata(name, model, session)
 
 
-def _metadata(name: str, model: Model, session: SessionDep) -> dict[str, Any]:
+def _metadata(name: str, model: Served, session: SessionDep) -> dict[str, Any]:
     spec = model.spec
     versions = [row.version for row in list_versions(session, name=name)]
     return {
@@ -277,7 +290,7 @@ async def infer_version(
     return await _infer(name, request, model, context)
 
 
-async def _infer(name: str, request: Request, model: Model, context: ContextDep) -> Response:
+async def _infer(name: str, request: Request, model: Served, context: ContextDep) -> Response:
     # The body is parsed in the thread pool, not by FastAPI: the JSON of a 1080p image holds six
     # million numbers, and parsing them on the event loop would stall every other request.
     max_pixels = context.settings.max_image_pixels
@@ -304,7 +317,7 @@ class Answer:
 
 
 def run_inference(
-    name: str, model: Model, raw: bytes, *, header_length: str | None = None, max_pixels: int
+    name: str, model: Served, raw: bytes, *, header_length: str | None = None, max_pixels: int
 ) -> Answer:
     """Parse, validate and answer one v2 inference request (HTTP 4xx/5xx as HTTPException)."""
     try:
@@ -331,7 +344,7 @@ def run_inference(
     image = image_of(body.inputs[0], max_pixels=max_pixels, raw=tensor_bytes)
     try:
         detections = model.predict([image])[0]
-    except ModelError as exc:
+    except (ModelError, ModelProcessCrashed) as exc:
         raise HTTPException(500, f"model {name!r} failed: {exc}") from exc
     tensors, raw_outputs = [], []
     for output in outputs(detections, wanted):
