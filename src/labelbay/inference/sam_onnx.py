@@ -71,8 +71,10 @@ def _read_pair(path: str | Path) -> tuple[bytes, bytes]:
 def _check_signatures(encoder: ort.InferenceSession, decoder: ort.InferenceSession) -> int:
     """The encoder's square input side; ModelError when either half has the wrong interface."""
     first = encoder.get_inputs()[0]
-    if len(first.shape) != 4:
-        raise ModelError(f"encoder input {first.name!r} has shape {first.shape}; expected NCHW")
+    if len(first.shape) != 4 or first.shape[1] not in (3, None) and isinstance(first.shape[1], int):
+        raise ModelError(
+            f"encoder input {first.name!r} has shape {first.shape}; expected [1, 3, S, S]"
+        )
     out = encoder.get_outputs()[0]
     fixed = [d for d in out.shape if isinstance(d, int)]
     if len(out.shape) != 4 or (len(fixed) == 4 and tuple(fixed) != EMBEDDING_SHAPE):
