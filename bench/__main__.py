@@ -6,7 +6,15 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from bench import bench_eval, bench_inference, bench_jobs, bench_scale, bench_text, bench_upload
+from bench import (
+    bench_assist,
+    bench_eval,
+    bench_inference,
+    bench_jobs,
+    bench_scale,
+    bench_text,
+    bench_upload,
+)
 from bench.report import NOISE_MARGIN, Row, miss, print_table
 
 AREAS: dict[str, tuple[Callable[[], list[Row]], str]] = {
@@ -22,6 +30,7 @@ AREAS: dict[str, tuple[Callable[[], list[Row]], str]] = {
         bench_eval.run,
         "Evaluation (PostgreSQL: 100k images, 1M predictions, 300k boxes) vs COCOeval",
     ),
+    "assist": (bench_assist.run, "Assisted masks on a 1920x1080 photo (20 calls each)"),
 }
 
 

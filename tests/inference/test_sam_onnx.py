@@ -81,7 +81,9 @@ def _decoder_without(name: str) -> object:
     ],
     ids=["not-a-zip", "no-decoder", "decoder-interface", "encoder-interface"],
 )
-def test_a_zip_that_is_not_a_sam_pair_is_refused(tmp_path: Path, make: object, message: str) -> None:
+def test_a_zip_that_is_not_a_sam_pair_is_refused(
+    tmp_path: Path, make: object, message: str
+) -> None:
     path = tmp_path / "sam.zip"
     make(path)  # type: ignore[operator]
     with pytest.raises(ModelError, match=message.replace("(", r"\(")):

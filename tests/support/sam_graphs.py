@@ -35,7 +35,9 @@ def _const(name: str, values: npt.ArrayLike, dtype: type = np.float32) -> onnx.N
 
 def encoder() -> onnx.ModelProto:
     nodes = [
-        helper.make_node("AveragePool", ["image"], ["pooled"], kernel_shape=[16, 16], strides=[16, 16]),
+        helper.make_node(
+            "AveragePool", ["image"], ["pooled"], kernel_shape=[16, 16], strides=[16, 16]
+        ),
         helper.make_node("ReduceMean", ["pooled"], ["grey"], axes=[1], keepdims=1),
         _const("shape", [1, 256, 64, 64], np.int64),
         helper.make_node("Expand", ["grey", "shape"], ["image_embeddings"]),

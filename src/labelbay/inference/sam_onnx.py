@@ -71,7 +71,9 @@ def _read_pair(path: str | Path) -> tuple[bytes, bytes]:
 def _check_signatures(encoder: ort.InferenceSession, decoder: ort.InferenceSession) -> int:
     """The encoder's square input side; ModelError when either half has the wrong interface."""
     first = encoder.get_inputs()[0]
-    if len(first.shape) != 4 or first.shape[1] not in (3, None) and isinstance(first.shape[1], int):
+    if len(first.shape) != 4 or (
+        first.shape[1] not in (3, None) and isinstance(first.shape[1], int)
+    ):
         raise ModelError(
             f"encoder input {first.name!r} has shape {first.shape}; expected [1, 3, S, S]"
         )
