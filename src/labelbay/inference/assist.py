@@ -4,13 +4,14 @@ Each tool works on a reduced copy and scales its mask back up, so a 1080p image 
 milliseconds rather than seconds (`python -m bench --only assist`):
 
 - the region the tool looks at is cut out first (the box with a margin of background for GrabCut's
-  colour model, or the whole image for clicks and the wand), then shrunk so its
-  longer side is at most `WORK_SIDE` pixels. A JPEG is decoded straight at a reduced DCT scale
-  when the cut-out allows it (`imageio.decode_image`), so a large photo is never decoded in full;
+  colour model, or the whole image for clicks and the wand), then shrunk so its longer side is at
+  most `WORK_SIDE` pixels (`GRABCUT_SIDE` for GrabCut, whose graph cut costs most). A JPEG is
+  decoded straight at a reduced DCT scale when the cut-out allows it (`imageio.decode_image`), so
+  a large photo is never decoded in full;
 - the small mask goes back up by a bilinear resize of 0/255 and a threshold at half, which puts the
-  edge between the coarse pixels instead of on a staircase. (A full-resolution edge refinement —
-  GrabCut again in a band along the edge — cost more than the whole reduced run and moved the
-  coins' IoU by under a point; see ARCHITECTURE.md.)
+  edge between the coarse pixels instead of on a staircase. The edge is only as exact as a working
+  pixel: there is no full-resolution refinement pass (not tried; GrabCut at full size costs
+  seconds, see the benchmark).
 
 Every answer is in the full image's pixels: the mask as COCO RLE (pycocotools, counts as text),
 the outline of its largest part as a polygon, its box `[x, y, w, h]` and its area.
@@ -37,8 +38,11 @@ Point = tuple[float, float]
 
 #: Longest side of the reduced copy a tool runs on (see the module docstring and the benchmark).
 WORK_SIDE = 512
-#: GrabCut rounds: the coins' IoU stops improving after 4 (tests/inference/test_assist.py).
-GRABCUT_ITERATIONS = 5
+#: GrabCut's own, smaller: its graph cut on a textured photo costs ~0.5 s a round at 512 pixels
+#: and ~0.12 s at 256 on this machine (`bench/bench_assist.py`), against 300 ms for the answer.
+GRABCUT_SIDE = 256
+#: GrabCut rounds after its initialisation: on the coins 1, 2, 3 and 5 give the same 21 of 24.
+GRABCUT_ITERATIONS = 2
 GRABCUT_SEED = 0
 #: Background kept around a box, as a share of its longer side (GrabCut learns the background's
 #: colours from it), at least `MIN_MARGIN` working pixels.
@@ -126,8 +130,9 @@ def assist(data: bytes, tool: Tool) -> MaskAnswer:
     width, height = size
     region = _region(tool, width, height)
     long_side = max(region[2] - region[0], region[3] - region[1])
+    side = working_side(tool)
     # Decode only as finely as the working copy of the region needs.
-    need = math.ceil(WORK_SIDE * max(width, height) / long_side) if long_side > WORK_SIDE else None
+    need = math.ceil(side * max(width, height) / long_side) if long_side > side else None
     decoded = decode_image(data, need)
     return run_tool(decoded.pixels, tool, original_size=(width, height), region=region)
 
@@ -146,7 +151,7 @@ def run_tool(
     x0, y0, x1, y1 = region
     # original -> decoded pixels, then the region's crop -> its working copy
     to_decoded = pixels.shape[1] / width
-    scale = min(1.0, WORK_SIDE / max(x1 - x0, y1 - y0))
+    scale = min(1.0, working_side(tool) / max(x1 - x0, y1 - y0))
     crop = pixels[
         round(y0 * to_decoded) : max(round(y1 * to_decoded), round(y0 * to_decoded) + 1),
         round(x0 * to_decoded) : max(round(x1 * to_decoded), round(x0 * to_decoded) + 1),
@@ -177,6 +182,10 @@ def run_tool(
     full = np.zeros((height, width), dtype=bool)
     full[y0:y1, x0:x1] = _upscale(small, (x1 - x0, y1 - y0))
     return MaskAnswer(full)
+
+
+def working_side(tool: Tool) -> int:
+    return GRABCUT_SIDE if isinstance(tool, Box) else WORK_SIDE
 
 
 def grabcut_box(image: RGBImage, rect: tuple[int, int, int, int]) -> BoolMask:
