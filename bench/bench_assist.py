@@ -5,8 +5,8 @@ beside the raw ONNX Runtime call of its decoder.
 Our figure is what the endpoint does after reading the object: JPEG bytes -> decode (at a reduced
 DCT scale when the working copy allows) -> the tool on a copy of at most 512 pixels (256 for
 GrabCut) -> the mask back at 1920x1080 -> COCO RLE, polygon, box and area. The reference is the
-OpenCV call alone on the decoded full-size image (no decode, no encoding): GrabCut (same rectangle, same rounds) and
-the marker watershed (same click).
+OpenCV call alone on the decoded full-size image (no decode, no encoding): GrabCut (same
+rectangle, same rounds) and the marker watershed (same click).
 
 Photo: skimage's `chelsea()` (a cat, 451x300) resized to 1920x1080, JPEG quality 90.
 
