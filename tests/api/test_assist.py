@@ -164,6 +164,11 @@ def test_sam_job_caches_embeddings_and_a_click_runs_only_the_decoder(
         stack, project_id, admin, image_part(samples.encode(image, ".png"), "b.png")
     )
     version_id = register_sam(stack, tmp_path)
+    listed = stack.client.get("/api/v1/models", headers=admin).json()
+    # The web app shows its SAM click tool for this row and names the version by its id.
+    assert {"id": version_id, "task": "segment", "format": "onnx-sam"}.items() <= next(
+        row for row in listed if row["name"] == "sam"
+    ).items()
     started = stack.client.post(
         f"/api/v1/projects/{project_id}/jobs", json={"model": "sam"}, headers=admin
     )

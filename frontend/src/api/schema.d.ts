@@ -2311,6 +2311,11 @@ export interface components {
         };
         /** ModelOut */
         ModelOut: {
+            /**
+             * Id
+             * @description the model version's id (a SAM assist call names it); none for a built-in model not registered yet
+             */
+            id?: number | null;
             /** Name */
             name: string;
             /** Version */
