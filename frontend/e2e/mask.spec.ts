@@ -14,6 +14,7 @@ import {
   emptyBitmap,
   encodeMask,
   maskBox,
+  maskHas,
   paintStroke,
   polygonBitmap,
   rleRuns,
@@ -53,6 +54,14 @@ for (const c of made.cases) {
     expect(encodeMask(expected)).toEqual({ size: c.size, counts: c.counts });
     expect(rleText(rleRuns(c.counts))).toBe(c.counts);
     expect(maskBox({ size: c.size, counts: c.counts })).toEqual(bitmapBox(expected));
+    if (expected.data.length < 100_000) {
+      // Picking a mask by a pixel reads its runs: the same answer as the bitmap, everywhere.
+      const picked = Array.from(expected.data, (_, i) => {
+        const x = i % expected.width;
+        return Number(maskHas({ size: c.size, counts: c.counts }, x + 0.5, (i - x) / expected.width + 0.5));
+      });
+      expect(picked).toEqual(Array.from(expected.data));
+    }
   });
 
   test(`mask "${c.name}": its outline is OpenCV's`, () => {

@@ -301,9 +301,17 @@ function shoelace(points: [number, number][]): number {
   return sum;
 }
 
-/** Whether the bitmap has a pixel set at (x, y) (image pixels, any real numbers). */
-export function bitmapHas(bitmap: Bitmap, x: number, y: number): boolean {
+/** Whether the mask has a pixel set at (x, y) (image pixels), read off its runs. */
+export function maskHas(mask: Mask, x: number, y: number): boolean {
+  const [height, width] = mask.size;
   const col = Math.floor(x);
   const row = Math.floor(y);
-  return col >= 0 && row >= 0 && col < bitmap.width && row < bitmap.height && bitmap.data[row * bitmap.width + col] === 1;
+  if (col < 0 || row < 0 || col >= width || row >= height) return false;
+  const index = col * height + row; // runs are column-major
+  let at = 0;
+  for (const [i, run] of rleRuns(mask.counts).entries()) {
+    if (index < at + run) return i % 2 === 1;
+    at += run;
+  }
+  return false;
 }
