@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 from bench import (
+    bench_assist,
     bench_eval,
     bench_import,
     bench_inference,
@@ -34,6 +35,7 @@ AREAS: dict[str, tuple[Callable[[], list[Row]], str]] = {
         bench_import.run,
         "Label import (PostgreSQL: a 100k-image COCO file, 300k boxes, onto existing images)",
     ),
+    "assist": (bench_assist.run, "Assisted masks on a 1920x1080 photo (20 calls each)"),
 }
 
 

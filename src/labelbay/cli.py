@@ -367,7 +367,11 @@ def models_add(
     ] = None,
     format: Annotated[
         str,
-        typer.Option("--format", help="onnx-yolo, onnx-detr, onnx-classify, torchscript, kserve"),
+        typer.Option(
+            "--format",
+            help="onnx-yolo, onnx-detr, onnx-classify, torchscript, kserve, onnx-sam "
+            "(a zip of encoder.onnx and decoder.onnx)",
+        ),
     ] = "onnx-yolo",
     task: Annotated[str, typer.Option(help="detect or classify.")] = "detect",
     version: Annotated[str | None, typer.Option(help="Default: the next number.")] = None,

@@ -473,15 +473,18 @@ def polygon_mask(points: Sequence[tuple[float, float]], width: int, height: int)
     return MaskGeometry(size=[height, width], counts=rle["counts"].decode("ascii"))
 
 
-def mask_polygon(mask: MaskGeometry) -> list[tuple[float, float]] | None:
+def mask_polygon(mask: MaskGeometry, *, tolerance: float = 0.0) -> list[tuple[float, float]] | None:
     """The outer contour of the mask's largest part (OpenCV's `findContours`, the border pixels'
-    coordinates); None when that part is thinner than a polygon (under 3 points)."""
+    coordinates), simplified to within `tolerance` pixels when given (Douglas-Peucker); None when
+    that part is thinner than a polygon (under 3 points)."""
     import cv2
 
     contours, _ = cv2.findContours(mask.decode(), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
         return None
     largest = max(contours, key=cv2.contourArea)
+    if tolerance > 0:
+        largest = cv2.approxPolyDP(largest, tolerance, closed=True)
     if len(largest) < 3:
         return None
     return [(float(x), float(y)) for x, y in largest.reshape(-1, 2)]

@@ -155,6 +155,9 @@ MATRIX = [
     Route("OPTIONS", IMG + "/content",                            "204 204 204 204 204 204 204 204"),
     Route("GET",    IMG + "/thumbnail",                           "200 200 200 200 200 404 401 401"),
     Route("DELETE", IMG,                                          "204 204 204 403 403 404 401 401"),
+    # Assisted masks are drawing: annotator and up (nothing is stored).
+    Route("POST",   IMG + "/assist",                              "200 200 200 200 403 404 401 401",
+          body={"tool": "wand", "point": [2, 2], "tolerance": 30}),
     Route("GET",    IMG + "/comments",                            "200 200 200 200 200 404 401 401"),
     Route("POST",   IMG + "/comments",                            "201 201 201 201 403 404 401 401",
           body={"text": "looks right"}),

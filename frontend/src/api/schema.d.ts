@@ -449,6 +449,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/images/{image_id}/assist": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Assist Mask
+         * @description A mask from a box (GrabCut), clicks (watershed), a wand point (flood fill) or a SAM
+         *     model's clicks (annotator and up; nothing is stored). Everything is in the full image's
+         *     pixels; the tools work on a copy whose longer side is at most 512 pixels and scale up.
+         */
+        post: operations["assist_mask_api_v1_images__image_id__assist_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/images/{image_id}/annotations": {
         parameters: {
             query?: never;
@@ -1549,6 +1571,30 @@ export interface components {
              */
             url: string | null;
         };
+        /** AssistOut */
+        AssistOut: {
+            mask: components["schemas"]["RLE"];
+            /**
+             * Polygon
+             * @description outline of the mask's largest part
+             */
+            polygon: [
+                number,
+                number
+            ][];
+            /**
+             * Box
+             * @description [x, y, w, h] of the whole mask
+             */
+            box: [
+                number,
+                number,
+                number,
+                number
+            ];
+            /** Area */
+            area: number;
+        };
         /** Body_batch_upload_upload_post */
         Body_batch_upload_upload_post: {
             /** Files */
@@ -1637,6 +1683,24 @@ export interface components {
             /** Y2 */
             y2: number;
         };
+        /**
+         * BoxTool
+         * @description GrabCut initialised from `box` = [x, y, w, h] in image pixels.
+         */
+        BoxTool: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            tool: "box";
+            /** Box */
+            box: [
+                number,
+                number,
+                number,
+                number
+            ];
+        };
         /** BulkAnnotationsIn */
         BulkAnnotationsIn: {
             /** Annotations */
@@ -1673,6 +1737,25 @@ export interface components {
             label: string;
             /** Score */
             score: number;
+        };
+        /**
+         * ClicksTool
+         * @description Clicks at `points` ([x, y] in image pixels), `labels` 1 = object, 0 = background; at least
+         *     one 1. A marker watershed grows the object from its clicks until it meets the background.
+         */
+        ClicksTool: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            tool: "clicks";
+            /** Points */
+            points: [
+                number,
+                number
+            ][];
+            /** Labels */
+            labels: (0 | 1)[];
         };
         /** CommentIn */
         CommentIn: {
@@ -2228,6 +2311,11 @@ export interface components {
         };
         /** ModelOut */
         ModelOut: {
+            /**
+             * Id
+             * @description the model version's id (a SAM assist call names it); none for a built-in model not registered yet
+             */
+            id?: number | null;
             /** Name */
             name: string;
             /** Version */
@@ -2413,6 +2501,22 @@ export interface components {
                 [key: string]: unknown;
             }[];
         };
+        /** RLE */
+        RLE: {
+            /**
+             * Size
+             * @description [height, width]
+             */
+            size: [
+                number,
+                number
+            ];
+            /**
+             * Counts
+             * @description COCO compressed RLE, as pycocotools encodes it
+             */
+            counts: string;
+        };
         /** Rejected */
         Rejected: {
             /** Filename */
@@ -2445,6 +2549,27 @@ export interface components {
          * @enum {string}
          */
         Role: "viewer" | "annotator" | "manager" | "owner";
+        /**
+         * SamTool
+         * @description Clicks for a registered SAM model (format `onnx-sam`): only its decoder runs once the
+         *     image's embedding is cached (a job over the model caches every image's).
+         */
+        SamTool: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            tool: "sam";
+            /** Model Version Id */
+            model_version_id: number;
+            /** Points */
+            points: [
+                number,
+                number
+            ][];
+            /** Labels */
+            labels: (0 | 1)[];
+        };
         /**
          * Source
          * @description Who made a label: a model version (its registry id) or a person (a user id).
@@ -2539,6 +2664,27 @@ export interface components {
             input?: unknown;
             /** Context */
             ctx?: Record<string, never>;
+        };
+        /**
+         * WandTool
+         * @description Flood fill from `point` over 8-connected pixels within `tolerance` of its colour.
+         */
+        WandTool: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            tool: "wand";
+            /** Point */
+            point: [
+                number,
+                number
+            ];
+            /**
+             * Tolerance
+             * @default 24
+             */
+            tolerance: number;
         };
         /** AnnotationIn */
         labelbay__analyses__schemas__AnnotationIn: {
@@ -4998,6 +5144,122 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CommentOut"];
+                };
+            };
+            /** @description The body could not be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not signed in, or the credential is wrong or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but the role is too low for this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The request body arrived too slowly */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state (a duplicate, an illegal transition) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The request body is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The body is not of a media type this route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    assist_mask_api_v1_images__image_id__assist_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BoxTool"] | components["schemas"]["ClicksTool"] | components["schemas"]["WandTool"] | components["schemas"]["SamTool"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssistOut"];
                 };
             };
             /** @description The body could not be parsed */

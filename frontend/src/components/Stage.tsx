@@ -1,10 +1,14 @@
 // The image with its SVG overlays, zoom (wheel) and pan (drag), box drawing, and editing of boxes,
-// circles (move, radius handle) and polygons (move, vertex handles).
+// circles (move, radius handle) and polygons (move, vertex handles); masks as canvases under the
+// outlines (MaskLayer), the brush and eraser on the mask being edited, and the gestures of the
+// assist tools (a box, clicks, a wand point) handed to the page, which asks the API.
 // Everything inside the SVG is in the original image's pixels (viewBox = 0 0 width height); one
 // CSS transform (translate + scale) on the wrapper does zoom and pan for image and overlays alike.
 import { useEffect, useRef, useState } from 'react';
 import { fetchBlob, type Annotation, type AnalysisDetail, type ImageLabel, type Prediction } from '../api/client';
 import { AuthImage } from './AuthImage';
+import { DraftMask, StoredMask } from './MaskLayer';
+import { maskBox, maskHas, paintStroke, type Bitmap, type Mask } from '../mask';
 
 export interface Box {
   x1: number;
@@ -21,7 +25,23 @@ export interface View {
 
 export type Selection = { kind: 'annotation'; id: number } | { kind: 'prediction'; modelVersionId: number; index: number } | null;
 
-export type Mode = 'select' | 'draw';
+/** What a press on the image does: select/pan, draw a box, paint or erase the mask being edited,
+ * or an assist tool's gesture (a box, clicks, a wand point, a SAM click). */
+export type Mode = 'select' | 'draw' | 'brush' | 'erase' | 'mask-box' | 'mask-click' | 'wand' | 'sam';
+
+const CLICK_TOOLS: Mode[] = ['mask-click', 'wand', 'sam'];
+
+/** A mask being edited and not saved yet: a stored mask's (`id`), or a new one (`id` null; from
+ * a polygon it `replaces` once saved). Brush strokes change `bitmap` in place and bump `revision`;
+ * `clicks` are the click tool's so far (each new click asks again with all of them). */
+export interface MaskDraft {
+  id: number | null;
+  label: string;
+  bitmap: Bitmap;
+  revision: number;
+  clicks: { points: [number, number][]; labels: (0 | 1)[] };
+  replaces?: number;
+}
 
 type Handle = 'nw' | 'ne' | 'sw' | 'se';
 
@@ -35,57 +55,13 @@ export interface Polygon {
   points: [number, number][];
 }
 
-/** A mask: COCO's compressed RLE of a bitmap the size of the image. */
-export interface Mask {
-  size: number[]; // [height, width]
-  counts: string;
-}
-
-/** An annotation's geometry as the API stores it: a box, a circle, a polygon or a mask. */
+/** An annotation's geometry as the API stores it: a box, a circle, a polygon (masks: see mask.ts). */
 export type Geometry = Box | Circle | Polygon;
-
-/** The box around a mask's pixels, read from its runs (COCO's compressed RLE text: 6-bit groups,
- * column-major, runs from the fourth on stored as the difference to the run two before); null
- * when no pixel is set. Masks are drawn as this box until the mask layer exists. */
-export function maskBox(mask: Mask): Box | null {
-  const height = mask.size[0];
-  const runs: number[] = [];
-  let p = 0;
-  while (p < mask.counts.length) {
-    let x = 0;
-    let k = 0;
-    let more = true;
-    while (more && p < mask.counts.length) {
-      const c = mask.counts.charCodeAt(p) - 48;
-      x |= (c & 0x1f) << (5 * k);
-      more = (c & 0x20) !== 0;
-      p += 1;
-      k += 1;
-      if (!more && (c & 0x10) !== 0) x |= -1 << (5 * k);
-    }
-    if (runs.length > 2) x += runs[runs.length - 2];
-    runs.push(x);
-  }
-  let box: Box | null = null;
-  let at = 0;
-  runs.forEach((run, index) => {
-    if (index % 2 === 1 && run > 0) {
-      const c1 = Math.floor(at / height);
-      const c2 = Math.floor((at + run - 1) / height);
-      const r1 = c1 === c2 ? at % height : 0;
-      const r2 = c1 === c2 ? (at + run - 1) % height : height - 1;
-      box = box
-        ? { x1: Math.min(box.x1, c1), y1: Math.min(box.y1, r1), x2: Math.max(box.x2, c2 + 1), y2: Math.max(box.y2, r2 + 1) }
-        : { x1: c1, y1: r1, x2: c2 + 1, y2: r2 + 1 };
-    }
-    at += run;
-  });
-  return box;
-}
 
 type Drag =
   | { type: 'pan'; x: number; y: number; view: View }
   | { type: 'draw'; start: [number, number] }
+  | { type: 'paint'; last: [number, number]; value: 0 | 1 }
   | { type: 'move'; id: number; kind: string; start: [number, number]; geometry: Geometry }
   | { type: 'resize'; id: number; handle: Handle; box: Box }
   | { type: 'radius'; id: number; circle: Circle }
@@ -220,6 +196,12 @@ export function Stage({
   onDraw,
   onChangeGeometry,
   overlays = true,
+  maskOpacity = 0.5,
+  maskDraft = null,
+  brushRadius = 8,
+  onPaint,
+  onAssistBox,
+  onAssistClick,
 }: {
   contentUrl: string;
   alt: string;
@@ -239,6 +221,12 @@ export function Stage({
   onDraw: (box: Box) => void;
   onChangeGeometry: (id: number, geometry: Geometry) => void;
   overlays?: boolean;
+  maskOpacity?: number;
+  maskDraft?: MaskDraft | null;
+  brushRadius?: number;
+  onPaint?: (stroke: (bitmap: Bitmap) => void) => void;
+  onAssistBox?: (box: Box) => void;
+  onAssistClick?: (point: [number, number], positive: boolean) => void;
 }) {
   const pane = useRef<HTMLDivElement>(null);
   const drag = useRef<Drag | null>(null);
@@ -289,14 +277,32 @@ export function Stage({
   };
 
   const onPointerDown = (event: React.PointerEvent) => {
-    if (event.button !== 0 || !view) return;
-    if (mode === 'draw' && overlays) {
+    if (!view) return;
+    if (overlays && CLICK_TOOLS.includes(mode) && (event.button === 0 || event.button === 2)) {
+      // Left click: object; shift or right click: background (the wand takes any click as its seed).
+      event.preventDefault();
+      onAssistClick?.(toImage(event), event.button === 0 && !event.shiftKey);
+      return;
+    }
+    if (event.button !== 0) return;
+    if ((mode === 'brush' || mode === 'erase') && overlays && onPaint) {
+      const at = toImage(event);
+      const value = mode === 'brush' ? 1 : 0;
+      begin(event, { type: 'paint', last: at, value });
+      onPaint((bitmap) => paintStroke(bitmap, at, at, brushRadius, value));
+      return;
+    }
+    if ((mode === 'draw' || mode === 'mask-box') && overlays) {
       const start = toImage(event);
       begin(event, { type: 'draw', start });
       setDraft({ id: null, geometry: { x1: start[0], y1: start[1], x2: start[0], y2: start[1] } });
     } else {
       begin(event, { type: 'pan', x: event.clientX, y: event.clientY, view });
-      if (overlays) onSelect(null);
+      if (!overlays) return;
+      // A press on a mask's pixels selects it (the topmost); elsewhere it clears the selection.
+      const [x, y] = toImage(event);
+      const hit = layers.annotations ? [...annotations].reverse().find((a) => a.kind === 'mask' && maskHas(a.geometry as unknown as Mask, x, y)) : undefined;
+      onSelect(hit ? { kind: 'annotation', id: hit.id } : null);
     }
   };
 
@@ -308,6 +314,12 @@ export function Stage({
       return;
     }
     const [x, y] = toImage(event);
+    if (d.type === 'paint') {
+      const from = d.last;
+      d.last = [x, y];
+      onPaint?.((bitmap) => paintStroke(bitmap, from, [x, y], brushRadius, d.value));
+      return;
+    }
     if (d.type === 'draw') {
       setDraft({ id: null, geometry: clampBox({ x1: d.start[0], y1: d.start[1], x2: x, y2: y }, width, height) });
     } else if (d.type === 'move') {
@@ -332,7 +344,7 @@ export function Stage({
     const d = drag.current;
     drag.current = null;
     if (pane.current?.hasPointerCapture(event.pointerId)) pane.current.releasePointerCapture(event.pointerId);
-    if (!d || d.type === 'pan' || !draft) {
+    if (!d || d.type === 'pan' || d.type === 'paint' || !draft) {
       setDraft(null);
       return;
     }
@@ -340,7 +352,8 @@ export function Stage({
     setDraft(null);
     if ('x1' in geometry && (geometry.x2 - geometry.x1 < MIN_SIDE || geometry.y2 - geometry.y1 < MIN_SIDE)) return;
     if (d.type === 'draw') {
-      onDraw(geometry as Box);
+      if (mode === 'mask-box') onAssistBox?.(geometry as Box);
+      else onDraw(geometry as Box);
       return;
     }
     const before = d.type === 'move' ? d.geometry : d.type === 'resize' ? d.box : d.type === 'radius' ? d.circle : d.polygon;
@@ -368,12 +381,33 @@ export function Stage({
       onPointerMove={onPointerMove}
       onPointerUp={onPointerUp}
       onPointerCancel={onPointerUp}
+      onContextMenu={(e) => {
+        if (CLICK_TOOLS.includes(mode)) e.preventDefault(); // a right click is a background click there
+      }}
     >
       <div
         className="stage-inner"
         style={{ width, height, transform: `translate(${v.tx}px, ${v.ty}px) scale(${v.scale})`, visibility: view ? 'visible' : 'hidden' }}
       >
         <AuthImage src={contentUrl} alt={alt} lazy={false} className="stage-image" />
+        {overlays && layers.annotations && (
+          <div className="mask-layers" data-testid="mask-layers">
+            {visible.map((a) =>
+              a.kind === 'mask' && a.id !== maskDraft?.id ? (
+                <StoredMask
+                  key={a.id}
+                  id={a.id}
+                  label={a.label}
+                  mask={a.geometry as unknown as Mask}
+                  color={colorOf(a.label)}
+                  opacity={maskOpacity}
+                  chosen={selection?.kind === 'annotation' && selection.id === a.id}
+                />
+              ) : null,
+            )}
+          </div>
+        )}
+        {overlays && maskDraft && <DraftMask bitmap={maskDraft.bitmap} revision={maskDraft.revision} color={colorOf(maskDraft.label)} opacity={maskOpacity} />}
         {overlays && (
           <svg className="overlay" viewBox={`0 0 ${width} ${height}`} width={width} height={height} role="group" aria-label="Overlays">
             {/* Heatmaps first: under every outline. Opacity per layer (the slider), not on the <svg>,
@@ -514,7 +548,8 @@ export function Stage({
                       );
                     }
                     if (a.kind === 'mask') {
-                      const m = maskBox(stored as unknown as Mask);
+                      // The mask's pixels are its canvas (under this SVG); this is its box, to see and pick it.
+                      const m = a.id === maskDraft?.id ? null : maskBox(stored as unknown as Mask);
                       if (m === null) return null;
                       return (
                         <rect
@@ -625,6 +660,18 @@ export function Stage({
                   })}
                 </g>
               )}
+              {maskDraft &&
+                maskDraft.clicks.points.map(([cx, cy], i) => (
+                  <circle
+                    key={i}
+                    data-testid="assist-click"
+                    className={`assist-click ${maskDraft.clicks.labels[i] ? 'positive' : 'negative'}`}
+                    cx={cx}
+                    cy={cy}
+                    r={4 / v.scale}
+                    vectorEffect="non-scaling-stroke"
+                  />
+                ))}
               {draft && draft.id === null && 'x1' in draft.geometry && (
                 <rect
                   data-testid="draft-box"

@@ -1,19 +1,24 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import {
   api,
   must,
   type AnalysisDetail,
   type Annotation,
   type ImageOut,
+  type Model,
   type Prediction,
   type Project,
+  type Schemas,
 } from '../api/client';
 import { AnalysesPanel } from '../components/AnalysesPanel';
 import { Comments } from '../components/Comments';
 import { rememberedOrder } from '../components/ImageGrid';
-import { Stage, type Box, type Geometry, type Layers, type Mode, type Selection, type View } from '../components/Stage';
+import { Stage, type Box, type Geometry, type Layers, type MaskDraft, type Mode, type Polygon, type Selection, type View } from '../components/Stage';
+import { bitmapArea, bitmapOutline, decodeMask, emptyBitmap, encodeMask, polygonBitmap, type Bitmap, type Mask } from '../mask';
 import { linkClick, navigate } from '../router';
 import { labelColor } from '../colors';
+
+type AssistBody = Schemas['BoxTool'] | Schemas['ClicksTool'] | Schemas['WandTool'] | Schemas['SamTool'];
 
 function typing(target: EventTarget | null): boolean {
   const el = target as HTMLElement | null;
@@ -36,6 +41,15 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
   const [drawLabel, setDrawLabel] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [status, setStatus] = useState('');
+  // Masks: the one being edited (unsaved), the brush's radius, the wand's tolerance, their
+  // opacity, and the registered promptable model (SAM) when there is one.
+  const [maskDraft, setMaskDraft] = useState<MaskDraft | null>(null);
+  const draftRef = useRef<MaskDraft | null>(null);
+  draftRef.current = maskDraft;
+  const [brushRadius, setBrushRadius] = useState(8);
+  const [tolerance, setTolerance] = useState(24);
+  const [maskOpacity, setMaskOpacity] = useState(0.5);
+  const [samModel, setSamModel] = useState<Model | null>(null);
   const imagePath = { image_id: imageId };
 
   const attempt = useCallback(async (work: () => Promise<unknown>, done?: string) => {
@@ -70,6 +84,10 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
       await loadLabels();
       const config = await fetch('/config').then((r) => (r.ok ? r.json() : {}));
       setAnalysesEnabled(Boolean((config as { ml_analysis_enabled?: boolean }).ml_analysis_enabled));
+      // The SAM click tool exists only when a promptable segmenter is registered.
+      const models = await must(api.GET('/api/v1/models'));
+      const sams = models.filter((m) => m.task === 'segment' && m.format === 'onnx-sam' && m.id != null);
+      setSamModel(sams.find((m) => m.is_active) ?? sams[0] ?? null);
     });
   }, [imageId, projectId, attempt, loadLabels]);
 
@@ -137,10 +155,118 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
       attempt(async () => {
         await must(api.DELETE('/api/v1/annotations/{annotation_id}', { params: { path: { annotation_id: id } } }));
         setAnnotations((old) => old.filter((a) => a.id !== id));
+        setMaskDraft((d) => (d?.id === id ? null : d));
         setSelection(null);
       }, 'Annotation deleted'),
     [attempt],
   );
+
+  // The mask to edit: the one being edited, else the selected mask's pixels, else a new empty one.
+  const draftToEdit = (): MaskDraft => {
+    const current = draftRef.current;
+    if (current) return current;
+    const chosen = selection?.kind === 'annotation' ? annotations.find((a) => a.id === selection.id) : undefined;
+    if (chosen?.kind === 'mask') {
+      return { id: chosen.id, label: chosen.label, bitmap: decodeMask(chosen.geometry as unknown as Mask), revision: 0, clicks: { points: [], labels: [] } };
+    }
+    return { id: null, label: drawLabel, bitmap: emptyBitmap(image!.width, image!.height), revision: 0, clicks: { points: [], labels: [] } };
+  };
+
+  const paint = (stroke: (bitmap: Bitmap) => void) => {
+    if (!drawLabel && !draftRef.current) {
+      setError('choose a class to draw with first');
+      return;
+    }
+    const draft = draftToEdit();
+    stroke(draft.bitmap);
+    const next = { ...draft, revision: draft.revision + 1 };
+    draftRef.current = next;
+    setMaskDraft(next);
+  };
+
+  /** Ask the assist API; its mask replaces the edited mask's pixels (a new mask when none is). */
+  const assist = (body: AssistBody, clicks: MaskDraft['clicks'], what: string) =>
+    attempt(async () => {
+      if (!drawLabel && !draftRef.current) throw new Error('choose a class to draw with first');
+      const answer = await must(api.POST('/api/v1/images/{image_id}/assist', { params: { path: imagePath }, body }));
+      const draft = draftToEdit();
+      const next = { ...draft, bitmap: decodeMask(answer.mask), revision: draft.revision + 1, clicks };
+      draftRef.current = next;
+      setMaskDraft(next);
+      setStatus(`${what}: ${answer.area} pixels, not saved yet`);
+    });
+
+  const assistBox = (box: Box) =>
+    assist({ tool: 'box', box: [box.x1, box.y1, box.x2 - box.x1, box.y2 - box.y1] }, { points: [], labels: [] }, 'Mask from the box');
+
+  const assistClick = (point: [number, number], positive: boolean) => {
+    const p: [number, number] = [Math.round(point[0] * 10) / 10, Math.round(point[1] * 10) / 10];
+    if (p[0] < 0 || p[1] < 0 || p[0] >= image!.width || p[1] >= image!.height) return;
+    if (mode === 'wand') {
+      void assist({ tool: 'wand', point: p, tolerance }, { points: [], labels: [] }, 'Mask from the wand');
+      return;
+    }
+    const before = draftRef.current?.clicks ?? { points: [], labels: [] };
+    const clicks = { points: [...before.points, p], labels: [...before.labels, positive ? 1 : 0] as (0 | 1)[] };
+    if (mode === 'sam' && samModel?.id != null) {
+      void assist({ tool: 'sam', model_version_id: samModel.id, ...clicks }, clicks, `Mask from ${clicks.points.length} SAM click(s)`);
+    } else if (mode === 'mask-click') {
+      void assist({ tool: 'clicks', ...clicks }, clicks, `Mask from ${clicks.points.length} click(s)`);
+    }
+  };
+
+  const saveMask = () =>
+    attempt(async () => {
+      const draft = draftRef.current;
+      if (!draft) return;
+      if (bitmapArea(draft.bitmap) === 0) throw new Error('the mask is empty: paint or pick some pixels first');
+      const geometry = { ...encodeMask(draft.bitmap) };
+      let saved;
+      if (draft.id === null) {
+        saved = await must(api.POST('/api/v1/images/{image_id}/annotations', { params: { path: imagePath }, body: { kind: 'mask', label: draft.label, geometry } }));
+        setAnnotations((old) => [...old, saved!]);
+        if (draft.replaces !== undefined) {
+          await must(api.DELETE('/api/v1/annotations/{annotation_id}', { params: { path: { annotation_id: draft.replaces } } }));
+          setAnnotations((old) => old.filter((a) => a.id !== draft.replaces));
+        }
+      } else {
+        saved = await must(api.PATCH('/api/v1/annotations/{annotation_id}', { params: { path: { annotation_id: draft.id } }, body: { geometry } }));
+        setAnnotations((old) => old.map((a) => (a.id === saved!.id ? saved! : a)));
+      }
+      draftRef.current = null;
+      setMaskDraft(null);
+      setSelection({ kind: 'annotation', id: saved.id });
+    }, 'Mask saved');
+
+  const discardMask = () => {
+    draftRef.current = null;
+    setMaskDraft(null);
+    setStatus('Mask edits discarded');
+  };
+
+  /** A polygon's pixels as a new mask, to edit; saving it replaces the polygon. */
+  const polygonToMask = (id: number) => {
+    const a = annotations.find((x) => x.id === id);
+    if (!a || !image) return;
+    const bitmap = polygonBitmap((a.geometry as Polygon).points, image.width, image.height);
+    const next: MaskDraft = { id: null, label: a.label, bitmap, revision: 1, clicks: { points: [], labels: [] }, replaces: id };
+    draftRef.current = next;
+    setMaskDraft(next);
+    setStatus('The polygon as a mask: save it to replace the polygon');
+  };
+
+  /** A mask's outline (its largest part) as a polygon, which replaces the mask. */
+  const maskToPolygon = (id: number) =>
+    attempt(async () => {
+      const a = annotations.find((x) => x.id === id);
+      if (!a) return;
+      const points = bitmapOutline(decodeMask(a.geometry as unknown as Mask));
+      if (!points) throw new Error('the mask is too thin for a polygon');
+      const made = await must(api.POST('/api/v1/images/{image_id}/annotations', { params: { path: imagePath }, body: { kind: 'polygon', label: a.label, geometry: { points } } }));
+      await must(api.DELETE('/api/v1/annotations/{annotation_id}', { params: { path: { annotation_id: id } } }));
+      setAnnotations((old) => [...old.filter((x) => x.id !== id), made]);
+      setSelection({ kind: 'annotation', id: made.id });
+    }, 'Mask converted to a polygon');
 
   const classify = (label: string) =>
     attempt(async () => {
@@ -200,7 +326,21 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
     onView: setView,
     onDraw: (b: Box) => void drawBox(b),
     onChangeGeometry: (id: number, g: Geometry) => void changeGeometry(id, g),
+    maskOpacity,
+    maskDraft,
+    brushRadius,
+    onPaint: paint,
+    onAssistBox: (b: Box) => void assistBox(b),
+    onAssistClick: assistClick,
   };
+  const maskTools: [Mode, string, string][] = [
+    ['brush', 'Brush', 'paint the mask being edited (a new one when none is)'],
+    ['erase', 'Eraser', 'erase from the mask being edited'],
+    ['mask-box', 'Box → mask', 'drag a box: GrabCut finds the object in it'],
+    ['mask-click', 'Click → mask', 'click the object; shift or right click the background'],
+    ['wand', 'Magic wand', 'click a region of similar colour'],
+    ...(samModel ? [['sam', `SAM click (${samModel.name})`, 'click the object; shift or right click the background'] as [Mode, string, string]] : []),
+  ];
   const legend = [...new Set([...labelNames, ...annotations.map((a) => a.label), ...predictions.flatMap((p) => p.labels.map((d) => d.label))])];
 
   return (
@@ -225,6 +365,13 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
         <button type="button" aria-pressed={mode === 'draw'} onClick={() => setMode(mode === 'draw' ? 'select' : 'draw')} aria-keyshortcuts="b">
           Draw box (b)
         </button>
+        <span className="row" role="group" aria-label="Mask tools">
+          {maskTools.map(([tool, name, hint]) => (
+            <button key={tool} type="button" aria-pressed={mode === tool} title={hint} onClick={() => setMode(mode === tool ? 'select' : tool)}>
+              {name}
+            </button>
+          ))}
+        </span>
         <label>
           Class to draw
           <select value={drawLabel} onChange={(e) => setDrawLabel(e.target.value)}>
@@ -296,6 +443,10 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
               Overlay opacity
               <input type="range" min={0} max={1} step={0.05} value={opacity} onChange={(e) => setOpacity(Number(e.target.value))} />
             </label>
+            <label>
+              Mask opacity
+              <input type="range" min={0} max={1} step={0.05} value={maskOpacity} onChange={(e) => setMaskOpacity(Number(e.target.value))} />
+            </label>
             <h3>Legend</h3>
             <ul className="legend" aria-label="Class colours">
               {legend.map((name) => (
@@ -316,6 +467,31 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
                 ))}
               </select>
             </label>
+            {(mode === 'brush' || mode === 'erase' || maskDraft) && (
+              <label>
+                Brush size ({brushRadius * 2} px)
+                <input type="range" min={1} max={100} step={1} value={brushRadius} onChange={(e) => setBrushRadius(Number(e.target.value))} />
+              </label>
+            )}
+            {mode === 'wand' && (
+              <label>
+                Wand tolerance ({tolerance})
+                <input type="range" min={0} max={255} step={1} value={tolerance} onChange={(e) => setTolerance(Number(e.target.value))} />
+              </label>
+            )}
+            {maskDraft && (
+              <div className="selected" data-testid="mask-editing">
+                <p>
+                  {maskDraft.id === null ? 'New mask' : `Mask #${maskDraft.id}`} ({maskDraft.label}): {bitmapArea(maskDraft.bitmap)} pixels, not saved
+                </p>
+                <button type="button" onClick={() => void saveMask()}>
+                  Save mask
+                </button>
+                <button type="button" onClick={discardMask}>
+                  Discard
+                </button>
+              </div>
+            )}
             {selectedAnnotation && (
               <div className="selected" data-testid="selected-annotation">
                 <p>
@@ -332,8 +508,29 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
                 <button type="button" onClick={() => void remove(selectedAnnotation.id)} aria-keyshortcuts="Delete">
                   Delete (Del)
                 </button>
+                {selectedAnnotation.kind === 'polygon' && !maskDraft && (
+                  <button type="button" onClick={() => polygonToMask(selectedAnnotation.id)}>
+                    Convert to mask
+                  </button>
+                )}
+                {selectedAnnotation.kind === 'mask' && maskDraft?.id !== selectedAnnotation.id && (
+                  <button type="button" onClick={() => void maskToPolygon(selectedAnnotation.id)}>
+                    Convert to polygon
+                  </button>
+                )}
               </div>
             )}
+            <ul className="annotation-list" aria-label="Annotations">
+              {annotations
+                .filter((a) => a.kind !== 'classification')
+                .map((a) => (
+                  <li key={a.id} data-testid="annotation-row" data-kind={a.kind} data-id={a.id} className={selectedAnnotation?.id === a.id ? 'chosen' : ''}>
+                    <button type="button" className="link" onClick={() => setSelection({ kind: 'annotation', id: a.id })}>
+                      <span className="swatch" style={{ background: colorOf(a.label) }} aria-hidden="true" /> {a.label} ({a.kind})
+                    </button>
+                  </li>
+                ))}
+            </ul>
             <p className="muted small">
               Keys: b draw · Esc select · Del delete · a/r accept/reject · ←/→ images · 0 fit · wheel zoom · drag pan. Drag a shape to move it, its handles to resize it.
             </p>

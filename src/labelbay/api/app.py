@@ -17,6 +17,7 @@ from labelbay.api.middleware import RequestContextMiddleware
 from labelbay.api.openapi import install_openapi
 from labelbay.api.routes import (
     analyses,
+    assist,
     auth,
     evaluations,
     exports,
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth,
         projects,
         images,
+        assist,
         review,
         jobs,
         evaluations,

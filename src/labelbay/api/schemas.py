@@ -316,6 +316,11 @@ class JobResults(BaseModel):
 
 
 class ModelOut(FromRow):
+    id: int | None = Field(
+        default=None,
+        description="the model version's id (a SAM assist call names it); none for a built-in "
+        "model not registered yet",
+    )
     name: str
     version: str
     task: str

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from labelbay.inference.detections import Detections
 
-Task = Literal["detect", "classify"]
+Task = Literal["detect", "classify", "segment"]  # segment: promptable, per click
 RGBImage = npt.NDArray[np.uint8]  # (H, W, 3), RGB order
 
 

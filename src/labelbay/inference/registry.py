@@ -15,7 +15,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from labelbay.inference.base import Model, ModelError, ModelSpec
+from labelbay.inference.base import Model, ModelError, ModelSpec, Task
 
 ModelFactory = Callable[[ModelSpec], Model]
 ArtifactCheck = Callable[[Path], object]
@@ -25,11 +25,13 @@ ArtifactCheck = Callable[[Path], object]
 class ModelFormat:
     """One format: `factory` builds the model from a spec (a `Model` class or a function);
     `check` validates an artifact file (None: the format has no file). Both are
-    "module:attribute"; a module starting with "." is relative to `labelbay.inference`."""
+    "module:attribute"; a module starting with "." is relative to `labelbay.inference`. `task`
+    fixes the task for formats that can only do one."""
 
     name: str
     factory: str
     check: str | None = None
+    task: Task | None = None  # the task every model of this format has, whatever is asked
 
 
 FORMATS: dict[str, ModelFormat] = {
@@ -44,6 +46,8 @@ FORMATS: dict[str, ModelFormat] = {
             "torchscript", ".torchscript:TorchScriptModel", ".torchscript:load_torchscript"
         ),
         ModelFormat("kserve", ".kserve:KServeModel"),
+        # A zip of SAM's encoder and decoder: embeddings by job, masks per click (api assist).
+        ModelFormat("onnx-sam", ".sam_onnx:SamOnnxModel", ".sam_onnx:check_artifact", "segment"),
         # Built-in models have registry rows too (no artifact), so jobs and predictions refer to
         # every model the same way.
         ModelFormat("builtin", ".builtin:from_spec"),

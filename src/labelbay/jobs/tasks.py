@@ -25,15 +25,18 @@ from sqlalchemy.orm import Session
 
 from labelbay.db.models import Image, Job, JobStatus, JobTask, Prediction, Project, TaskStatus
 from labelbay.db.session import transaction
+from labelbay.errors import Invalid
 from labelbay.inference.base import Model
 from labelbay.inference.detections import Detections
 from labelbay.inference.imageio import decode_image
 from labelbay.inference.pipeline import StageTimes, label_stream
 from labelbay.inference.render import render_jpeg
+from labelbay.inference.sam_onnx import SamOnnxModel
 from labelbay.jobs import callbacks
 from labelbay.jobs.service import refresh_counts
 from labelbay.labels import Source
 from labelbay.runtime import Runtime
+from labelbay.services.assist import store_embedding
 from labelbay.services.images import image_location
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,7 @@ class _Item:
     detections: Detections | None = None
     error: str | None = None
     ms: float = 0.0
+    embedded: bool = False  # a promptable segmenter's job: the embedding is stored, no labels
 
 
 def process_batch(deps: Runtime, task_ids: Sequence[int]) -> int:
@@ -77,7 +81,10 @@ def _run_claimed(
         store, key = image_location(item.image, storage=deps.storage, settings=deps.settings)
         item.data = store.get(key)
     stages["download"] = _ms(started)
-    _predict(model, items, stages)
+    if isinstance(model, SamOnnxModel):
+        _embed(deps, model, model_version_id, items, stages)
+    else:
+        _predict(model, items, stages)
     started = time.perf_counter()
     if save_outputs:
         # Object writes (and rendering) happen before the transaction, so it stays short.
@@ -198,6 +205,29 @@ def _predict(model: Model, items: list[_Item], stages: dict[str, float]) -> None
         item.ms = model_ms / max(1, times.images)
 
 
+def _embed(
+    deps: Runtime,
+    model: SamOnnxModel,
+    model_version_id: int,
+    items: list[_Item],
+    stages: dict[str, float],
+) -> None:
+    """A SAM model's job: each image's embedding into object storage, where clicks find it."""
+    for item in items:
+        assert item.data is not None
+        started = time.perf_counter()
+        try:
+            store_embedding(
+                model, model_version_id, item.image.id, item.data, store=deps.storage.output
+            )
+        except Invalid as exc:
+            item.error = str(exc)
+        else:
+            item.embedded = True
+        item.ms = _ms(started)
+        stages["infer"] += item.ms
+
+
 def _upsert_prediction(session: Session, values: dict[str, Any]) -> None:
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
@@ -221,6 +251,9 @@ def _store(
         JobTask.id == item.task_id,
         JobTask.status.in_([TaskStatus.queued.value, TaskStatus.running.value]),
     )
+    if item.embedded:
+        session.execute(task_update.values(status=TaskStatus.done.value, finished_at=now))
+        return
     if item.detections is None:
         session.execute(
             task_update.values(status=TaskStatus.failed.value, error=item.error, finished_at=now)

@@ -56,14 +56,15 @@ def register_model(
     """Check and store a model version; it becomes the active one of its name unless told not to."""
     if not _NAME_RE.fullmatch(name):
         raise Invalid("model name: lowercase letters, digits, '.', '_' and '-', up to 100")
-    if task not in ("detect", "classify"):
-        raise Invalid(f"task must be detect or classify, not {task!r}")
     if not 0.0 <= confidence_threshold <= 1.0 or not 0.0 <= iou_threshold <= 1.0:
         raise Invalid("thresholds must be between 0 and 1")
     try:
-        get_format(format)
+        fixed_task = get_format(format).task  # e.g. onnx-sam: segment, whatever was asked
     except ModelError as exc:
         raise Invalid(str(exc)) from exc
+    if fixed_task is None and task not in ("detect", "classify"):
+        raise Invalid(f"task must be detect or classify, not {task!r}")
+    task = fixed_task or task
     version = version or _next_version(session, name)
     if not _VERSION_RE.fullmatch(version):
         raise Invalid(f"bad version {version!r}")
@@ -206,10 +207,13 @@ def spec_of(row: ModelVersion, *, local_path: Path | None) -> ModelSpec:
         if row.input_width is not None and row.input_height is not None
         else None
     )
+    task: Task = "detect"
+    if row.task in ("classify", "segment"):
+        task = "classify" if row.task == "classify" else "segment"
     return ModelSpec(
         name=row.name,
         format=row.format,
-        task="classify" if row.task == "classify" else "detect",
+        task=task,
         version=row.version,
         path=str(local_path) if local_path else None,
         url=row.url,
