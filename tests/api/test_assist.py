@@ -14,6 +14,7 @@ from pycocotools import mask as coco_mask
 
 from labelbay.db.session import transaction
 from labelbay.inference.sam_onnx import SamOnnxModel
+from labelbay.runtime import Runtime
 from labelbay.services.assist import embedding_key
 from labelbay.services.models import register_model
 from tests.api.factories import image_part, upload_ok
@@ -24,6 +25,19 @@ from tests.support import sam_graphs
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
+
+@pytest.fixture
+def stack_settings_overrides() -> dict[str, Any]:
+    """One model process: the SAM test reads its model's encoder count there."""
+    return {"inprocess_workers": 1}
+
+
+def encoder_runs(runtime: Runtime, model_version_id: int) -> int:
+    """How often the model process's SAM model ran its encoder (called in that process)."""
+    model = runtime.models.get_by_id(model_version_id)
+    assert isinstance(model, SamOnnxModel)
+    return model.encoder_runs
 
 
 def uploaded(stack: Stack, data: bytes, name: str) -> tuple[dict[str, str], int, str]:
@@ -179,16 +193,19 @@ def test_sam_job_caches_embeddings_and_a_click_runs_only_the_decoder(
     for image_id in (first, second["id"]):
         assert output.exists(embedding_key(version_id, image_id))
 
-    model = stack.context.models.get_by_id(version_id)
-    assert isinstance(model, SamOnnxModel)
-    runs = model.encoder_runs  # the job's, here: it ran in this process
+    def runs_now() -> int:  # the model process's count (the job and the clicks ran there)
+        count: int = stack.context.processes.call(encoder_runs, version_id).result()
+        return count
+
+    runs = runs_now()
+    assert runs == 2  # the job embedded both images
     for click in ([100, 150], [400, 300]):
         body = {"tool": "sam", "model_version_id": version_id, "points": [click], "labels": [1]}
         answer = assist(stack, admin, first, body)
         assert answer.status_code == 200, answer.text
         expected = sam_graphs.expected_mask(grey, size, (click[0], click[1]))
         assert np.array_equal(decoded(answer.json()), expected)
-    assert model.encoder_runs == runs, "the cached embedding was used; the encoder did not run"
+    assert runs_now() == runs, "the cached embedding was used; the encoder did not run"
 
     # An image the job did not see: its first click embeds it once and stores it.
     [third] = upload_ok(
@@ -197,7 +214,7 @@ def test_sam_job_caches_embeddings_and_a_click_runs_only_the_decoder(
     body = {"tool": "sam", "model_version_id": version_id, "points": [[10, 10]], "labels": [1]}
     for _ in range(2):
         assert assist(stack, admin, third["id"], body).status_code == 200
-    assert model.encoder_runs == runs + 1
+    assert runs_now() == runs + 1
     assert output.exists(embedding_key(version_id, third["id"]))
 
 
