@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from labelbay.db.models import Annotation, Image, ModelVersion, Prediction, User
 from labelbay.errors import Invalid
 from labelbay.imports.label_formats import Problem, Reading, Record
-from labelbay.labels import Label, Source
+from labelbay.labels import Label, Source, uncertainty
 from labelbay.services.annotations import add_annotation, label_of
 
 Target = Literal["annotations", "predictions"]
@@ -199,6 +199,7 @@ def _replace_prediction(
         session.add(prediction)
     prediction.detections = rows
     prediction.num_detections = len(rows)
+    prediction.uncertainty = uncertainty(labels)
     prediction.review = {}
     report.added += len(rows)
     session.flush()
