@@ -47,7 +47,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from labelbay import labels
 from labelbay.db.base import utcnow
@@ -182,13 +182,12 @@ def _candidates(
         return stmt.order_by(key.asc())
     if strategy == "uncertain":
         version = _need(query.model_version_id, "the uncertain queue needs model_version_id")
+        # An alias, so that the filters' own subqueries on predictions stay uncorrelated to it.
+        scored = aliased(Prediction)
         return (
-            stmt.join(
-                Prediction,
-                and_(Prediction.image_id == Image.id, Prediction.model_version_id == version),
-            )
-            .where(Prediction.uncertainty.is_not(None))
-            .order_by(Prediction.uncertainty.desc(), Prediction.image_id.desc())
+            stmt.join(scored, and_(scored.image_id == Image.id, scored.model_version_id == version))
+            .where(scored.uncertainty.is_not(None))
+            .order_by(scored.uncertainty.desc(), scored.image_id.desc())
         )
     if strategy == "disagreement":
         a, b = _pair(query)
