@@ -6,7 +6,15 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from bench import bench_eval, bench_inference, bench_jobs, bench_scale, bench_text, bench_upload
+from bench import (
+    bench_eval,
+    bench_inference,
+    bench_jobs,
+    bench_review,
+    bench_scale,
+    bench_text,
+    bench_upload,
+)
 from bench.report import NOISE_MARGIN, Row, miss, print_table
 
 AREAS: dict[str, tuple[Callable[[], list[Row]], str]] = {
@@ -18,6 +26,10 @@ AREAS: dict[str, tuple[Callable[[], list[Row]], str]] = {
     "text": (bench_text.run, "Text model (PP-OCRv4): raw ONNX Runtime detector vs our pipeline"),
     "jobs": (bench_jobs.run, "Jobs (1,000 JPEGs 640x480, YOLOv8n-320, PostgreSQL + local folder)"),
     "scale": (bench_scale.run, "Scale (PostgreSQL: 100k images, 1M predictions)"),
+    "review": (
+        bench_review.run,
+        "Review queue (PostgreSQL: 100k images, 1M predictions, 10 concurrent reviewers)",
+    ),
     "evaluation": (
         bench_eval.run,
         "Evaluation (PostgreSQL: 100k images, 1M predictions, 300k boxes) vs COCOeval",

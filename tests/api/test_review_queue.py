@@ -128,7 +128,8 @@ def test_unreviewed_queue_leases_each_image_to_one_reviewer(stack: Stack) -> Non
     held = q.verdict(b, first, "reviewed")
     assert held.status_code == 409, held.text
     image = stack.client.get(f"/api/v1/images/{first}", headers=q.owner).json()
-    assert image["lease_user_id"] is not None and image["review_status"] == "unreviewed"
+    assert image["lease_user_id"] is not None
+    assert image["review_status"] == "unreviewed"
     assert stack.client.post(f"/api/v1/images/{first}/lease", headers=a).status_code == 200
     assert stack.client.post(f"/api/v1/images/{first}/lease", headers=b).status_code == 409
     # A releases: the image goes back to the queue, first in order again
@@ -176,7 +177,8 @@ def test_uncertain_queue_orders_by_uncertainty(stack: Stack) -> None:
     missing = stack.client.get(
         NEXT.format(q.project_id), params={"strategy": "uncertain"}, headers=q.owner
     )
-    assert missing.status_code == 422 and "model_version_id" in missing.text
+    assert missing.status_code == 422
+    assert "model_version_id" in missing.text
 
 
 def test_random_queue_follows_the_seeded_hash(stack: Stack) -> None:
@@ -242,7 +244,8 @@ def test_disagreement_queue_orders_by_one_minus_f1(stack: Stack) -> None:
     )
     params = {"strategy": "disagreement", "model_version_id": new, "versus": old}
     before = stack.client.get(NEXT.format(q.project_id), params=params, headers=q.owner)
-    assert before.status_code == 409 and "disagreement" in before.text
+    assert before.status_code == 409
+    assert "disagreement" in before.text
     computed = stack.client.post(
         f"/api/v1/projects/{q.project_id}/review/disagreement",
         json={"model_version_id": new, "versus": old},
@@ -266,7 +269,8 @@ def test_workflow_and_append_only_history(stack: Stack) -> None:
     image_id = q.next(a)
     assert image_id is not None
     no_reason = q.verdict(a, image_id, "rejected")
-    assert no_reason.status_code == 422 and "reason" in no_reason.text
+    assert no_reason.status_code == 422
+    assert "reason" in no_reason.text
     rejected = q.verdict(a, image_id, "rejected", "the cat's box misses its tail")
     assert rejected.json()["review_status"] == "rejected"
     assert q.next(a) is None  # rejected images wait in their own queue
@@ -293,9 +297,11 @@ def test_workflow_and_append_only_history(stack: Stack) -> None:
         "UPDATE review_events SET reason = 'rewritten'",
         "DELETE FROM review_events",
     ):
-        with pytest.raises(Exception, match="append-only"):
-            with transaction(stack.context.sessions) as session:
-                session.execute(text(statement))
+        with (
+            pytest.raises(Exception, match="append-only"),
+            transaction(stack.context.sessions) as session,
+        ):
+            session.execute(text(statement))
     assert stack.client.get(url, headers=q.owner).json() == events
     stats = stack.client.get(f"/api/v1/projects/{q.project_id}/review/stats", headers=q.owner)
     figures = stats.json()
