@@ -170,6 +170,8 @@ MATRIX = [
     # Past the role check, a caller who holds no lease on the image is refused (409).
     Route("POST",   IMG + "/lease",                               "409 409 409 409 403 404 401 401"),
     Route("DELETE", IMG + "/lease",                               "409 409 409 409 403 404 401 401"),
+    # Past the role check, a fresh image has no step of the caller's to undo (409).
+    Route("POST",   IMG + "/review/undo",                         "409 409 409 409 403 404 401 401"),
     Route("GET",    IMG + "/review/history",                      "200 200 200 200 200 404 401 401"),
     Route("GET",    P + "/review/stats",                          "200 200 200 200 200 404 401 401"),
     # Past the role check, a model version against itself is refused (422).

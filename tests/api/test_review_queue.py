@@ -313,6 +313,59 @@ def test_workflow_and_append_only_history(stack: Stack) -> None:
     assert stack.client.delete(f"/api/v1/images/{image_id}", headers=q.owner).status_code == 204
 
 
+def test_undo_takes_back_the_callers_latest_step_and_keeps_the_history(stack: Stack) -> None:
+    q = make_queue(stack, 1)
+    a, b = q.member("a@example.com"), q.member("b@example.com")
+    image_id = q.image_ids[0]
+    version = add_version(stack, "det")
+    predict(stack, version, {image_id: [detection("cat", 0.9, box(10, 10, 50, 50))]})
+    undo = f"/api/v1/images/{image_id}/review/undo"
+    annotations = f"/api/v1/images/{image_id}/annotations"
+    assert stack.client.post(undo, headers=a).status_code == 409  # nothing done yet
+    assert q.next(a) == image_id
+    base = f"/api/v1/images/{image_id}/predictions/{version}"
+    assert stack.client.post(f"{base}/accept-all", headers=a).status_code == 200
+    assert q.verdict(a, image_id, "reviewed").status_code == 200
+    assert len(stack.client.get(annotations, headers=a).json()) == 1
+    # b may not undo a's step
+    assert stack.client.post(undo, headers=b).status_code == 409
+    # a's first undo: the verdict; the image is back in review by a, under a lease
+    first = stack.client.post(undo, headers=a)
+    assert first.status_code == 200, first.text
+    assert first.json()["details"]["action"] == "accept"
+    image = stack.client.get(f"/api/v1/images/{image_id}", headers=a).json()
+    assert image["review_status"] == "unreviewed"
+    assert q.next(b) is None  # held by a
+    assert q.next(a) == image_id
+    # the second: the accepted predictions (verdicts cleared, annotation gone)
+    second = stack.client.post(undo, headers=a)
+    assert second.json()["details"]["action"] == "accept_predictions"
+    assert stack.client.get(annotations, headers=a).json() == []
+    assert stack.client.get(base.rsplit("/", 1)[0], headers=a).json()[0]["review"] == {}
+    assert stack.client.post(undo, headers=a).status_code == 409  # only claims are left
+    # a rejection undone gives the earlier status back; history keeps all of it
+    assert q.verdict(a, image_id, "rejected", "tail cut off").status_code == 200
+    assert stack.client.post(undo, headers=a).status_code == 200
+    assert stack.client.get(f"/api/v1/images/{image_id}", headers=a).json()["review_status"] == (
+        "unreviewed"
+    )
+    events = stack.client.get(f"/api/v1/images/{image_id}/review/history", headers=a).json()
+    assert [e["action"] for e in events] == [
+        "claim",
+        "accept_predictions",
+        "accept",
+        "undo",
+        "undo",
+        "reject",
+        "undo",
+    ]
+    assert [e["details"]["undone"] for e in events if e["action"] == "undo"] == [
+        events[2]["id"],
+        events[1]["id"],
+        events[5]["id"],
+    ]
+
+
 def test_median_seconds_per_reviewer(stack: Stack) -> None:
     q = make_queue(stack, 4)
     with transaction(stack.context.sessions) as session:
@@ -369,7 +422,12 @@ def test_accept_all_and_correct_a_prediction(stack: Stack) -> None:
     assert [e["action"] for e in events] == ["correct", "accept_predictions"]
     assert events[0]["details"]["prediction"] == found[1]
     assert events[0]["details"]["annotation_id"] == corrected.json()["id"]
-    assert events[1]["details"] == {"model_version_id": version, "indices": [0, 2]}
+    made = sorted(r["id"] for r in rows if r["source"] == "prediction")
+    assert events[1]["details"] == {
+        "model_version_id": version,
+        "indices": [0, 2],
+        "annotation_ids": made,
+    }
     again = stack.client.post(f"{base}/accept-all", headers=q.owner)  # nothing left: no duplicates
     assert again.status_code == 200
     assert (

@@ -620,6 +620,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/images/{image_id}/review/undo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Undo Review Step
+         * @description Take back the caller's latest step on the image while it is still the image's latest:
+         *     a verdict (accept or reject: the earlier status comes back) or an "accept all predictions"
+         *     (their verdicts are cleared and the annotations made deleted), annotator and up. The image
+         *     goes back in review by the caller under a fresh lease. The history keeps everything: the
+         *     undo is an event naming the one it takes back (`details.undone`). 409 when the latest step
+         *     is someone else's, is not undoable, or the image is in review by someone else.
+         */
+        post: operations["undo_review_step_api_v1_images__image_id__review_undo_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/images/{image_id}/review/history": {
         parameters: {
             query?: never;
@@ -2669,7 +2694,7 @@ export interface components {
             email: string | null;
             /**
              * Action
-             * @description claim | release | accept | reject | reopen | accept_predictions | correct | consensus_accept
+             * @description claim | release | accept | reject | reopen | accept_predictions | correct | consensus_accept | undo (details.undone: the event taken back)
              */
             action: string;
             /** Reason */
@@ -6184,6 +6209,82 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Not signed in, or the credential is wrong or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but the role is too low for this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state (a duplicate, an illegal transition) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    undo_review_step_api_v1_images__image_id__review_undo_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewEventOut"];
+                };
             };
             /** @description Not signed in, or the credential is wrong or expired */
             401: {

@@ -493,7 +493,7 @@ class ReviewEventOut(BaseModel):
     email: str | None
     action: str = Field(
         description="claim | release | accept | reject | reopen | accept_predictions | correct "
-        "| consensus_accept"
+        "| consensus_accept | undo (details.undone: the event taken back)"
     )
     reason: str | None
     duration_s: float | None = Field(description="Seconds from taking the image to this verdict")

@@ -142,6 +142,9 @@ class Image(TimestampMixin, Base):
         # One image per imported object: a re-run of an import can never add it twice.
         Index("ix_images_project_id_source_url", "project_id", "source_url", unique=True),
         Index("ix_images_lease_user_id_project_id", "lease_user_id", "project_id"),
+        # The review queue's walk in upload order within one state: reviewed images are not
+        # visited (and other projects' rows not filtered) to find the next unreviewed one.
+        Index("ix_images_project_id_review_status_id", "project_id", "review_status", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)

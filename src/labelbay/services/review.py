@@ -45,6 +45,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import Session, aliased
@@ -97,6 +98,7 @@ def next_image(
     A reviewer holds one image per project at a time: while their lease lives, `next` renews it
     and returns the same image (submit or release it to move on)."""
     now = utcnow()
+    _lease_durability(session)
     held = session.scalar(
         select(Image)
         .where(
@@ -130,6 +132,16 @@ def next_image(
             break
     _explain_empty(session, project=project, query=query)
     return None
+
+
+def _lease_durability(session: Session) -> None:
+    """A lease is soft state: on PostgreSQL its transaction commits without waiting for the WAL
+    flush (`synchronous_commit off`, this transaction only), which is most of a claim's time on
+    a busy disk. A crash can lose at most the last fraction of a second of claims and renewals:
+    those images return to the queue, as an expired lease would. Verdicts commit durably, and
+    their flush carries every earlier claim of the history with it."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
 def _free(now: datetime) -> ColumnElement[bool]:
@@ -257,6 +269,7 @@ def _explain_empty(session: Session, *, project: Project, query: QueueQuery) -> 
 def renew_lease(session: Session, *, image: Image, user: User, lease: timedelta) -> Image:
     """Extend the caller's lease (409 when someone else holds the image or it holds none)."""
     now = utcnow()
+    _lease_durability(session)
     renewed = session.scalar(
         update(Image)
         .where(Image.id == image.id, Image.lease_user_id == user.id, Image.lease_until > now)
@@ -351,6 +364,7 @@ def accept_predictions(
     one accept path, `annotations.review_detection`); returns the accepted indices."""
     prediction = _prediction(session, image=image, model_version_id=model_version_id)
     open_indices = [i for i in range(len(prediction.detections)) if str(i) not in prediction.review]
+    before = session.scalar(select(func.max(Annotation.id))) or 0
     for index in open_indices:
         review_detection(
             session,
@@ -365,9 +379,79 @@ def accept_predictions(
         image=image,
         user=user,
         action="accept_predictions",
-        details={"model_version_id": model_version_id, "indices": open_indices},
+        details={
+            "model_version_id": model_version_id,
+            "indices": open_indices,
+            # What an undo takes back: the annotations this step made.
+            "annotation_ids": list(
+                session.scalars(
+                    select(Annotation.id).where(
+                        Annotation.image_id == image.id, Annotation.id > before
+                    )
+                )
+            ),
+        },
     )
     return open_indices
+
+
+UNDOABLE = ("accept", "reject", "accept_predictions")
+# Steps that change what an image is; the latest of them not yet undone is what an undo takes back.
+STEPS = (*UNDOABLE, "reopen", "correct", "consensus_accept")
+
+
+def undo(session: Session, *, image: Image, user: User, lease: timedelta) -> ReviewEvent:
+    """Take back the caller's latest step on the image, when it is still the image's latest
+    (not yet undone) step: a verdict (the status it had before comes back) or an "accept all
+    predictions" (its verdicts are cleared and the annotations it made deleted). The image goes
+    back in review by the caller under a fresh lease. Nothing is erased from the history: the
+    undo is an event of its own naming the event it takes back. 409 otherwise."""
+    now = utcnow()
+    if image.lease_user_id not in (None, user.id) and image.lease_until and image.lease_until > now:
+        raise Conflict(f"image is in review by user {image.lease_user_id}")
+    events = list(
+        session.scalars(
+            select(ReviewEvent)
+            .where(ReviewEvent.image_id == image.id, ReviewEvent.action.in_([*STEPS, "undo"]))
+            .order_by(ReviewEvent.id.desc())
+        )
+    )
+    undone = {e.details.get("undone") for e in events if e.action == "undo"}
+    steps = [e for e in events if e.action != "undo" and e.id not in undone]
+    last = steps[0] if steps else None
+    if last is None or last.user_id != user.id or last.action not in UNDOABLE:
+        raise Conflict("nothing of yours to undo on this image")
+    if last.action == "accept_predictions":
+        _undo_accept_predictions(session, image=image, event=last)
+    else:
+        image.review_status = str(last.details.get("from", "unreviewed"))
+        earlier = next((e for e in steps[1:] if e.action in ("accept", "reject")), None)
+        keep = image.review_status != "unreviewed" and earlier is not None
+        image.reviewed_by_id = earlier.user_id if keep and earlier else None
+        image.reviewed_at = earlier.at if keep and earlier else None
+    image.lease_user_id = user.id
+    image.lease_until = now + lease
+    image.lease_started_at = now
+    return record_event(
+        session,
+        image=image,
+        user=user,
+        action="undo",
+        details={"undone": last.id, "action": last.action, "status": image.review_status},
+    )
+
+
+def _undo_accept_predictions(session: Session, *, image: Image, event: ReviewEvent) -> None:
+    prediction = _prediction(
+        session, image=image, model_version_id=int(event.details["model_version_id"])
+    )
+    indices = {str(i) for i in event.details.get("indices", [])}
+    prediction.review = {k: v for k, v in prediction.review.items() if k not in indices}
+    made = event.details.get("annotation_ids", [])
+    if made:
+        session.execute(
+            delete(Annotation).where(Annotation.image_id == image.id, Annotation.id.in_(made))
+        )
 
 
 def correct_prediction(

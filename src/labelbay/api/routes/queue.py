@@ -112,6 +112,21 @@ def release_lease(image_id: uuid.UUID, user: CurrentUser, session: SessionDep) -
     review.release_lease(session, image=image, user=user)
 
 
+@router.post("/images/{image_id}/review/undo")
+def undo_review_step(
+    image_id: uuid.UUID, user: CurrentUser, session: SessionDep, context: ContextDep
+) -> ReviewEventOut:
+    """Take back the caller's latest step on the image while it is still the image's latest:
+    a verdict (accept or reject: the earlier status comes back) or an "accept all predictions"
+    (their verdicts are cleared and the annotations made deleted), annotator and up. The image
+    goes back in review by the caller under a fresh lease. The history keeps everything: the
+    undo is an event naming the one it takes back (`details.undone`). 409 when the latest step
+    is someone else's, is not undoable, or the image is in review by someone else."""
+    image = get_image(session, user=user, image_id=image_id, min_role=Role.annotator)
+    event = review.undo(session, image=image, user=user, lease=_lease(context))
+    return ReviewEventOut.of(event, user)
+
+
 @router.get("/images/{image_id}/review/history")
 def review_history(
     image_id: uuid.UUID, user: CurrentUser, session: SessionDep

@@ -76,6 +76,11 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_images_lease_user_id_project_id", ["lease_user_id", "project_id"], unique=False
         )
+        batch_op.create_index(
+            "ix_images_project_id_review_status_id",
+            ["project_id", "review_status", "id"],
+            unique=False,
+        )
     with op.batch_alter_table("predictions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("uncertainty", sa.Float(), nullable=True))
         batch_op.create_index(
@@ -210,6 +215,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_predictions_model_version_id_uncertainty")
         batch_op.drop_column("uncertainty")
     with op.batch_alter_table("images", schema=None) as batch_op:
+        batch_op.drop_index("ix_images_project_id_review_status_id")
         batch_op.drop_index("ix_images_lease_user_id_project_id")
         batch_op.drop_constraint(batch_op.f("fk_images_lease_user_id_users"), type_="foreignkey")
         batch_op.drop_column("lease_started_at")
