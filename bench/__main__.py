@@ -12,6 +12,7 @@ from bench import (
     bench_import,
     bench_inference,
     bench_jobs,
+    bench_review,
     bench_scale,
     bench_text,
     bench_upload,
@@ -27,6 +28,10 @@ AREAS: dict[str, tuple[Callable[[], list[Row]], str]] = {
     "text": (bench_text.run, "Text model (PP-OCRv4): raw ONNX Runtime detector vs our pipeline"),
     "jobs": (bench_jobs.run, "Jobs (1,000 JPEGs 640x480, YOLOv8n-320, PostgreSQL + local folder)"),
     "scale": (bench_scale.run, "Scale (PostgreSQL: 100k images, 1M predictions)"),
+    "review": (
+        bench_review.run,
+        "Review queue (PostgreSQL: 100k images, 1M predictions, 10 concurrent reviewers)",
+    ),
     "evaluation": (
         bench_eval.run,
         "Evaluation (PostgreSQL: 100k images, 1M predictions, 300k boxes) vs COCOeval",

@@ -5,6 +5,8 @@ import { SignIn } from './pages/SignIn';
 import { Projects } from './pages/Projects';
 import { ProjectPage } from './pages/ProjectPage';
 import { ImageView } from './pages/ImageView';
+import { ReviewPage } from './pages/ReviewPage';
+import { AgreementView } from './pages/AgreementView';
 
 type User = Schemas['UserOut'];
 
@@ -70,6 +72,10 @@ export function App() {
         {route.name === 'project' && <ProjectPage key={route.projectId} projectId={route.projectId} tab={route.tab} />}
         {route.name === 'image' && (
           <ImageView key={route.imageId} projectId={route.projectId} imageId={route.imageId} />
+        )}
+        {route.name === 'review' && <ReviewPage key={route.projectId} projectId={route.projectId} me={user.email} />}
+        {route.name === 'agreement' && (
+          <AgreementView key={route.imageId} projectId={route.projectId} imageId={route.imageId} />
         )}
         {route.name === 'notfound' && (
           <p>

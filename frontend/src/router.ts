@@ -7,6 +7,8 @@ export type Route =
   | { name: 'signin' }
   | { name: 'project'; projectId: number; tab: 'images' | 'members' | 'settings' }
   | { name: 'image'; projectId: number; imageId: string }
+  | { name: 'review'; projectId: number }
+  | { name: 'agreement'; projectId: number; imageId: string }
   | { name: 'notfound' };
 
 export function parse(pathname: string): Route {
@@ -15,7 +17,9 @@ export function parse(pathname: string): Route {
   if (parts[0] === 'signin') return { name: 'signin' };
   if (parts[0] === 'projects' && parts[1] && /^\d+$/.test(parts[1])) {
     const projectId = Number(parts[1]);
+    if (parts[2] === 'images' && parts[3] && parts[4] === 'agreement') return { name: 'agreement', projectId, imageId: parts[3] };
     if (parts[2] === 'images' && parts[3]) return { name: 'image', projectId, imageId: parts[3] };
+    if (parts[2] === 'review') return { name: 'review', projectId };
     if (parts[2] === 'members') return { name: 'project', projectId, tab: 'members' };
     if (parts[2] === 'settings') return { name: 'project', projectId, tab: 'settings' };
     return { name: 'project', projectId, tab: 'images' };

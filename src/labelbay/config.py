@@ -139,6 +139,8 @@ class Settings(BaseSettings):
     legacy_circles_model: str = "circles"
 
     page_size_default: int = Field(default=50, ge=1)
+    # How long the review queue holds an image for a reviewer before it returns to the queue.
+    review_lease_seconds: int = Field(default=600, ge=1, le=24 * 3600)
     page_size_max: int = Field(default=500, ge=1)
 
     # ML analyses posted back by external pipelines. The old deployments' names (no prefix) work too.

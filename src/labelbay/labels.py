@@ -526,3 +526,20 @@ def _clip_point(point: tuple[float, float], width: float, height: float) -> tupl
 def _spans(points: Sequence[Sequence[float]]) -> bool:
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     return max(xs) > min(xs) and max(ys) > min(ys)
+
+
+def uncertainty(found: Sequence[Label]) -> float | None:
+    """How unsure a model was about one image, from 0 (sure) to 1 (a coin flip): 1 minus the
+    smallest margin among its scored labels. A classification's margin is its top-1 minus its
+    top-2 score (top-2 is 0 when the model gave none); a detection's is |2s - 1|, the margin
+    between "object" (score s) and "no object" (1 - s), so a box scored 0.5 is the least sure.
+    None when no label has a score (nothing to be unsure about). The `uncertain` review queue
+    orders by this, highest first; it is stored with each prediction."""
+    margins: list[float] = []
+    for label in found:
+        if label.kind == "classification" and label.top_k:
+            second = label.top_k[1].score if len(label.top_k) > 1 else 0.0
+            margins.append(label.top_k[0].score - second)
+        elif label.score is not None:
+            margins.append(abs(2 * label.score - 1))
+    return None if not margins else round(1.0 - min(margins), 6)

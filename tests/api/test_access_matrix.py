@@ -173,6 +173,28 @@ MATRIX = [
           body={"index": 0, "verdict": "accepted"}),
     Route("POST",   IMG + "/review",                              "200 200 200 200 403 404 401 401",
           body={"status": "reviewed"}),
+    # -- the review queue and workflow: annotators take and give back images; viewers read
+    Route("GET",    P + "/review/next",                           "200 200 200 200 403 404 401 401"),
+    # Past the role check, a caller who holds no lease on the image is refused (409).
+    Route("POST",   IMG + "/lease",                               "409 409 409 409 403 404 401 401"),
+    Route("DELETE", IMG + "/lease",                               "409 409 409 409 403 404 401 401"),
+    # Past the role check, a fresh image has no step of the caller's to undo (409).
+    Route("POST",   IMG + "/review/undo",                         "409 409 409 409 403 404 401 401"),
+    Route("GET",    IMG + "/review/history",                      "200 200 200 200 200 404 401 401"),
+    Route("GET",    P + "/review/stats",                          "200 200 200 200 200 404 401 401"),
+    # Past the role check, a model version against itself is refused (422).
+    Route("POST",   P + "/review/disagreement",                   "422 422 422 422 403 404 401 401",
+          body={"model_version_id": "{model_version}", "versus": "{model_version}"}),
+    Route("POST",   IMG + "/predictions/{model_version}/accept-all",
+                                                                  "200 200 200 200 403 404 401 401"),
+    Route("POST",   IMG + "/predictions/{model_version}/correct", "201 201 201 201 403 404 401 401",
+          body={"index": 0, "kind": "box", "label": "cat",
+                "geometry": {"x1": 1, "y1": 1, "x2": 9, "y2": 7}}),
+    Route("GET",    IMG + "/agreement",                           "200 200 200 200 200 404 401 401"),
+    # Past the role check, an image without two annotators has no consensus to accept (409).
+    Route("POST",   IMG + "/consensus/accept",                    "409 409 409 409 403 404 401 401",
+          body={}),
+    Route("GET",    P + "/agreement",                             "200 200 200 200 200 404 401 401"),
     # -- jobs and models
     Route("GET",    "/api/v1/models",                             "200 200 200 200 200 200 401 401"),
     Route("POST",   P + "/jobs",                                  "201 201 201 201 403 404 401 401",

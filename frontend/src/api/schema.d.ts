@@ -240,7 +240,8 @@ export interface paths {
         head?: never;
         /**
          * Update Project
-         * @description Change name, description or metadata (manager or owner).
+         * @description Change name, description, metadata, the default model or how many annotators label each
+         *     image (manager or owner).
          */
         patch: operations["update_project_api_v1_projects__project_id__patch"];
         trace?: never;
@@ -572,9 +573,277 @@ export interface paths {
         put?: never;
         /**
          * Set Review
-         * @description Mark the image reviewed (or not) (annotator and up).
+         * @description The verdict on the image (annotator and up): `reviewed` accepts it, `rejected` sends it back
+         *     for a fix and needs a `reason`, `unreviewed` reopens it. Ends the caller's lease (the time
+         *     since the lease began is this review's time); 409 while another reviewer's lease lives.
+         *     Each verdict is a row of the image's review history.
          */
         post: operations["set_review_api_v1_images__image_id__review_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/review/next": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Next Image
+         * @description The next image that most needs a person, held for the caller by a lease (annotator and
+         *     up); `image` is null when the queue is empty. Two reviewers never hold the same image: the
+         *     claim is one SQL statement (`FOR UPDATE SKIP LOCKED` on PostgreSQL). While the caller's lease
+         *     lives, the same image comes back (renewed); a verdict (`POST /images/{id}/review`) or a
+         *     release ends it, and an expired one returns the image to the queue.
+         *
+         *     Order by `strategy` (ties last):
+         *     - `unreviewed`: upload order;
+         *     - `uncertain` (needs `model_version_id`): the prediction's uncertainty, highest first —
+         *       1 minus the smallest margin among its labels, a detection's margin |2·score - 1|, a
+         *       classification's top-1 minus top-2 score; then newest first;
+         *     - `disagreement` (needs `model_version_id` and `versus`): 1 - F1 of the two versions'
+         *       IoU-matched labels, highest first (computed by `POST …/review/disagreement`; 409 before);
+         *     - `likely-errors`: false positives + missed labels in the project's latest completed
+         *       evaluation (of `model_version_id` if given), most first, then upload order; images with
+         *       none are left out; 409 without an evaluation;
+         *     - `random`: md5 of `"<seed>:<image id, 32 hex digits>"` ascending — the same seed, the same
+         *       order.
+         *
+         *     `state=rejected` draws from images rejected for a fix. `mode=annotate` hands out images
+         *     that have fewer than the project's `annotators_per_image` distinct annotators and none of the
+         *     caller's labels, so nobody gets the same image twice. The image list's filters narrow every
+         *     queue.
+         */
+        get: operations["next_image_api_v1_projects__project_id__review_next_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/images/{image_id}/lease": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Renew Lease
+         * @description Extend the caller's lease on the image by the lease time (409 if they hold none).
+         */
+        post: operations["renew_lease_api_v1_images__image_id__lease_post"];
+        /**
+         * Release Lease
+         * @description Give the image back to the queue without a verdict (409 if the caller holds no lease).
+         */
+        delete: operations["release_lease_api_v1_images__image_id__lease_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/images/{image_id}/review/undo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Undo Review Step
+         * @description Take back the caller's latest step on the image while it is still the image's latest:
+         *     a verdict (accept or reject: the earlier status comes back) or an "accept all predictions"
+         *     (their verdicts are cleared and the annotations made deleted), annotator and up. The image
+         *     goes back in review by the caller under a fresh lease. The history keeps everything: the
+         *     undo is an event naming the one it takes back (`details.undone`). 409 when the latest step
+         *     is someone else's, is not undoable, or the image is in review by someone else.
+         */
+        post: operations["undo_review_step_api_v1_images__image_id__review_undo_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/images/{image_id}/review/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Review History
+         * @description Every step of the image's review, oldest first: claims, releases, verdicts with reasons,
+         *     accepted and corrected predictions, accepted consensus (viewer and up). Append-only.
+         */
+        get: operations["review_history_api_v1_images__image_id__review_history_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/review/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Review Stats
+         * @description Images per review state, and per reviewer: images accepted, rejected, predictions
+         *     corrected, and the median seconds from taking an image to its verdict (viewer and up).
+         */
+        get: operations["review_stats_api_v1_projects__project_id__review_stats_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/review/disagreement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Compute Disagreement
+         * @description Compute and store, for every image both model versions predicted, 1 - F1 of their
+         *     IoU-matched labels (annotator and up); the `disagreement` queue orders by it. Replaces what
+         *     was stored for the pair: run it again after re-running either model.
+         */
+        post: operations["compute_disagreement_api_v1_projects__project_id__review_disagreement_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/images/{image_id}/predictions/{model_version_id}/accept-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept All Predictions
+         * @description Every detection of the model version without a verdict becomes an annotation, in one step
+         *     (annotator and up); answers the verdicts per detection.
+         */
+        post: operations["accept_all_predictions_api_v1_images__image_id__predictions__model_version_id__accept_all_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/images/{image_id}/predictions/{model_version_id}/correct": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Correct Prediction
+         * @description Fix one detection (annotator and up): the fixed label becomes the caller's annotation,
+         *     the detection's verdict becomes `corrected`, and the history records both.
+         */
+        post: operations["correct_prediction_api_v1_images__image_id__predictions__model_version_id__correct_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/images/{image_id}/agreement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Image Agreement
+         * @description How much the image's annotators agree (viewer and up): mean pairwise F1 of their labels
+         *     matched one to one with equal class and IoU ≥ `iou` (null with fewer than two annotators),
+         *     each annotator's mean F1 with the others and their labels, and the consensus: boxes
+         *     clustered by IoU, kept when at least half of the annotators drew one, with their averaged
+         *     coordinates and majority class (a tie goes to the class voted first).
+         */
+        get: operations["image_agreement_api_v1_images__image_id__agreement_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/images/{image_id}/consensus/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept Consensus
+         * @description Make the consensus the image's ground truth (annotator and up): its labels replace the
+         *     annotators' own annotations (kept in the review history) and the image is accepted.
+         *     409 with fewer than two annotators.
+         */
+        post: operations["accept_consensus_api_v1_images__image_id__consensus_accept_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/agreement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Project Agreement
+         * @description Agreement over the project's images with two or more annotators (viewer and up): the mean
+         *     per-image agreement, each annotator's agreement with the others, and for image classes
+         *     Cohen's kappa (when exactly two people labelled) and Krippendorff's alpha (nominal).
+         */
+        get: operations["project_agreement_api_v1_projects__project_id__agreement_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1498,6 +1767,31 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
+        /** AnnotatorAgreement */
+        AnnotatorAgreement: {
+            /** User Id */
+            user_id: number;
+            /** Email */
+            email: string;
+            /** Images */
+            images: number;
+            /** Agreement */
+            agreement: number;
+        };
+        /** AnnotatorLabels */
+        AnnotatorLabels: {
+            /** User Id */
+            user_id: number;
+            /** Email */
+            email: string;
+            /**
+             * Agreement
+             * @description Mean F1 with the other annotators
+             */
+            agreement: number | null;
+            /** Labels */
+            labels: components["schemas"]["Label"][];
+        };
         /** ApiKeyCreate */
         ApiKeyCreate: {
             /** Name */
@@ -1722,6 +2016,15 @@ export interface components {
             /** R */
             r: number;
         };
+        /** ClassAgreement */
+        ClassAgreement: {
+            /** Images */
+            images: number;
+            /** Cohen Kappa */
+            cohen_kappa: number | null;
+            /** Krippendorff Alpha */
+            krippendorff_alpha: number | null;
+        };
         /** ClassCount */
         ClassCount: {
             /** Label */
@@ -1788,6 +2091,35 @@ export interface components {
              */
             created_at: string;
         };
+        /** ConsensusIn */
+        ConsensusIn: {
+            /**
+             * Iou
+             * @default 0.5
+             */
+            iou: number;
+        };
+        /**
+         * CorrectionIn
+         * @description A detection's fix: its index, and the label as it should be (inside the image).
+         */
+        CorrectionIn: {
+            /** Index */
+            index: number;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "box" | "circle" | "polygon" | "classification" | "text" | "mask";
+            /** Label */
+            label: string;
+            /** Geometry */
+            geometry?: {
+                [key: string]: unknown;
+            };
+            /** Text */
+            text?: string | null;
+        };
         /** DayCount */
         DayCount: {
             /** Day */
@@ -1801,6 +2133,26 @@ export interface components {
             index: number;
             /** Verdict */
             verdict: ("accepted" | "rejected") | null;
+        };
+        /** DisagreementIn */
+        DisagreementIn: {
+            /** Model Version Id */
+            model_version_id: number;
+            /** Versus */
+            versus: number;
+            /**
+             * Iou
+             * @default 0.5
+             */
+            iou: number;
+        };
+        /** DisagreementOut */
+        DisagreementOut: {
+            /**
+             * Images
+             * @description Images both model versions predicted
+             */
+            images: number;
         };
         /**
          * ErrorOut
@@ -1948,6 +2300,25 @@ export interface components {
             /** Detail */
             detail?: string | components["schemas"]["ValidationError"][];
         };
+        /** ImageAgreement */
+        ImageAgreement: {
+            /**
+             * Image Id
+             * Format: uuid
+             */
+            image_id: string;
+            /** Iou */
+            iou: number;
+            /**
+             * Agreement
+             * @description Mean pairwise F1; null under two annotators
+             */
+            agreement: number | null;
+            /** Annotators */
+            annotators: components["schemas"]["AnnotatorLabels"][];
+            /** Consensus */
+            consensus: components["schemas"]["Label"][];
+        };
         /** ImageOut */
         ImageOut: {
             /**
@@ -1979,6 +2350,16 @@ export interface components {
             content_url: string;
             /** Review Status */
             review_status: string;
+            /**
+             * Lease User Id
+             * @description Who holds it in review
+             */
+            lease_user_id?: number | null;
+            /**
+             * Lease Until
+             * @description Until when
+             */
+            lease_until?: string | null;
             /**
              * Created At
              * Format: date-time
@@ -2265,6 +2646,15 @@ export interface components {
             /** Description */
             description?: string | null;
         };
+        /** LeaseOut */
+        LeaseOut: {
+            /** @description null when the queue is empty */
+            image: components["schemas"]["ImageOut"] | null;
+            /** Lease Until */
+            lease_until: string | null;
+            /** Strategy */
+            strategy: string | null;
+        };
         /**
          * MaskGeometry
          * @description A bitmap of the image as COCO's compressed RLE: `size` is [height, width], `counts` the
@@ -2401,6 +2791,18 @@ export interface components {
              */
             expires_at: string;
         };
+        /** ProjectAgreement */
+        ProjectAgreement: {
+            /** Iou */
+            iou: number;
+            /** Images */
+            images: number;
+            /** Agreement */
+            agreement: number | null;
+            /** Annotators */
+            annotators: components["schemas"]["AnnotatorAgreement"][];
+            classification: components["schemas"]["ClassAgreement"];
+        };
         /** ProjectCreate */
         ProjectCreate: {
             /** Name */
@@ -2439,6 +2841,8 @@ export interface components {
             role: components["schemas"]["Role"];
             /** Default Model */
             default_model: string | null;
+            /** Annotators Per Image */
+            annotators_per_image: number;
             /**
              * Callback Secret
              * @description Signs job callbacks (X-Signature-256); shown to managers and owners only
@@ -2470,6 +2874,11 @@ export interface components {
              * @description Run this model on every upload; '' for none
              */
             default_model?: string | null;
+            /**
+             * Annotators Per Image
+             * @description How many distinct people label each image
+             */
+            annotators_per_image?: number | null;
         };
         /** ProjectStats */
         ProjectStats: {
@@ -2524,13 +2933,64 @@ export interface components {
             /** Reason */
             reason: string;
         };
+        /** ReviewEventOut */
+        ReviewEventOut: {
+            /** Id */
+            id: number;
+            /**
+             * Image Id
+             * Format: uuid
+             */
+            image_id: string;
+            /** User Id */
+            user_id: number | null;
+            /** Email */
+            email: string | null;
+            /**
+             * Action
+             * @description claim | release | accept | reject | reopen | accept_predictions | correct | consensus_accept | undo (details.undone: the event taken back)
+             */
+            action: string;
+            /** Reason */
+            reason: string | null;
+            /**
+             * Duration S
+             * @description Seconds from taking the image to this verdict
+             */
+            duration_s: number | null;
+            /** Details */
+            details: {
+                [key: string]: unknown;
+            };
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+        };
         /** ReviewIn */
         ReviewIn: {
             /**
              * Status
+             * @description `reviewed` accepts the image, `rejected` sends it back for a fix (with a reason), `unreviewed` reopens it
              * @enum {string}
              */
-            status: "reviewed" | "unreviewed";
+            status: "reviewed" | "unreviewed" | "rejected";
+            /** Reason */
+            reason?: string | null;
+        };
+        /** ReviewStats */
+        ReviewStats: {
+            /** Unreviewed */
+            unreviewed: number;
+            /** In Review */
+            in_review: number;
+            /** Reviewed */
+            reviewed: number;
+            /** Rejected */
+            rejected: number;
+            /** Reviewers */
+            reviewers: components["schemas"]["ReviewerFigures"][];
         };
         /** ReviewerCount */
         ReviewerCount: {
@@ -2542,6 +3002,21 @@ export interface components {
             display_name: string;
             /** Images */
             images: number;
+        };
+        /** ReviewerFigures */
+        ReviewerFigures: {
+            /** User Id */
+            user_id: number;
+            /** Email */
+            email: string;
+            /** Accepted */
+            accepted: number;
+            /** Rejected */
+            rejected: number;
+            /** Corrected */
+            corrected: number;
+            /** Median Seconds */
+            median_seconds: number | null;
         };
         /**
          * Role
@@ -4487,6 +4962,8 @@ export interface operations {
                 has_predictions?: boolean | null;
                 /** @description Has an annotation with this label */
                 label?: string | null;
+                /** @description Has a prediction from this model version */
+                model_version_id?: number | null;
             };
             header?: never;
             path: {
@@ -6029,6 +6506,1016 @@ export interface operations {
             };
         };
     };
+    next_image_api_v1_projects__project_id__review_next_get: {
+        parameters: {
+            query?: {
+                strategy?: "uncertain" | "disagreement" | "likely-errors" | "unreviewed" | "random";
+                state?: "unreviewed" | "rejected";
+                mode?: "review" | "annotate";
+                seed?: string;
+                /** @description The other model version */
+                versus?: number | null;
+                /** @description File name contains (case-insensitive) */
+                filename?: string | null;
+                review_status?: ("reviewed" | "unreviewed") | null;
+                has_predictions?: boolean | null;
+                /** @description Has an annotation with this label */
+                label?: string | null;
+                /** @description Has a prediction from this model version */
+                model_version_id?: number | null;
+            };
+            header?: never;
+            path: {
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeaseOut"];
+                };
+            };
+            /** @description Not signed in, or the credential is wrong or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but the role is too low for this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    renew_lease_api_v1_images__image_id__lease_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeaseOut"];
+                };
+            };
+            /** @description Not signed in, or the credential is wrong or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but the role is too low for this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state (a duplicate, an illegal transition) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    release_lease_api_v1_images__image_id__lease_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in, or the credential is wrong or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but the role is too low for this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state (a duplicate, an illegal transition) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    undo_review_step_api_v1_images__image_id__review_undo_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewEventOut"];
+                };
+            };
+            /** @description Not signed in, or the credential is wrong or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but the role is too low for this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state (a duplicate, an illegal transition) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    review_history_api_v1_images__image_id__review_history_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewEventOut"][];
+                };
+            };
+            /** @description Not signed in, or the credential is wrong or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but the role is too low for this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    review_stats_api_v1_projects__project_id__review_stats_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewStats"];
+                };
+            };
+            /** @description Not signed in, or the credential is wrong or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but the role is too low for this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    compute_disagreement_api_v1_projects__project_id__review_disagreement_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DisagreementIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisagreementOut"];
+                };
+            };
+            /** @description The body could not be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not signed in, or the credential is wrong or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but the role is too low for this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The request body arrived too slowly */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state (a duplicate, an illegal transition) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The request body is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The body is not of a media type this route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    accept_all_predictions_api_v1_images__image_id__predictions__model_version_id__accept_all_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+                model_version_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: string;
+                    };
+                };
+            };
+            /** @description Not signed in, or the credential is wrong or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but the role is too low for this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state (a duplicate, an illegal transition) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    correct_prediction_api_v1_images__image_id__predictions__model_version_id__correct_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+                model_version_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CorrectionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["labelbay__api__schemas__AnnotationOut"];
+                };
+            };
+            /** @description The body could not be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not signed in, or the credential is wrong or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but the role is too low for this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The request body arrived too slowly */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state (a duplicate, an illegal transition) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The request body is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The body is not of a media type this route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    image_agreement_api_v1_images__image_id__agreement_get: {
+        parameters: {
+            query?: {
+                /** @description Minimum IoU of matched boxes */
+                iou?: number;
+            };
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageAgreement"];
+                };
+            };
+            /** @description Not signed in, or the credential is wrong or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but the role is too low for this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    accept_consensus_api_v1_images__image_id__consensus_accept_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConsensusIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["labelbay__api__schemas__AnnotationOut"][];
+                };
+            };
+            /** @description The body could not be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not signed in, or the credential is wrong or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but the role is too low for this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The request body arrived too slowly */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state (a duplicate, an illegal transition) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The request body is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The body is not of a media type this route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    project_agreement_api_v1_projects__project_id__agreement_get: {
+        parameters: {
+            query?: {
+                /** @description Minimum IoU of matched boxes */
+                iou?: number;
+            };
+            header?: never;
+            path: {
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectAgreement"];
+                };
+            };
+            /** @description Not signed in, or the credential is wrong or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but the role is too low for this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     list_models_api_v1_models_get: {
         parameters: {
             query?: never;
@@ -6557,6 +8044,8 @@ export interface operations {
                 has_predictions?: boolean | null;
                 /** @description Has an annotation with this label */
                 label?: string | null;
+                /** @description Has a prediction from this model version */
+                model_version_id?: number | null;
             };
             header?: never;
             path: {
@@ -8299,6 +9788,8 @@ export interface operations {
                 has_predictions?: boolean | null;
                 /** @description Has an annotation with this label */
                 label?: string | null;
+                /** @description Has a prediction from this model version */
+                model_version_id?: number | null;
             };
             header?: never;
             path: {

@@ -47,6 +47,9 @@ export function ProjectPage({ projectId, tab }: { projectId: number; tab: 'image
         <a href={base} onClick={linkClick} aria-current={tab === 'images' ? 'page' : undefined}>
           Images
         </a>
+        <a href={`${base}/review`} onClick={linkClick}>
+          Review
+        </a>
         <a href={`${base}/members`} onClick={linkClick} aria-current={tab === 'members' ? 'page' : undefined}>
           Members
         </a>

@@ -35,6 +35,9 @@ def image_selection(
     label: Annotated[
         str | None, Query(max_length=200, description="Has an annotation with this label")
     ] = None,
+    model_version_id: Annotated[
+        int | None, Query(description="Has a prediction from this model version")
+    ] = None,
 ) -> ImageFilter:
     """The image-selection filters every image list and export accepts, plus
     `metadata.<key>=<value>` pairs."""
@@ -44,6 +47,7 @@ def image_selection(
         review_status=review_status,
         has_predictions=has_predictions,
         label=label,
+        model_version_id=model_version_id,
     )
 
 

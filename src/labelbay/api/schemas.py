@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from labelbay.db.models import Comment, Image, Project, ProjectMember, Role
+from labelbay.db.models import Comment, Image, Project, ProjectMember, ReviewEvent, Role, User
 from labelbay.labels import ClassScore, Geometry, Kind, Label
 from labelbay.security.freejson import FreeJSON
 
@@ -94,6 +94,9 @@ class ProjectPatch(BaseModel):
     default_model: str | None = Field(
         default=None, max_length=100, description="Run this model on every upload; '' for none"
     )
+    annotators_per_image: int | None = Field(
+        default=None, ge=1, le=20, description="How many distinct people label each image"
+    )
 
 
 class ProjectOut(BaseModel):
@@ -104,6 +107,7 @@ class ProjectOut(BaseModel):
     labels: list[LabelOut]
     role: Role
     default_model: str | None
+    annotators_per_image: int
     callback_secret: str | None = Field(
         description="Signs job callbacks (X-Signature-256); shown to managers and owners only"
     )
@@ -120,6 +124,7 @@ class ProjectOut(BaseModel):
             labels=[LabelOut.model_validate(label) for label in project.labels],
             role=role,
             default_model=project.default_model,
+            annotators_per_image=project.annotators_per_image,
             callback_secret=project.callback_secret if role.at_least(Role.manager) else None,
             created_at=project.created_at,
             updated_at=project.updated_at,
@@ -158,6 +163,8 @@ class ImageOut(BaseModel):
     metadata: dict[str, Any]
     content_url: str
     review_status: str
+    lease_user_id: int | None = Field(default=None, description="Who holds it in review")
+    lease_until: datetime | None = Field(default=None, description="Until when")
     created_at: datetime
     updated_at: datetime
 
@@ -176,6 +183,8 @@ class ImageOut(BaseModel):
             metadata=image.meta,
             content_url=f"/api/v1/images/{image.id}/content",
             review_status=image.review_status,
+            lease_user_id=image.lease_user_id,
+            lease_until=image.lease_until,
             created_at=image.created_at,
             updated_at=image.updated_at,
         )
@@ -382,7 +391,11 @@ class DetectionReview(BaseModel):
 
 
 class ReviewIn(BaseModel):
-    status: Literal["reviewed", "unreviewed"]
+    status: Literal["reviewed", "unreviewed", "rejected"] = Field(
+        description="`reviewed` accepts the image, `rejected` sends it back for a fix (with a "
+        "reason), `unreviewed` reopens it"
+    )
+    reason: str | None = Field(default=None, max_length=2000)
 
 
 class EvaluationCreate(BaseModel):
@@ -496,3 +509,124 @@ class ProjectStats(BaseModel):
         description="The latest completed evaluation of each model version: its id, model, "
         "ground truth, images and headline numbers (`map`, `ap50`, `ap75` or `accuracy`)"
     )
+
+
+# -- the review queue, its history and figures, agreement
+
+
+class LeaseOut(BaseModel):
+    image: ImageOut | None = Field(description="null when the queue is empty")
+    lease_until: datetime | None
+    strategy: str | None
+
+
+class ReviewEventOut(BaseModel):
+    id: int
+    image_id: uuid.UUID
+    user_id: int | None
+    email: str | None
+    action: str = Field(
+        description="claim | release | accept | reject | reopen | accept_predictions | correct "
+        "| consensus_accept | undo (details.undone: the event taken back)"
+    )
+    reason: str | None
+    duration_s: float | None = Field(description="Seconds from taking the image to this verdict")
+    details: dict[str, Any]
+    at: datetime
+
+    @classmethod
+    def of(cls, event: ReviewEvent, user: User | None) -> ReviewEventOut:
+        return cls(
+            id=event.id,
+            image_id=event.image_id,
+            user_id=event.user_id,
+            email=None if user is None else user.email,
+            action=event.action,
+            reason=event.reason,
+            duration_s=event.duration_s,
+            details=event.details,
+            at=event.at,
+        )
+
+
+class ReviewerFigures(BaseModel):
+    user_id: int
+    email: str
+    accepted: int
+    rejected: int
+    corrected: int
+    median_seconds: float | None
+
+
+class ReviewStats(BaseModel):
+    unreviewed: int
+    in_review: int
+    reviewed: int
+    rejected: int
+    reviewers: list[ReviewerFigures]
+
+
+class DisagreementIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_version_id: int
+    versus: int
+    iou: float = Field(default=0.5, gt=0, le=1)
+
+
+class DisagreementOut(BaseModel):
+    images: int = Field(description="Images both model versions predicted")
+
+
+class CorrectionIn(BaseModel):
+    """A detection's fix: its index, and the label as it should be (inside the image)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    index: int = Field(ge=0)
+    kind: Kind
+    label: str = Field(min_length=1, max_length=200)
+    geometry: dict[str, Any] = Field(default_factory=dict)
+    text: str | None = Field(default=None, max_length=10_000)
+
+
+class ConsensusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    iou: float = Field(default=0.5, gt=0, le=1)
+
+
+class AnnotatorLabels(BaseModel):
+    user_id: int
+    email: str
+    agreement: float | None = Field(description="Mean F1 with the other annotators")
+    labels: list[Label]
+
+
+class ImageAgreement(BaseModel):
+    image_id: uuid.UUID
+    iou: float
+    agreement: float | None = Field(description="Mean pairwise F1; null under two annotators")
+    annotators: list[AnnotatorLabels]
+    consensus: list[Label]
+
+
+class AnnotatorAgreement(BaseModel):
+    user_id: int
+    email: str
+    images: int
+    agreement: float
+
+
+class ClassAgreement(BaseModel):
+    images: int
+    cohen_kappa: float | None
+    krippendorff_alpha: float | None
+
+
+class ProjectAgreement(BaseModel):
+    iou: float
+    images: int
+    agreement: float | None
+    annotators: list[AnnotatorAgreement]
+    classification: ClassAgreement

@@ -95,6 +95,8 @@ class Project(TimestampMixin, Base):
     default_model: Mapped[str | None] = mapped_column(String(100))
     # Signs job callbacks (X-Signature-256); generated with the project, shown to managers.
     callback_secret: Mapped[str] = mapped_column(String(64), default=new_callback_secret)
+    # How many distinct people label each image (the review queue's `annotate` mode assigns it).
+    annotators_per_image: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     labels: Mapped[list[Label]] = relationship(
         back_populates="project", cascade="all, delete-orphan", order_by="Label.id"
@@ -139,6 +141,10 @@ class Image(TimestampMixin, Base):
         Index("ix_images_project_id_original_filename", "project_id", "original_filename"),
         # One image per imported object: a re-run of an import can never add it twice.
         Index("ix_images_project_id_source_url", "project_id", "source_url", unique=True),
+        Index("ix_images_lease_user_id_project_id", "lease_user_id", "project_id"),
+        # The review queue's walk in upload order within one state: reviewed images are not
+        # visited (and other projects' rows not filtered) to find the next unreviewed one.
+        Index("ix_images_project_id_review_status_id", "project_id", "review_status", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
@@ -152,7 +158,8 @@ class Image(TimestampMixin, Base):
     sha256: Mapped[str] = mapped_column(String(64))
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    # Review state of the image as a whole: "unreviewed" until a person marks it "reviewed".
+    # Review state of the image as a whole: "unreviewed" until a person marks it "reviewed"
+    # (accepted) or "rejected" (needs a fix; the reason is in its review events).
     review_status: Mapped[str] = mapped_column(
         String(20), default="unreviewed", server_default="unreviewed"
     )
@@ -164,6 +171,10 @@ class Image(TimestampMixin, Base):
     source_url: Mapped[str | None] = mapped_column(String(1024))
     source_etag: Mapped[str | None] = mapped_column(String(200))
     external: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The review queue's lease: who holds the image ("in review") until when, since when.
+    lease_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ImportSource(Base):
@@ -426,6 +437,13 @@ class Prediction(TimestampMixin, Base):
             "image_id", "model_version_id", name="uq_predictions_image_id_model_version_id"
         ),
         Index("ix_predictions_model_version_id", "model_version_id"),
+        # The `uncertain` review queue walks this index backwards.
+        Index(
+            "ix_predictions_model_version_id_uncertainty",
+            "model_version_id",
+            "uncertainty",
+            "image_id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -440,6 +458,8 @@ class Prediction(TimestampMixin, Base):
     # Reviewers' verdicts on single detections: {"<index>": "accepted" | "rejected"}.
     review: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict, server_default="{}")
     processing_time_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    # `labels.uncertainty` of the detections, set whenever they are written; None: no labels.
+    uncertainty: Mapped[float | None] = mapped_column(Float)
 
 
 class Annotation(TimestampMixin, Base):
@@ -527,3 +547,53 @@ class EvaluationImage(Base):
     # {"predictions": {"<detection index>": "tp" | "fp"}, "missed": [ground-truth refs]}: a
     # ref is an annotation id, or a detection index when the ground truth is a model's labels
     outcomes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class ReviewEvent(Base):
+    """One step of an image's review, by whom and when. Append-only: no code path updates or
+    deletes a row, and database triggers refuse it (a delete only cascades from its image)."""
+
+    __tablename__ = "review_events"
+    __table_args__ = (
+        Index("ix_review_events_image_id_id", "image_id", "id"),
+        Index("ix_review_events_project_id_user_id", "project_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    image_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # claim | release | accept | reject | accept_predictions | correct | consensus_accept
+    action: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str | None] = mapped_column(Text)
+    # Seconds from the lease's start to this verdict (accept/reject under a lease), else None.
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ModelDisagreement(Base):
+    """How much two model versions disagree on an image: 1 - F1 of their IoU-matched labels.
+    One row per image and ordered pair (a < b), written by `services.review_queue.compute_disagreement`."""
+
+    __tablename__ = "model_disagreements"
+    __table_args__ = (
+        Index(
+            "ix_model_disagreements_pair_disagreement",
+            "model_version_a_id",
+            "model_version_b_id",
+            "disagreement",
+            "image_id",
+        ),
+    )
+
+    model_version_a_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_version_b_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    image_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    disagreement: Mapped[float] = mapped_column(Float)

@@ -29,13 +29,14 @@ from typing import Any, Literal
 from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.orm import Session
 
+from labelbay import labels
 from labelbay.db.models import Annotation, Image, ModelVersion, Prediction
 from labelbay.db.session import transaction
 from labelbay.errors import Invalid
 from labelbay.imports.bundle import Bundle, chunks
 from labelbay.imports.label_formats import Problem, Record, read
 from labelbay.imports.spool import spool
-from labelbay.labels import Label, Source
+from labelbay.labels import Label, Source, uncertainty
 from labelbay.runtime import Runtime
 from labelbay.services.annotations import annotation_values, check_label, label_of, label_set
 from labelbay.services.images import Rejection, UploadLimits, store_upload
@@ -368,6 +369,9 @@ class _Run:
                 assert prediction is not None
                 prediction.detections = [*old_rows, *rows]
                 prediction.num_detections = len(prediction.detections)
+                prediction.uncertainty = uncertainty(
+                    [labels.parse(row) for row in prediction.detections]
+                )
                 continue
             self.touched.add(image_id)
             old_keys = {_row_key(r) for r in old_rows}
@@ -381,6 +385,7 @@ class _Run:
                 self.before[image_id] = old_keys
             prediction.detections = rows
             prediction.num_detections = len(rows)
+            prediction.uncertainty = uncertainty([label for label, _ in made])
             prediction.review = {}
 
     def _count(self, rows: Iterable[dict[str, Any]], before: set[str]) -> None:

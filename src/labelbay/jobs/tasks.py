@@ -34,7 +34,7 @@ from labelbay.inference.render import render_jpeg
 from labelbay.inference.sam_onnx import SamOnnxModel
 from labelbay.jobs import callbacks
 from labelbay.jobs.service import refresh_counts
-from labelbay.labels import Source
+from labelbay.labels import Source, uncertainty
 from labelbay.runtime import Runtime
 from labelbay.services.assist import store_embedding
 from labelbay.services.images import image_location
@@ -234,7 +234,14 @@ def _upsert_prediction(session: Session, values: dict[str, Any]) -> None:
     stmt = insert(Prediction).values(**values)
     changing = {
         key: stmt.excluded[key]
-        for key in ("job_id", "detections", "num_detections", "processing_time_ms", "updated_at")
+        for key in (
+            "job_id",
+            "detections",
+            "num_detections",
+            "uncertainty",
+            "processing_time_ms",
+            "updated_at",
+        )
     }
     session.execute(
         stmt.on_conflict_do_update(index_elements=["image_id", "model_version_id"], set_=changing)
@@ -274,6 +281,7 @@ def _store(
             "job_id": job.id,
             "detections": rows,
             "num_detections": len(rows),
+            "uncertainty": uncertainty(found),
             "processing_time_ms": round(item.ms, 3),
             "created_at": now,
             "updated_at": now,

@@ -1,10 +1,10 @@
-"""People's labels on an image (annotations), their verdicts on predictions, and image review."""
+"""People's labels on an image (annotations) and their verdicts on predictions (the review
+workflow around them is `services.review`)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -197,11 +197,3 @@ def review_detection(
         )
     session.flush()
     return prediction
-
-
-def set_review_status(session: Session, *, image: Image, user: User, reviewed: bool) -> Image:
-    image.review_status = "reviewed" if reviewed else "unreviewed"
-    image.reviewed_by_id = user.id if reviewed else None
-    image.reviewed_at = datetime.now(UTC) if reviewed else None
-    session.flush()
-    return image

@@ -186,6 +186,7 @@ class ImageFilter:
     review_status: str | None = None
     has_predictions: bool | None = None
     label: str | None = None
+    model_version_id: int | None = None  # has a prediction from this model version
 
 
 def image_conditions(
@@ -200,6 +201,13 @@ def image_conditions(
     if selection.has_predictions is not None:
         has = exists().where(Prediction.image_id == Image.id)
         conditions.append(has if selection.has_predictions else ~has)
+    if selection.model_version_id is not None:
+        conditions.append(
+            exists().where(
+                Prediction.image_id == Image.id,
+                Prediction.model_version_id == selection.model_version_id,
+            )
+        )
     if selection.label:
         conditions.append(
             exists().where(Annotation.image_id == Image.id, Annotation.label == selection.label)

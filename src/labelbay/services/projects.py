@@ -101,7 +101,10 @@ def update_project(
     description: str | None = None,
     meta: Mapping[str, Any] | None = None,
     default_model: str | None = None,
+    annotators_per_image: int | None = None,
 ) -> Project:
+    if annotators_per_image is not None:
+        project.annotators_per_image = annotators_per_image
     if default_model is not None:
         project.default_model = default_model or None
     if name is not None:

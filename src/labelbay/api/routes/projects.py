@@ -73,7 +73,8 @@ def get_project(project_id: int, user: CurrentUser, session: SessionDep) -> Proj
 def update_project(
     project_id: int, body: ProjectPatch, user: CurrentUser, session: SessionDep
 ) -> ProjectOut:
-    """Change name, description or metadata (manager or owner)."""
+    """Change name, description, metadata, the default model or how many annotators label each
+    image (manager or owner)."""
     project, role = projects.require_project(
         session, user=user, project_id=project_id, min_role=Role.manager
     )
@@ -84,6 +85,7 @@ def update_project(
         description=body.description,
         meta=body.metadata,
         default_model=body.default_model,
+        annotators_per_image=body.annotators_per_image,
     )
     return ProjectOut.of(project, role)
 

@@ -20,6 +20,7 @@ from labelbay.api.schemas import (
 from labelbay.db.models import Annotation, Image, Role, User
 from labelbay.labels import Label
 from labelbay.services import annotations as service
+from labelbay.services import review
 from labelbay.services.images import get_image
 from labelbay.services.projects import hidden_as
 
@@ -126,7 +127,12 @@ def review_detection(
 def set_review(
     image_id: uuid.UUID, body: ReviewIn, user: CurrentUser, session: SessionDep
 ) -> ImageOut:
-    """Mark the image reviewed (or not) (annotator and up)."""
+    """The verdict on the image (annotator and up): `reviewed` accepts it, `rejected` sends it back
+    for a fix and needs a `reason`, `unreviewed` reopens it. Ends the caller's lease (the time
+    since the lease began is this review's time); 409 while another reviewer's lease lives.
+    Each verdict is a row of the image's review history."""
     image = get_image(session, user=user, image_id=image_id, min_role=Role.annotator)
-    service.set_review_status(session, image=image, user=user, reviewed=body.status == "reviewed")
+    review.set_review_status(
+        session, image=image, user=user, status=body.status, reason=body.reason
+    )
     return ImageOut.of(image)
