@@ -35,6 +35,40 @@ def image_selection(
     label: Annotated[
         str | None, Query(max_length=200, description="Has an annotation with this label")
     ] = None,
+    evaluation: Annotated[
+        int | None, Query(description="Judged by this evaluation (of the same project)")
+    ] = None,
+    outcome: Annotated[
+        Literal["tp", "fp", "fn"] | None,
+        Query(
+            description="With `evaluation`: has a true positive, a false positive, or missed "
+            "ground truth (`fn`); with `class`, of that class (by the confusion matrix)"
+        ),
+    ] = None,
+    eval_class: Annotated[
+        str | None,
+        Query(
+            alias="class",
+            max_length=200,
+            description="With `evaluation`: the class is in the image's ground truth or predictions",
+        ),
+    ] = None,
+    gt_class: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="With `evaluation`: boxes in this row of the confusion matrix "
+            "(`background`: predictions on nothing)",
+        ),
+    ] = None,
+    pred_class: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="With `evaluation`: boxes in this column of the confusion matrix "
+            "(`background`: missed ground truth)",
+        ),
+    ] = None,
 ) -> ImageFilter:
     """The image-selection filters every image list and export accepts, plus
     `metadata.<key>=<value>` pairs."""
@@ -44,6 +78,11 @@ def image_selection(
         review_status=review_status,
         has_predictions=has_predictions,
         label=label,
+        evaluation=evaluation,
+        outcome=outcome,
+        eval_class=eval_class,
+        gt_class=gt_class,
+        pred_class=pred_class,
     )
 
 

@@ -1,4 +1,5 @@
-"""The Celery side: app configuration and the thin task wrapper around `process_batch`.
+"""The Celery side: app configuration and the thin task wrappers around `process_batch` and
+`process_evaluation`.
 
 Settings chosen for inference work: late acks and reject-on-worker-lost (a worker killed mid-task
 leaves its message to be redelivered, never lost), prefetch of one (a slow batch doesn't hold
@@ -38,6 +39,7 @@ def make_celery(settings: Settings) -> Celery:
         broker_transport_options={"visibility_timeout": 3600},
     )
     app.task(name="labelbay.process_batch", bind=True, acks_late=True)(_process_batch_task)
+    app.task(name="labelbay.evaluate", bind=True, acks_late=True)(_evaluate_task)
     return app
 
 
@@ -67,6 +69,24 @@ def _process_batch_task(self: Task[Any, Any], task_ids: list[int]) -> int:
             log.exception("batch %s failed for good after %d attempts", task_ids[:3], retries + 1)
             fail_tasks(deps, task_ids, f"{type(exc).__name__}: {exc}")
             return 0
+        raise self.retry(exc=exc, countdown=settings.task_retry_backoff_s * 2**retries) from exc
+
+
+def _evaluate_task(self: Task[Any, Any], evaluation_id: int) -> bool:
+    from labelbay.jobs.evaluate import fail_evaluation, process_evaluation
+
+    deps = worker_deps()
+    settings = deps.settings
+    try:
+        return process_evaluation(deps, evaluation_id)
+    except Exception as exc:
+        retries = self.request.retries
+        if retries + 1 >= settings.task_max_attempts:
+            log.exception(
+                "evaluation %d failed for good after %d attempts", evaluation_id, retries + 1
+            )
+            fail_evaluation(deps, evaluation_id, f"{type(exc).__name__}: {exc}")
+            return False
         raise self.retry(exc=exc, countdown=settings.task_retry_backoff_s * 2**retries) from exc
 
 

@@ -1,8 +1,9 @@
 """Where task batches run: a thread pool in this process, Celery workers through a broker, or at
 once in the caller's thread.
 
-All call the same `process_batch`; they differ only in transport and in who retries. Callers hand
-task ids over through `jobs.start`, which commits first.
+All call the same `process_batch` (a batch of a model job's tasks) and `process_evaluation` (an
+evaluation run); they differ only in transport and in who retries. Callers hand ids over through
+`jobs.start`, which commits first.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from typing import Any, Protocol
 
+from labelbay.jobs.evaluate import fail_evaluation, process_evaluation
 from labelbay.jobs.tasks import fail_tasks, process_batch
 from labelbay.runtime import Runtime
 
@@ -22,6 +24,8 @@ log = logging.getLogger(__name__)
 
 class Executor(Protocol):
     def submit(self, task_ids: Sequence[int]) -> None: ...
+
+    def submit_evaluation(self, evaluation_id: int) -> None: ...
 
     def close(self) -> None: ...
 
@@ -40,20 +44,31 @@ class InProcessExecutor:
         self._closed = threading.Event()
 
     def submit(self, task_ids: Sequence[int]) -> None:
-        self._pool.submit(self._run, list(task_ids))
+        ids = list(task_ids)
+        self._pool.submit(self._run, f"batch {ids[:3]}", process_batch, fail_tasks, ids)
 
-    def _run(self, task_ids: list[int]) -> None:
+    def submit_evaluation(self, evaluation_id: int) -> None:
+        what = f"evaluation {evaluation_id}"
+        self._pool.submit(self._run, what, process_evaluation, fail_evaluation, evaluation_id)
+
+    def _run(
+        self,
+        what: str,
+        work: Callable[[Runtime, Any], object],
+        give_up: Callable[[Runtime, Any, str], None],
+        ids: Any,
+    ) -> None:
         settings = self._deps.settings
         for attempt in range(1, settings.task_max_attempts + 1):
             if self._closed.is_set():
                 return  # left queued/running in SQL; re-queued at the next start
             try:
-                process_batch(self._deps, task_ids)
+                work(self._deps, ids)
                 return
             except Exception as exc:
-                log.exception("batch %s failed (attempt %d)", task_ids[:3], attempt)
+                log.exception("%s failed (attempt %d)", what, attempt)
                 if attempt == settings.task_max_attempts:
-                    fail_tasks(self._deps, task_ids, f"{type(exc).__name__}: {exc}")
+                    give_up(self._deps, ids, f"{type(exc).__name__}: {exc}")
                     return
                 time.sleep(settings.task_retry_backoff_s * 2 ** (attempt - 1))
 
@@ -74,6 +89,9 @@ class CeleryExecutor:
     def submit(self, task_ids: Sequence[int]) -> None:
         self._app.send_task("labelbay.process_batch", args=[list(task_ids)], queue=self._queue)
 
+    def submit_evaluation(self, evaluation_id: int) -> None:
+        self._app.send_task("labelbay.evaluate", args=[evaluation_id], queue=self._queue)
+
     def close(self) -> None:
         self._app.close()
 
@@ -87,6 +105,9 @@ class InlineExecutor:
 
     def submit(self, task_ids: Sequence[int]) -> None:
         process_batch(self._deps, task_ids)
+
+    def submit_evaluation(self, evaluation_id: int) -> None:
+        process_evaluation(self._deps, evaluation_id)
 
     def close(self) -> None:
         pass

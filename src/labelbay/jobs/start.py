@@ -14,9 +14,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from labelbay.db.models import Job, Project, TaskStatus, User
+from labelbay.db.models import Evaluation, Job, ModelVersion, Project, TaskStatus, User
+from labelbay.jobs.evaluate import unfinished_evaluation_ids
 from labelbay.jobs.executors import Executor, submit_all
 from labelbay.jobs.service import create_job, task_ids, unfinished_task_ids
+from labelbay.services.evaluation_data import GroundTruth
+from labelbay.services.evaluations import create_evaluation
+from labelbay.services.images import ImageFilter
 
 
 def start_job(
@@ -54,12 +58,48 @@ def start_job(
     return job
 
 
+def start_evaluation(
+    session: Session,
+    *,
+    executor: Executor,
+    project: Project,
+    user: User | None,
+    model: ModelVersion,
+    ground_truth: GroundTruth = "reviewed",
+    gt_model: ModelVersion | None = None,
+    selection: ImageFilter | None = None,
+    iou_threshold: float = 0.5,
+    score_threshold: float | None = None,
+) -> Evaluation:
+    """Create an evaluation (see `services.evaluations.create_evaluation`), commit, then hand
+    its id to the executor, which runs `jobs.evaluate.process_evaluation`. Commits, like
+    `start_job`; a domain error is raised before anything is committed."""
+    evaluation = create_evaluation(
+        session,
+        project=project,
+        user=user,
+        model=model,
+        ground_truth=ground_truth,
+        gt_model=gt_model,
+        selection=selection,
+        iou_threshold=iou_threshold,
+        score_threshold=score_threshold,
+    )
+    session.commit()  # the row exists before any worker can see a message about it
+    executor.submit_evaluation(evaluation.id)
+    return evaluation
+
+
 def requeue_unfinished(session: Session, *, executor: Executor, batch_size: int) -> int:
-    """Submit again every task left queued or running in an open job (after a restart or a
-    crash); how many. Running a task twice is harmless: the task code is idempotent."""
+    """Submit again every task left queued or running in an open job, and every evaluation
+    left queued or running (after a restart or a crash); how many. Running either twice is
+    harmless: the task code is idempotent."""
     ids = unfinished_task_ids(session)
+    evaluations = unfinished_evaluation_ids(session)
     _commit_then_submit(session, ids, executor=executor, batch_size=batch_size)
-    return len(ids)
+    for evaluation_id in evaluations:
+        executor.submit_evaluation(evaluation_id)
+    return len(ids) + len(evaluations)
 
 
 def _commit_then_submit(
