@@ -2,10 +2,12 @@
 // index.html (routes/web.py), and these are the app's routes.
 import { useEffect, useState } from 'react';
 
+export type ProjectTab = 'images' | 'members' | 'settings' | 'evaluations';
+
 export type Route =
   | { name: 'projects' }
   | { name: 'signin' }
-  | { name: 'project'; projectId: number; tab: 'images' | 'members' | 'settings' }
+  | { name: 'project'; projectId: number; tab: ProjectTab }
   | { name: 'image'; projectId: number; imageId: string }
   | { name: 'notfound' };
 
@@ -18,6 +20,7 @@ export function parse(pathname: string): Route {
     if (parts[2] === 'images' && parts[3]) return { name: 'image', projectId, imageId: parts[3] };
     if (parts[2] === 'members') return { name: 'project', projectId, tab: 'members' };
     if (parts[2] === 'settings') return { name: 'project', projectId, tab: 'settings' };
+    if (parts[2] === 'evaluations') return { name: 'project', projectId, tab: 'evaluations' };
     return { name: 'project', projectId, tab: 'images' };
   }
   return { name: 'notfound' };

@@ -272,7 +272,7 @@ class World:
         }
 
     def finished_evaluation(self, project_id: int, image_id: uuid.UUID) -> int:
-        """An evaluation of the model's label on the image, run to its end."""
+        """An evaluation of model "m"'s label on the image, run to its end."""
         with transaction(self.stack.context.sessions) as session:
             box = {"x1": 1.0, "y1": 1.0, "x2": 8.0, "y2": 6.0}
             detection = labels.make("box", "cat", box, score=0.9, class_id=0).to_json()
@@ -287,13 +287,15 @@ class World:
         base = f"/api/v1/projects/{project_id}/evaluations"
         made = self.stack.client.post(
             base,
-            json={"model": "fixed-boxes", "ground_truth": "annotations"},
+            json={"model": "m", "model_version": "1", "ground_truth": "annotations"},
             headers=self.headers["owner"],
         )
         assert made.status_code == 202, made.text
         deadline = time.monotonic() + 30
         while True:
-            row = self.stack.client.get(f"{base}/{made.json()['id']}", headers=self.headers["owner"])
+            row = self.stack.client.get(
+                f"{base}/{made.json()['id']}", headers=self.headers["owner"]
+            )
             if row.json()["status"] == "completed":
                 return int(row.json()["id"])
             assert time.monotonic() < deadline, row.text
