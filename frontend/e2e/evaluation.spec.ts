@@ -2,7 +2,8 @@
 // through the API (upload the coins picture, run the built-in `circles` model, draw two ground-truth
 // boxes: one a found coin, one where the model found nothing, mark the image reviewed); the browser
 // then runs an evaluation from the evaluation page, sees mAP and a PR curve, clicks a confusion cell
-// and lands on the grid filtered to its image, whose view draws the missed box.
+// and lands on the grid filtered to its image, whose view draws the missed box; the dashboard
+// lists the run.
 import { expect, test, type APIRequestContext, type APIResponse, type Page } from '@playwright/test';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -142,5 +143,13 @@ test('evaluation: run from the UI, read mAP and a PR curve, open a confusion cel
   await expect(page.locator('[data-testid=prediction-box][data-outcome=tp]')).toHaveCount(1);
   await expect(page.locator('[data-testid=prediction-box][data-outcome=fp]')).toHaveCount(s.predicted - 1);
   await shot(page, 'eval-03-image-outcomes');
+
+  // The dashboard: one image, reviewed, and the evaluation as the model version's latest.
+  await page.goto(`/projects/${s.projectId}/dashboard`);
+  await expect(page.getByTestId('stat-images')).toHaveText('1');
+  await expect(page.getByTestId('stat-reviewed')).toHaveText('1');
+  await expect(page.getByTestId('classes-chart').locator('canvas')).toBeVisible();
+  await expect(page.getByRole('region', { name: 'Latest evaluation per model version' })).toContainText(`#${stored.id}`);
+  await shot(page, 'eval-04-dashboard');
   expect(errors).toEqual([]);
 });

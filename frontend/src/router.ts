@@ -2,7 +2,7 @@
 // index.html (routes/web.py), and these are the app's routes.
 import { useEffect, useState } from 'react';
 
-export type ProjectTab = 'images' | 'members' | 'settings' | 'evaluations';
+export type ProjectTab = 'images' | 'members' | 'settings' | 'evaluations' | 'dashboard';
 
 export type Route =
   | { name: 'projects' }
@@ -21,6 +21,7 @@ export function parse(pathname: string): Route {
     if (parts[2] === 'members') return { name: 'project', projectId, tab: 'members' };
     if (parts[2] === 'settings') return { name: 'project', projectId, tab: 'settings' };
     if (parts[2] === 'evaluations') return { name: 'project', projectId, tab: 'evaluations' };
+    if (parts[2] === 'dashboard') return { name: 'project', projectId, tab: 'dashboard' };
     return { name: 'project', projectId, tab: 'images' };
   }
   return { name: 'notfound' };

@@ -11,6 +11,7 @@ import { Uploader } from '../components/Uploader';
 
 // The evaluation page brings the chart library: loaded when first opened.
 const EvaluationPage = lazy(() => import('./EvaluationPage').then((m) => ({ default: m.EvaluationPage })));
+const DashboardPage = lazy(() => import('./DashboardPage').then((m) => ({ default: m.DashboardPage })));
 
 export function ProjectPage({ projectId, tab }: { projectId: number; tab: ProjectTab }) {
   const search = useLocation().split('?')[1] ?? '';
@@ -60,6 +61,9 @@ export function ProjectPage({ projectId, tab }: { projectId: number; tab: Projec
         <a href={`${base}/evaluations`} onClick={linkClick} aria-current={tab === 'evaluations' ? 'page' : undefined}>
           Evaluations
         </a>
+        <a href={`${base}/dashboard`} onClick={linkClick} aria-current={tab === 'dashboard' ? 'page' : undefined}>
+          Dashboard
+        </a>
       </nav>
       {tab === 'images' && (
         <div className="project-layout">
@@ -76,6 +80,11 @@ export function ProjectPage({ projectId, tab }: { projectId: number; tab: Projec
       {tab === 'evaluations' && (
         <Suspense fallback={<p role="status">Loading…</p>}>
           <EvaluationPage projectId={project.id} />
+        </Suspense>
+      )}
+      {tab === 'dashboard' && (
+        <Suspense fallback={<p role="status">Loading…</p>}>
+          <DashboardPage projectId={project.id} />
         </Suspense>
       )}
     </div>
