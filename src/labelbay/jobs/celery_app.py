@@ -9,6 +9,7 @@ others hostage), JSON messages, no result backend (SQL is the truth).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -56,38 +57,38 @@ def worker_deps() -> Any:
     return runtime
 
 
-def _process_batch_task(self: Task[Any, Any], task_ids: list[int]) -> int:
+def _process_batch_task(self: Task[Any, Any], task_ids: list[int]) -> object:
     from labelbay.jobs.tasks import fail_tasks, process_batch
 
-    deps = worker_deps()
-    settings = deps.settings
-    try:
-        return process_batch(deps, task_ids)
-    except Exception as exc:
-        retries = self.request.retries
-        if retries + 1 >= settings.task_max_attempts:
-            log.exception("batch %s failed for good after %d attempts", task_ids[:3], retries + 1)
-            fail_tasks(deps, task_ids, f"{type(exc).__name__}: {exc}")
-            return 0
-        raise self.retry(exc=exc, countdown=settings.task_retry_backoff_s * 2**retries) from exc
+    return _with_retries(self, f"batch {task_ids[:3]}", process_batch, fail_tasks, task_ids)
 
 
-def _evaluate_task(self: Task[Any, Any], evaluation_id: int) -> bool:
+def _evaluate_task(self: Task[Any, Any], evaluation_id: int) -> object:
     from labelbay.jobs.evaluate import fail_evaluation, process_evaluation
 
+    what = f"evaluation {evaluation_id}"
+    return _with_retries(self, what, process_evaluation, fail_evaluation, evaluation_id)
+
+
+def _with_retries(
+    task: Task[Any, Any],
+    what: str,
+    work: Callable[[Any, Any], object],
+    give_up: Callable[[Any, Any, str], None],
+    ids: Any,
+) -> object:
+    """Run `work`; on failure retry with backoff, and after the last attempt record why."""
     deps = worker_deps()
     settings = deps.settings
     try:
-        return process_evaluation(deps, evaluation_id)
+        return work(deps, ids)
     except Exception as exc:
-        retries = self.request.retries
+        retries = task.request.retries
         if retries + 1 >= settings.task_max_attempts:
-            log.exception(
-                "evaluation %d failed for good after %d attempts", evaluation_id, retries + 1
-            )
-            fail_evaluation(deps, evaluation_id, f"{type(exc).__name__}: {exc}")
-            return False
-        raise self.retry(exc=exc, countdown=settings.task_retry_backoff_s * 2**retries) from exc
+            log.exception("%s failed for good after %d attempts", what, retries + 1)
+            give_up(deps, ids, f"{type(exc).__name__}: {exc}")
+            return None
+        raise task.retry(exc=exc, countdown=settings.task_retry_backoff_s * 2**retries) from exc
 
 
 def _warm_up(**_: Any) -> None:
