@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 import numpy as np
-from sqlalchemy import delete, exists, func, insert, select
+from psycopg.types.json import Jsonb
+from sqlalchemy import JSON, delete, exists, func, insert, select
 from sqlalchemy.orm import Session
 
-from labelbay.db.base import utcnow
+from labelbay.db.base import Base, utcnow
 from labelbay.db.models import (
     Annotation,
     Evaluation,
@@ -174,10 +175,8 @@ def store_evaluation(
         progress("storing", MATCH_SHARE)
     session.execute(delete(EvaluationImage).where(EvaluationImage.evaluation_id == evaluation.id))
     session.execute(delete(EvaluationCell).where(EvaluationCell.evaluation_id == evaluation.id))
-    for chunk in _chunks(computed.rows):
-        session.execute(insert(EvaluationImage), chunk)
-    for chunk in _chunks(computed.cells):
-        session.execute(insert(EvaluationCell), chunk)
+    _insert_rows(session, EvaluationImage, computed.rows)
+    _insert_rows(session, EvaluationCell, computed.cells)
     evaluation.metrics = computed.metrics
     evaluation.images = computed.images
     evaluation.status = "completed"
@@ -320,6 +319,23 @@ def _classification_cells(
             "pred_class": first,
             "count": 1,
         }
+
+
+def _insert_rows(session: Session, table: type[Base], rows: Iterator[dict[str, Any]]) -> None:
+    """Insert many rows: PostgreSQL's COPY (several times faster than INSERTs for the hundreds
+    of thousands of rows of a large evaluation), elsewhere INSERTs in chunks."""
+    if session.get_bind().dialect.name != "postgresql":
+        for chunk in _chunks(rows):
+            session.execute(insert(table), chunk)
+        return
+    columns = [column.name for column in table.__table__.columns]
+    json_columns = {c.name for c in table.__table__.columns if isinstance(c.type, JSON)}
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    names = ", ".join(f'"{name}"' for name in columns)
+    with raw.cursor().copy(f'COPY "{table.__tablename__}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([Jsonb(row[c]) if c in json_columns else row[c] for c in columns])
 
 
 def _chunks(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
