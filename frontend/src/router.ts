@@ -2,10 +2,12 @@
 // index.html (routes/web.py), and these are the app's routes.
 import { useEffect, useState } from 'react';
 
+export type ProjectTab = 'images' | 'members' | 'settings' | 'evaluations' | 'dashboard';
+
 export type Route =
   | { name: 'projects' }
   | { name: 'signin' }
-  | { name: 'project'; projectId: number; tab: 'images' | 'members' | 'settings' }
+  | { name: 'project'; projectId: number; tab: ProjectTab }
   | { name: 'image'; projectId: number; imageId: string }
   | { name: 'review'; projectId: number }
   | { name: 'agreement'; projectId: number; imageId: string }
@@ -22,6 +24,8 @@ export function parse(pathname: string): Route {
     if (parts[2] === 'review') return { name: 'review', projectId };
     if (parts[2] === 'members') return { name: 'project', projectId, tab: 'members' };
     if (parts[2] === 'settings') return { name: 'project', projectId, tab: 'settings' };
+    if (parts[2] === 'evaluations') return { name: 'project', projectId, tab: 'evaluations' };
+    if (parts[2] === 'dashboard') return { name: 'project', projectId, tab: 'dashboard' };
     return { name: 'project', projectId, tab: 'images' };
   }
   return { name: 'notfound' };

@@ -32,6 +32,7 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -207,11 +208,13 @@ MATRIX = [
     Route("GET",    P + "/export?source=annotations&format=json", "200 200 200 200 200 404 401 401"),
     Route("GET",    P + "/export/labelstudio-config",             "200 200 200 200 200 404 401 401"),
     # -- evaluations and the dashboard: annotators run an evaluation, viewers read
-    Route("POST",   P + "/evaluations",                           "201 201 201 201 403 404 401 401",
+    Route("POST",   P + "/evaluations",                           "202 202 202 202 403 404 401 401",
           body={"model": "fixed-boxes", "ground_truth": "annotations"}),
     Route("GET",    P + "/evaluations",                           "200 200 200 200 200 404 401 401"),
     Route("GET",    P + "/evaluations/{evaluation}",              "200 200 200 200 200 404 401 401"),
     Route("GET",    P + "/evaluations/{evaluation}/images",       "200 200 200 200 200 404 401 401"),
+    Route("GET",    P + "/evaluations/{evaluation}/images/{image}",
+                                                                  "200 200 200 200 200 404 401 401"),
     Route("GET",    P + "/stats",                                 "200 200 200 200 200 404 401 401"),
     # Importing labels is labelling (annotator and up); past the check, a JPEG is no COCO file.
     Route("POST",   P + "/labels/import",                         "422 422 422 422 403 404 401 401",
@@ -305,6 +308,36 @@ class World:
             "manager_id": self.user_ids["manager"],
         }
 
+    def finished_evaluation(self, project_id: int, image_id: uuid.UUID) -> int:
+        """An evaluation of model "m"'s label on the image, run to its end."""
+        with transaction(self.stack.context.sessions) as session:
+            box = {"x1": 1.0, "y1": 1.0, "x2": 8.0, "y2": 6.0}
+            detection = labels.make("box", "cat", box, score=0.9, class_id=0).to_json()
+            session.add(
+                Prediction(
+                    image_id=image_id,
+                    model_version_id=self.model_version_id,
+                    detections=[detection],
+                    num_detections=1,
+                )
+            )
+        base = f"/api/v1/projects/{project_id}/evaluations"
+        made = self.stack.client.post(
+            base,
+            json={"model": "m", "model_version": "1", "ground_truth": "annotations"},
+            headers=self.headers["owner"],
+        )
+        assert made.status_code == 202, made.text
+        deadline = time.monotonic() + 30
+        while True:
+            row = self.stack.client.get(
+                f"{base}/{made.json()['id']}", headers=self.headers["owner"]
+            )
+            if row.json()["status"] == "completed":
+                return int(row.json()["id"])
+            assert time.monotonic() < deadline, row.text
+            time.sleep(0.05)
+
     def names_for(self, route: Route, role: str) -> dict[str, Any]:
         """The fresh project's names, plus what this route's path and body name."""
         names = self.fresh_project()
@@ -328,13 +361,7 @@ class World:
             assert drawn.status_code == 201, drawn.text
             names["annotation"] = drawn.json()["id"]
         if "{evaluation}" in text:
-            made = self.stack.client.post(
-                f"/api/v1/projects/{names['project']}/evaluations",
-                json={"model": "fixed-boxes", "ground_truth": "annotations"},
-                headers=self.headers["owner"],
-            )
-            assert made.status_code == 201, made.text
-            names["evaluation"] = made.json()["id"]
+            names["evaluation"] = self.finished_evaluation(names["project"], image_id)
         if "{key}" in text:
             # Each caller revokes a key of their own; anonymous and the pipeline aim at the owner's.
             names["key"] = self.api_key_of(role if role in self.user_ids else "owner")

@@ -4,15 +4,20 @@ per-image outcomes the grid filters on."""
 
 from __future__ import annotations
 
+import functools
 import json
+import time
 import uuid
 from typing import Any
 
 import pytest
 
 from labelbay import labels
-from labelbay.db.models import ModelVersion, Prediction
+from labelbay.api.app import requeue_unfinished
+from labelbay.db.models import Evaluation, EvaluationImage, ModelVersion, Prediction, Project
 from labelbay.db.session import transaction
+from labelbay.jobs import evaluate as evaluate_task
+from labelbay.services.evaluations import create_evaluation
 from tests.evaluation.cocoref import NAMES, cocoeval_stats
 from tests.exports.helpers import Labelled, box, detection, export, labelled_project
 from tests.support.stack import Stack
@@ -54,7 +59,8 @@ def _project(stack: Stack) -> tuple[Labelled, dict[str, int]]:
     return labelled, ids
 
 
-def _evaluate(stack: Stack, labelled: Labelled, expect: int = 201, **body: Any) -> Any:
+def _evaluate(stack: Stack, labelled: Labelled, expect: int = 202, **body: Any) -> Any:
+    """Start an evaluation and, when it was accepted, wait for its end."""
     params = body.pop("params", {})
     answer = stack.client.post(
         f"/api/v1/projects/{labelled.project_id}/evaluations",
@@ -63,7 +69,23 @@ def _evaluate(stack: Stack, labelled: Labelled, expect: int = 201, **body: Any) 
         headers=labelled.headers,
     )
     assert answer.status_code == expect, answer.text
-    return answer.json()
+    if expect != 202:
+        return answer.json()
+    assert answer.json()["status"] in ("queued", "running", "completed")
+    return wait_for_evaluation(stack, labelled, answer.json()["id"])
+
+
+def wait_for_evaluation(
+    stack: Stack, labelled: Labelled, evaluation_id: int, timeout: float = 60
+) -> dict[str, Any]:
+    url = f"/api/v1/projects/{labelled.project_id}/evaluations/{evaluation_id}"
+    deadline = time.monotonic() + timeout
+    while True:
+        row: dict[str, Any] = stack.client.get(url, headers=labelled.headers).json()
+        if row["status"] in ("completed", "failed"):
+            return row
+        assert time.monotonic() < deadline, f"evaluation did not finish: {row}"
+        time.sleep(0.05)
 
 
 def test_reviewed_annotations_are_the_default_ground_truth(stack: Stack) -> None:
@@ -83,9 +105,7 @@ def test_reviewed_annotations_are_the_default_ground_truth(stack: Stack) -> None
     assert stored.status_code == 200
     assert stored.json()["metrics"] == metrics
 
-    missed = stack.client.get(
-        url + "/images", params={"outcome": "missed"}, headers=labelled.headers
-    )
+    missed = stack.client.get(url + "/images", params={"outcome": "fn"}, headers=labelled.headers)
     [row] = missed.json()["images"]
     assert row["image_id"] == str(labelled.image_ids[0])
     assert (row["tp"], row["fp"], row["fn"]) == (1, 1, 1)
@@ -183,12 +203,15 @@ def test_annotators_run_viewers_read_outsiders_see_nothing(stack: Stack) -> None
     outsider = stack.user(f"outsider-{uuid.uuid4().hex[:6]}@example.com")
     base = f"/api/v1/projects/{labelled.project_id}/evaluations"
     report = stack.client.post(base, json={"model": "det"}, headers=annotator)
-    assert report.status_code == 201, report.text
-    report = report.json()
+    assert report.status_code == 202, report.text
+    report = wait_for_evaluation(stack, labelled, report.json()["id"])
     assert stack.client.post(base, json={"model": "det"}).status_code == 401
     assert stack.client.get(base, headers=viewer).status_code == 200
     assert stack.client.get(f"{base}/{report['id']}", headers=viewer).status_code == 200
     assert stack.client.get(f"{base}/{report['id']}/images", headers=viewer).status_code == 200
+    one = f"{base}/{report['id']}/images/{labelled.image_ids[0]}"
+    assert stack.client.get(one, headers=viewer).status_code == 200
+    assert stack.client.get(one, headers=outsider).status_code == 404
     assert stack.client.post(base, json={"model": "det"}, headers=viewer).status_code == 403
     for url in (f"{base}/{report['id']}", f"{base}/{report['id']}/images", base):
         assert stack.client.get(url, headers=outsider).status_code == 404
@@ -224,7 +247,7 @@ def test_classifier_accuracy_and_confusion(stack: Stack) -> None:
     assert metrics["top5_accuracy"] == 1.0
     assert metrics["confusion"]["matrix"] == [[1, 0, 0, 0], [0, 0, 1, 0], [0, 0, 1, 0]]
     url = f"/api/v1/projects/{labelled.project_id}/evaluations/{report['id']}/images"
-    missed = stack.client.get(url, params={"outcome": "missed"}, headers=labelled.headers)
+    missed = stack.client.get(url, params={"outcome": "fn"}, headers=labelled.headers)
     assert [row["image_id"] for row in missed.json()["images"]] == [str(labelled.image_ids[1])]
 
 
@@ -237,3 +260,167 @@ def test_arrays_grow_when_row_counts_undercount(stack: Stack) -> None:
     again = _evaluate(stack, labelled, ground_truth="annotations")
     assert again["metrics"]["at_threshold"] == first["metrics"]["at_threshold"]
     assert again["metrics"]["map"] == first["metrics"]["map"]
+
+
+@pytest.fixture
+def stack_settings_overrides() -> dict[str, Any]:
+    return {"task_retry_backoff_s": 0.0}
+
+
+def test_runs_as_a_job_whose_progress_other_sessions_see(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each progress write is read back from another connection while the run is on: the
+    phases in order, the fraction rising; the end is completed at 1.0 with no phase left."""
+    labelled, _ = _project(stack)
+    seen: list[tuple[str, str | None, float]] = []
+    original = evaluate_task._ProgressWriter.__call__
+
+    def watched(self: Any, phase: str, fraction: float) -> None:
+        original(self, phase, fraction)
+        with stack.context.sessions() as session:
+            row = session.get_one(Evaluation, self._id)
+            seen.append((row.status, row.phase, row.progress))
+
+    monkeypatch.setattr(evaluate_task, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(evaluate_task._ProgressWriter, "__call__", watched)
+    report = _evaluate(stack, labelled, ground_truth="annotations")
+    assert (report["status"], report["phase"], report["progress"]) == ("completed", None, 1.0)
+    assert report["started_at"] is not None
+    assert report["finished_at"] is not None
+    assert {status for status, _, _ in seen} == {"running"}
+    phases = [phase for _, phase, _ in seen]
+    assert phases[0] == "reading"
+    assert phases[-2:] == ["matching", "storing"]
+    fractions = [fraction for _, _, fraction in seen]
+    assert fractions == sorted(fractions)
+    assert 0 < fractions[-1] < 1
+
+
+def test_a_run_that_cannot_read_the_labels_fails_with_the_reason(stack: Stack) -> None:
+    labelled, _ = _project(stack)
+    with transaction(stack.context.sessions) as session:
+        row = session.query(Prediction).filter_by(image_id=labelled.image_ids[0]).one()
+        row.detections = [{"kind": "hexagon", "label": "cat"}]
+    report = _evaluate(stack, labelled)
+    assert report["status"] == "failed"
+    assert "ValidationError" in report["error"]
+    assert "hexagon" in report["error"]
+    assert report["metrics"] == {}
+    assert report["phase"] is None
+
+
+def test_an_unfinished_run_is_run_again_once_at_start_up(stack: Stack) -> None:
+    """A run left `running` by a crash (its worker gone) is submitted again at the next start
+    and stores its images once."""
+    labelled, _ = _project(stack)
+    with transaction(stack.context.sessions) as session:
+        project = session.get_one(Project, labelled.project_id)
+        model = session.query(ModelVersion).filter_by(name="det").one()
+        evaluation = create_evaluation(session, project=project, user=None, model=model)
+        evaluation.status = "running"
+        evaluation_id = evaluation.id
+    requeue_unfinished(stack.context)
+    report = wait_for_evaluation(stack, labelled, evaluation_id)
+    assert (report["status"], report["images"]) == ("completed", 2)
+    with stack.context.sessions() as session:
+        stored = session.query(EvaluationImage).filter_by(evaluation_id=evaluation_id).count()
+    assert stored == 2
+
+
+def _image_ids(stack: Stack, labelled: Labelled, expect: int = 200, **params: Any) -> Any:
+    answer = stack.client.get(
+        f"/api/v1/projects/{labelled.project_id}/images", params=params, headers=labelled.headers
+    )
+    assert answer.status_code == expect, answer.text
+    if expect != 200:
+        return answer.json()["detail"]
+    index = {str(image): i for i, image in enumerate(labelled.image_ids)}
+    return [index[image["id"]] for image in answer.json()["images"]]
+
+
+@pytest.mark.parametrize(
+    ("params", "images"),
+    [
+        ({}, [0, 1]),  # judged: the reviewed images
+        ({"outcome": "fn"}, [0]),
+        ({"outcome": "fp"}, [0]),
+        ({"outcome": "tp"}, [0, 1]),
+        ({"gt_class": "dog", "pred_class": "cat"}, [0]),  # the dog taken for a cat
+        ({"gt_class": "dog", "pred_class": "dog"}, [1]),
+        ({"gt_class": "cat", "pred_class": "cat"}, [0]),
+        ({"gt_class": "cat", "pred_class": "background"}, []),
+        ({"pred_class": "cat"}, [0]),
+        ({"gt_class": "dog"}, [0, 1]),
+        ({"class": "dog"}, [0, 1]),
+        ({"class": "dog", "outcome": "fn"}, [0]),
+        ({"class": "dog", "outcome": "tp"}, [1]),
+        ({"class": "cat", "outcome": "fp"}, [0]),
+        ({"class": "cat", "outcome": "fn"}, []),
+        ({"class": "dog", "filename": "img1"}, [1]),  # with the list's other filters
+    ],
+)
+def test_the_image_list_filters_by_outcome_class_and_confusion_cell(
+    stack: Stack, params: dict[str, str], images: list[int]
+) -> None:
+    labelled, _ = _project(stack)
+    report = _evaluate(stack, labelled)
+    assert _image_ids(stack, labelled, evaluation=report["id"], **params) == images
+
+
+def test_background_cells_and_bad_filters(stack: Stack) -> None:
+    labelled, _ = _project(stack)
+    report = _evaluate(stack, labelled, ground_truth="annotations", score_threshold=0.0)
+    ids = functools.partial(_image_ids, stack, labelled, evaluation=report["id"])
+    # image 2's cat stands on nothing: a prediction in the background row
+    assert ids(gt_class="background", pred_class="cat") == [2]
+    assert ids(gt_class="background") == [2]
+    assert ids(outcome="fp") == [0, 2]
+    assert "need evaluation" in _image_ids(stack, labelled, 422, outcome="fn")
+    assert "zebra" in ids(expect=422, **{"class": "zebra"})
+    assert "cannot be combined" in ids(expect=422, gt_class="dog", outcome="fn")
+    assert ids(expect=422, outcome="maybe")
+    other = stack.project(labelled.headers)
+    answer = stack.client.get(
+        f"/api/v1/projects/{other['id']}/images",
+        params={"evaluation": report["id"]},
+        headers=labelled.headers,
+    )
+    assert answer.status_code == 404  # another project's evaluation is not there
+
+
+def test_the_image_view_gets_each_prediction_s_outcome_and_the_missed_boxes(stack: Stack) -> None:
+    labelled, annotation_ids = _project(stack)
+    report = _evaluate(stack, labelled)
+    base = f"/api/v1/projects/{labelled.project_id}/evaluations/{report['id']}/images"
+    first = stack.client.get(f"{base}/{labelled.image_ids[0]}", headers=labelled.headers)
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert (body["tp"], body["fp"], body["fn"]) == (1, 1, 1)
+    assert [(p["index"], p["outcome"], p["label"]["label"]) for p in body["predictions"]] == [
+        (0, "tp", "cat"),
+        (1, "fp", "cat"),
+    ]
+    [missed] = body["missed"]
+    assert missed["ref"] == annotation_ids["0:dog"]
+    assert (missed["label"]["label"], missed["label"]["geometry"]) == ("dog", DOG_BOX)
+    # image 2 was not judged (not reviewed): not in this evaluation
+    answer = stack.client.get(f"{base}/{labelled.image_ids[2]}", headers=labelled.headers)
+    assert answer.status_code == 404
+
+
+def test_model_against_model_missed_boxes_are_the_other_model_s_labels(stack: Stack) -> None:
+    labelled, _ = _project(stack)
+    with transaction(stack.context.sessions) as session:
+        other = ModelVersion(name="other", version="1", task="detect", format="builtin")
+        other.is_active = True
+        session.add(other)
+        session.flush()
+        dog = detection("dog", 0.9, DOG_BOX)
+        session.add(Prediction(image_id=labelled.image_ids[0], model_version_id=other.id,
+                               detections=[dog], num_detections=1))  # fmt: skip
+    report = _evaluate(stack, labelled, ground_truth="model", gt_model="other")
+    base = f"/api/v1/projects/{labelled.project_id}/evaluations/{report['id']}/images"
+    body = stack.client.get(f"{base}/{labelled.image_ids[0]}", headers=labelled.headers).json()
+    assert [(m["ref"], m["label"]["label"]) for m in body["missed"]] == [(0, "dog")]
+    assert [p["outcome"] for p in body["predictions"]] == ["fp", "fp"]

@@ -975,8 +975,10 @@ export interface paths {
          * Create Evaluation
          * @description Judge a model version's labels against ground truth (annotator and up), over the images
          *     the image list's filters select (`filename`, `metadata.<key>=<value>`, `review_status`,
-         *     `has_predictions`, `label`) that the model has labels for. Runs now and answers with the
-         *     stored report; per-image outcomes are at `…/evaluations/{id}/images`.
+         *     `has_predictions`, `label`) that the model has labels for. Runs as a job on the workers:
+         *     answers at once with the evaluation queued (or already running); `GET …/evaluations/{id}`
+         *     shows its `phase` and `progress`, then the report (`completed`) or the reason (`failed`).
+         *     Per-image outcomes are at `…/evaluations/{id}/images`.
          */
         post: operations["create_evaluation_api_v1_projects__project_id__evaluations_post"];
         delete?: never;
@@ -1014,11 +1016,34 @@ export interface paths {
         };
         /**
          * Evaluation Images
-         * @description Per-image TP/FP/FN of an evaluation, in upload order; `outcome=missed` keeps images where
-         *     the model missed something, `false_positives` those where it saw something that is not
-         *     there, `true_positives` those where it found something.
+         * @description Per-image TP/FP/FN of an evaluation, in upload order; `outcome=fn` keeps images where
+         *     the model missed something, `fp` those where it saw something that is not there, `tp`
+         *     those where it found something. The image list takes the same filter
+         *     (`?evaluation={id}&outcome=fn`), with the images themselves.
          */
         get: operations["evaluation_images_api_v1_projects__project_id__evaluations__evaluation_id__images_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/evaluations/{evaluation_id}/images/{image_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Evaluation Image
+         * @description One image's outcome with its labels, for the image view: each of the model's labels
+         *     with `tp`, `fp` or none (not counted: below the score threshold), and each ground-truth
+         *     label no prediction found. Labels are read as they are now.
+         */
+        get: operations["evaluation_image_api_v1_projects__project_id__evaluations__evaluation_id__images__image_id__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2210,6 +2235,28 @@ export interface components {
              */
             iou_type: "bbox" | "segm";
         };
+        /**
+         * EvaluationImageDetail
+         * @description One image's outcome with the labels themselves, for the image view to colour: each
+         *     prediction TP or FP, and the ground truth no prediction found.
+         */
+        EvaluationImageDetail: {
+            /**
+             * Image Id
+             * Format: uuid
+             */
+            image_id: string;
+            /** Tp */
+            tp: number;
+            /** Fp */
+            fp: number;
+            /** Fn */
+            fn: number;
+            /** Predictions */
+            predictions: components["schemas"]["JudgedPrediction"][];
+            /** Missed */
+            missed: components["schemas"]["MissedTruth"][];
+        };
         /** EvaluationImageOut */
         EvaluationImageOut: {
             /**
@@ -2260,8 +2307,21 @@ export interface components {
             };
             /** Kind */
             kind: string | null;
-            /** Status */
+            /**
+             * Status
+             * @description queued, running, completed or failed (with `error`)
+             */
             status: string;
+            /**
+             * Phase
+             * @description While running: `reading` the labels, `matching` them, `storing` results
+             */
+            phase: string | null;
+            /**
+             * Progress
+             * @description Fraction of the run done, 0 to 1
+             */
+            progress: number;
             /** Iou Threshold */
             iou_threshold: number;
             /** Score Threshold */
@@ -2282,6 +2342,8 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** Started At */
+            started_at: string | null;
             /** Finished At */
             finished_at: string | null;
         };
@@ -2580,6 +2642,20 @@ export interface components {
             /** Next Cursor */
             next_cursor: number | null;
         };
+        /** JudgedPrediction */
+        JudgedPrediction: {
+            /**
+             * Index
+             * @description The label's index in the model version's prediction row
+             */
+            index: number;
+            /**
+             * Outcome
+             * @description None: not counted (below the score threshold, or past 100 of its class)
+             */
+            outcome: ("tp" | "fp") | null;
+            label: components["schemas"]["Label"];
+        };
         /** Label */
         Label: {
             /**
@@ -2682,6 +2758,15 @@ export interface components {
             /** Email */
             email: string;
             role: components["schemas"]["Role"];
+        };
+        /** MissedTruth */
+        MissedTruth: {
+            /**
+             * Ref
+             * @description The annotation id, or the other model's detection index
+             */
+            ref: number;
+            label: components["schemas"]["Label"];
         };
         /** ModelCount */
         ModelCount: {
@@ -4964,6 +5049,16 @@ export interface operations {
                 label?: string | null;
                 /** @description Has a prediction from this model version */
                 model_version_id?: number | null;
+                /** @description Judged by this evaluation (of the same project) */
+                evaluation?: number | null;
+                /** @description With `evaluation`: has a true positive, a false positive, or missed ground truth (`fn`); with `class`, of that class (by the confusion matrix) */
+                outcome?: ("tp" | "fp" | "fn") | null;
+                /** @description With `evaluation`: the class is in the image's ground truth or predictions */
+                class?: string | null;
+                /** @description With `evaluation`: boxes in this row of the confusion matrix (`background`: predictions on nothing) */
+                gt_class?: string | null;
+                /** @description With `evaluation`: boxes in this column of the confusion matrix (`background`: missed ground truth) */
+                pred_class?: string | null;
             };
             header?: never;
             path: {
@@ -6523,6 +6618,16 @@ export interface operations {
                 label?: string | null;
                 /** @description Has a prediction from this model version */
                 model_version_id?: number | null;
+                /** @description Judged by this evaluation (of the same project) */
+                evaluation?: number | null;
+                /** @description With `evaluation`: has a true positive, a false positive, or missed ground truth (`fn`); with `class`, of that class (by the confusion matrix) */
+                outcome?: ("tp" | "fp" | "fn") | null;
+                /** @description With `evaluation`: the class is in the image's ground truth or predictions */
+                class?: string | null;
+                /** @description With `evaluation`: boxes in this row of the confusion matrix (`background`: predictions on nothing) */
+                gt_class?: string | null;
+                /** @description With `evaluation`: boxes in this column of the confusion matrix (`background`: missed ground truth) */
+                pred_class?: string | null;
             };
             header?: never;
             path: {
@@ -8046,6 +8151,16 @@ export interface operations {
                 label?: string | null;
                 /** @description Has a prediction from this model version */
                 model_version_id?: number | null;
+                /** @description Judged by this evaluation (of the same project) */
+                evaluation?: number | null;
+                /** @description With `evaluation`: has a true positive, a false positive, or missed ground truth (`fn`); with `class`, of that class (by the confusion matrix) */
+                outcome?: ("tp" | "fp" | "fn") | null;
+                /** @description With `evaluation`: the class is in the image's ground truth or predictions */
+                class?: string | null;
+                /** @description With `evaluation`: boxes in this row of the confusion matrix (`background`: predictions on nothing) */
+                gt_class?: string | null;
+                /** @description With `evaluation`: boxes in this column of the confusion matrix (`background`: missed ground truth) */
+                pred_class?: string | null;
             };
             header?: never;
             path: {
@@ -8060,7 +8175,7 @@ export interface operations {
         };
         responses: {
             /** @description Successful Response */
-            201: {
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8231,7 +8346,7 @@ export interface operations {
     evaluation_images_api_v1_projects__project_id__evaluations__evaluation_id__images_get: {
         parameters: {
             query?: {
-                outcome?: ("missed" | "false_positives" | "true_positives") | null;
+                outcome?: ("tp" | "fp" | "fn") | null;
                 limit?: number;
                 cursor?: string | null;
             };
@@ -8251,6 +8366,75 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EvaluationImagePage"];
+                };
+            };
+            /** @description Not signed in, or the credential is wrong or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Signed in, but the role is too low for this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    evaluation_image_api_v1_projects__project_id__evaluations__evaluation_id__images__image_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: number;
+                evaluation_id: number;
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationImageDetail"];
                 };
             };
             /** @description Not signed in, or the credential is wrong or expired */
@@ -9790,6 +9974,16 @@ export interface operations {
                 label?: string | null;
                 /** @description Has a prediction from this model version */
                 model_version_id?: number | null;
+                /** @description Judged by this evaluation (of the same project) */
+                evaluation?: number | null;
+                /** @description With `evaluation`: has a true positive, a false positive, or missed ground truth (`fn`); with `class`, of that class (by the confusion matrix) */
+                outcome?: ("tp" | "fp" | "fn") | null;
+                /** @description With `evaluation`: the class is in the image's ground truth or predictions */
+                class?: string | null;
+                /** @description With `evaluation`: boxes in this row of the confusion matrix (`background`: predictions on nothing) */
+                gt_class?: string | null;
+                /** @description With `evaluation`: boxes in this column of the confusion matrix (`background`: missed ground truth) */
+                pred_class?: string | null;
             };
             header?: never;
             path: {

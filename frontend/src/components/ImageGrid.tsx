@@ -1,6 +1,6 @@
-import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { getJson, type ImageOut, type ImagePage, type Project } from '../api/client';
-import { linkClick } from '../router';
+import { linkClick, navigate } from '../router';
 import { AuthImage } from './AuthImage';
 
 const PAGE = 100;
@@ -15,8 +15,26 @@ export interface Filters {
 
 export const NO_FILTERS: Filters = { filename: '', label: '', review_status: '', has_predictions: '', metadata: '' };
 
-export function listUrl(projectId: number, filters: Filters, cursor: string | null): string {
-  const q = new URLSearchParams({ limit: String(PAGE) });
+/** An evaluation's outcome filters (`evaluation`, `outcome`, `class`, `gt_class`, `pred_class`),
+ * taken from the page's address: the evaluation page links here with them. */
+export const OUTCOME_KEYS = ['evaluation', 'outcome', 'class', 'gt_class', 'pred_class'] as const;
+export type OutcomeFilters = Partial<Record<(typeof OUTCOME_KEYS)[number], string>>;
+
+export function outcomeFilters(search: string): OutcomeFilters {
+  const q = new URLSearchParams(search);
+  return Object.fromEntries(OUTCOME_KEYS.flatMap((k) => (q.get(k) ? [[k, q.get(k)!]] : [])));
+}
+
+function describeOutcome(f: OutcomeFilters): string {
+  const parts = [`evaluation #${f.evaluation}`];
+  if (f.gt_class || f.pred_class) parts.push(`ground truth ${f.gt_class ?? 'any'} → predicted ${f.pred_class ?? 'any'}`);
+  if (f.class) parts.push(`class ${f.class}`);
+  if (f.outcome) parts.push({ tp: 'true positives', fp: 'false positives', fn: 'missed ground truth' }[f.outcome] ?? f.outcome);
+  return parts.join(', ');
+}
+
+export function listUrl(projectId: number, filters: Filters, cursor: string | null, outcome: OutcomeFilters = {}): string {
+  const q = new URLSearchParams({ limit: String(PAGE), ...outcome });
   if (cursor) q.set('cursor', cursor);
   if (filters.filename) q.set('filename', filters.filename);
   if (filters.label) q.set('label', filters.label);
@@ -78,12 +96,15 @@ export function ImageGrid({
   selected,
   onSelect,
   reloadKey,
+  search = '',
 }: {
   project: Project;
   selected: Set<string>;
   onSelect: (next: Set<string>) => void;
   reloadKey: number;
+  search?: string;
 }) {
+  const outcome = useMemo(() => outcomeFilters(search), [search]);
   const [filters, setFilters] = useState<Filters>(NO_FILTERS);
   const [draft, setDraft] = useState<Filters>(NO_FILTERS);
   const [images, setImages] = useState<ImageOut[]>([]);
@@ -137,7 +158,7 @@ export function ImageGrid({
       const mine = ++generation.current;
       setLoading(true);
       try {
-        const page = await getJson<ImagePage>(listUrl(project.id, filters, from));
+        const page = await getJson<ImagePage>(listUrl(project.id, filters, from, outcome));
         if (mine !== generation.current) return;
         setImages((old) => {
           const next = reset ? page.images : [...old, ...page.images];
@@ -153,7 +174,7 @@ export function ImageGrid({
         if (mine === generation.current) setLoading(false);
       }
     },
-    [project.id, filters],
+    [project.id, filters, outcome],
   );
 
   useEffect(() => {
@@ -241,6 +262,17 @@ export function ImageGrid({
           Clear
         </button>
       </form>
+      {outcome.evaluation && (
+        <p className="banner row" data-testid="outcome-filter">
+          <span>Images of {describeOutcome(outcome)}</span>
+          <a href={`/projects/${project.id}/evaluations?id=${outcome.evaluation}`} onClick={linkClick}>
+            Back to the evaluation
+          </a>
+          <button type="button" onClick={() => navigate(`/projects/${project.id}`)}>
+            Show all images
+          </button>
+        </p>
+      )}
       <div className="row grid-tools">
         <span data-testid="image-count">
           {images.length}
@@ -271,7 +303,11 @@ export function ImageGrid({
             aria-posinset={from + i + 1}
             aria-setsize={done ? count : -1}
           >
-            <a href={`/projects/${project.id}/images/${image.id}`} onClick={linkClick} title={image.original_filename}>
+            <a
+              href={`/projects/${project.id}/images/${image.id}${outcome.evaluation ? `?evaluation=${outcome.evaluation}` : ''}`}
+              onClick={linkClick}
+              title={image.original_filename}
+            >
               <AuthImage src={`/api/v1/images/${image.id}/thumbnail?size=256`} alt={image.original_filename} className="thumb" />
               <span className="caption">
                 {image.original_filename}

@@ -177,6 +177,16 @@ function HeatmapImage({ url, width, height, opacity, label }: { url: string; wid
   );
 }
 
+/** An evaluation's verdict on this image: the judged model version's labels as TP or FP (by
+ * index), and the ground truth it missed, drawn dashed. */
+export interface Judged {
+  modelVersionId: number;
+  outcomes: Record<number, 'tp' | 'fp' | null | undefined>;
+  missed: ImageLabel[];
+}
+
+export const OUTCOME_COLORS = { tp: '#1a9e3f', fp: '#d62828', fn: '#f08a00' };
+
 export function Stage({
   contentUrl,
   alt,
@@ -202,6 +212,7 @@ export function Stage({
   onPaint,
   onAssistBox,
   onAssistClick,
+  judged = null,
 }: {
   contentUrl: string;
   alt: string;
@@ -227,6 +238,7 @@ export function Stage({
   onPaint?: (stroke: (bitmap: Bitmap) => void) => void;
   onAssistBox?: (box: Box) => void;
   onAssistClick?: (point: [number, number], positive: boolean) => void;
+  judged?: Judged | null;
 }) {
   const pane = useRef<HTMLDivElement>(null);
   const drag = useRef<Drag | null>(null);
@@ -429,18 +441,20 @@ export function Stage({
                         selection?.kind === 'prediction' && selection.modelVersionId === p.model_version_id && selection.index === index;
                       const b = labelBox(det);
                       if (b === null) return null; // an image class: listed beside the image, not drawn
+                      const outcome = judged && judged.modelVersionId === p.model_version_id ? judged.outcomes[index] : undefined;
                       return (
                         <rect
                           key={index}
                           data-testid="prediction-box"
                           data-index={index}
                           data-verdict={verdict ?? 'none'}
+                          data-outcome={outcome ?? undefined}
                           className={`pred ${verdict ?? ''} ${chosen ? 'chosen' : ''}`}
                           x={b.x1}
                           y={b.y1}
                           width={b.x2 - b.x1}
                           height={b.y2 - b.y1}
-                          stroke={colorOf(det.label)}
+                          stroke={outcome ? OUTCOME_COLORS[outcome] : colorOf(det.label)}
                           data-kind={det.kind}
                           vectorEffect="non-scaling-stroke"
                           onPointerDown={(e) => {
@@ -451,12 +465,39 @@ export function Stage({
                         >
                           <title>
                             {det.label} {det.score != null ? det.score.toFixed(2) : ''} ({p.model})
+                            {outcome ? ` ${outcome.toUpperCase()}` : ''}
                           </title>
                         </rect>
                       );
                     })}
                   </g>
                 ),
+              )}
+              {judged && judged.missed.length > 0 && (
+                <g data-layer="missed">
+                  {judged.missed.map((label, i) => {
+                    const b = labelBox(label);
+                    if (b === null) return null;
+                    return (
+                      <rect
+                        key={i}
+                        data-testid="missed-box"
+                        data-label={label.label}
+                        className="missed"
+                        x={b.x1}
+                        y={b.y1}
+                        width={b.x2 - b.x1}
+                        height={b.y2 - b.y1}
+                        stroke={OUTCOME_COLORS.fn}
+                        strokeDasharray="6 4"
+                        fill="none"
+                        vectorEffect="non-scaling-stroke"
+                      >
+                        <title>missed {label.label}</title>
+                      </rect>
+                    );
+                  })}
+                </g>
               )}
               {layers.annotations && (
                 <g data-layer="annotations">

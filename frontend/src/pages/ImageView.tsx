@@ -13,7 +13,7 @@ import {
 import { AnalysesPanel } from '../components/AnalysesPanel';
 import { Comments } from '../components/Comments';
 import { rememberedOrder } from '../components/ImageGrid';
-import { Stage, type Box, type Geometry, type Layers, type MaskDraft, type Mode, type Polygon, type Selection, type View } from '../components/Stage';
+import { Stage, type Box, type Geometry, type Judged, type Layers, type MaskDraft, type Mode, type Polygon, type Selection, type View } from '../components/Stage';
 import { bitmapArea, bitmapOutline, decodeMask, emptyBitmap, encodeMask, polygonBitmap, type Bitmap, type Mask } from '../mask';
 import { linkClick, navigate } from '../router';
 import { labelColor } from '../colors';
@@ -51,6 +51,9 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
   const [maskOpacity, setMaskOpacity] = useState(0.5);
   const [samModel, setSamModel] = useState<Model | null>(null);
   const imagePath = { image_id: imageId };
+  // Opened from an evaluation (the grid keeps `?evaluation=` on its links): colour its outcomes.
+  const [evaluationId] = useState(() => Number(new URLSearchParams(location.search).get('evaluation')) || null);
+  const [judged, setJudged] = useState<(Judged & { tp: number; fp: number; fn: number }) | null>(null);
 
   const attempt = useCallback(async (work: () => Promise<unknown>, done?: string) => {
     setError(null);
@@ -70,6 +73,7 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
     ]);
     setAnnotations(anns);
     setPredictions(preds);
+    return preds;
   }, [imageId]);
 
   useEffect(() => {
@@ -81,7 +85,30 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
       setImage(img);
       setProject(proj);
       setDrawLabel((l) => l || proj.labels[0]?.name || '');
-      await loadLabels();
+      const preds = await loadLabels();
+      if (evaluationId) {
+        const [evaluation, detail] = await Promise.all([
+          must(
+            api.GET('/api/v1/projects/{project_id}/evaluations/{evaluation_id}', {
+              params: { path: { project_id: projectId, evaluation_id: evaluationId } },
+            }),
+          ),
+          must(
+            api.GET('/api/v1/projects/{project_id}/evaluations/{evaluation_id}/images/{image_id}', {
+              params: { path: { project_id: projectId, evaluation_id: evaluationId, image_id: imageId } },
+            }),
+          ),
+        ]);
+        const model = preds.find((p) => p.model === evaluation.model && p.model_version === evaluation.model_version);
+        setJudged({
+          modelVersionId: model?.model_version_id ?? -1,
+          outcomes: Object.fromEntries(detail.predictions.map((p) => [p.index, p.outcome ?? null])),
+          missed: detail.missed.map((m) => m.label),
+          tp: detail.tp,
+          fp: detail.fp,
+          fn: detail.fn,
+        });
+      }
       const config = await fetch('/config').then((r) => (r.ok ? r.json() : {}));
       setAnalysesEnabled(Boolean((config as { ml_analysis_enabled?: boolean }).ml_analysis_enabled));
       // The SAM click tool exists only when a promptable segmenter is registered.
@@ -89,7 +116,7 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
       const sams = models.filter((m) => m.task === 'segment' && m.format === 'onnx-sam' && m.id != null);
       setSamModel(sams.find((m) => m.is_active) ?? sams[0] ?? null);
     });
-  }, [imageId, projectId, attempt, loadLabels]);
+  }, [imageId, projectId, attempt, loadLabels, evaluationId]);
 
   const colors = useMemo(() => new Map(project?.labels.map((l) => [l.name, l.color]) ?? []), [project]);
   const colorOf = useCallback((label: string) => labelColor(label, colors.get(label)), [colors]);
@@ -98,7 +125,10 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
   const at = order.indexOf(imageId);
   const prev = at > 0 ? order[at - 1] : null;
   const next = at >= 0 && at < order.length - 1 ? order[at + 1] : null;
-  const go = useCallback((id: string | null) => id && navigate(`/projects/${projectId}/images/${id}`), [projectId]);
+  const go = useCallback(
+    (id: string | null) => id && navigate(`/projects/${projectId}/images/${id}${evaluationId ? `?evaluation=${evaluationId}` : ''}`),
+    [projectId, evaluationId],
+  );
 
   const selectedAnnotation = selection?.kind === 'annotation' ? annotations.find((a) => a.id === selection.id) ?? null : null;
   const classification = annotations.find((a) => a.kind === 'classification') ?? null;
@@ -332,6 +362,7 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
     onPaint: paint,
     onAssistBox: (b: Box) => void assistBox(b),
     onAssistClick: assistClick,
+    judged,
   };
   const maskTools: [Mode, string, string][] = [
     ['brush', 'Brush', 'paint the mask being edited (a new one when none is)'],
@@ -413,6 +444,19 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
           <Stage {...stageProps} />
         </div>
         <aside className="side">
+          {judged && (
+            <section className="card" aria-labelledby="judged-heading" data-testid="evaluation-outcome">
+              <h2 id="judged-heading">Evaluation #{evaluationId}</h2>
+              <p>
+                <span className="swatch tp" aria-hidden="true" /> {judged.tp} true positive{judged.tp === 1 ? '' : 's'} ·{' '}
+                <span className="swatch fp" aria-hidden="true" /> {judged.fp} false positive{judged.fp === 1 ? '' : 's'} ·{' '}
+                <span className="swatch fn" aria-hidden="true" /> {judged.fn} missed (dashed)
+              </p>
+              <a href={`/projects/${projectId}/evaluations?id=${evaluationId}`} onClick={linkClick}>
+                Back to the evaluation
+              </a>
+            </section>
+          )}
           <section className="card" aria-labelledby="layers-heading">
             <h2 id="layers-heading">Layers</h2>
             <label>

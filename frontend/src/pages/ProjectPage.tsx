@@ -1,6 +1,6 @@
-import { useCallback, useEffect, useState } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useState } from 'react';
 import { api, must, type Project } from '../api/client';
-import { linkClick } from '../router';
+import { linkClick, useLocation, type ProjectTab } from '../router';
 import { labelColor } from '../colors';
 import { ExportButtons } from '../components/ExportButtons';
 import { ImageGrid } from '../components/ImageGrid';
@@ -9,7 +9,12 @@ import { ProjectSettings } from '../components/ProjectSettings';
 import { RunModel } from '../components/RunModel';
 import { Uploader } from '../components/Uploader';
 
-export function ProjectPage({ projectId, tab }: { projectId: number; tab: 'images' | 'members' | 'settings' }) {
+// The evaluation page brings the chart library: loaded when first opened.
+const EvaluationPage = lazy(() => import('./EvaluationPage').then((m) => ({ default: m.EvaluationPage })));
+const DashboardPage = lazy(() => import('./DashboardPage').then((m) => ({ default: m.DashboardPage })));
+
+export function ProjectPage({ projectId, tab }: { projectId: number; tab: ProjectTab }) {
+  const search = useLocation().split('?')[1] ?? '';
   const [project, setProject] = useState<Project | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [selected, setSelected] = useState<Set<string>>(new Set());
@@ -56,6 +61,12 @@ export function ProjectPage({ projectId, tab }: { projectId: number; tab: 'image
         <a href={`${base}/settings`} onClick={linkClick} aria-current={tab === 'settings' ? 'page' : undefined}>
           Labels &amp; metadata
         </a>
+        <a href={`${base}/evaluations`} onClick={linkClick} aria-current={tab === 'evaluations' ? 'page' : undefined}>
+          Evaluations
+        </a>
+        <a href={`${base}/dashboard`} onClick={linkClick} aria-current={tab === 'dashboard' ? 'page' : undefined}>
+          Dashboard
+        </a>
       </nav>
       {tab === 'images' && (
         <div className="project-layout">
@@ -64,11 +75,21 @@ export function ProjectPage({ projectId, tab }: { projectId: number; tab: 'image
             <RunModel projectId={project.id} selected={[...selected]} onFinished={refresh} />
             <ExportButtons projectId={project.id} defaultModel={project.default_model ?? null} />
           </aside>
-          <ImageGrid project={project} selected={selected} onSelect={setSelected} reloadKey={reloadKey} />
+          <ImageGrid key={search} project={project} selected={selected} onSelect={setSelected} reloadKey={reloadKey} search={search} />
         </div>
       )}
       {tab === 'members' && <Members projectId={project.id} />}
       {tab === 'settings' && <ProjectSettings project={project} onChanged={load} />}
+      {tab === 'evaluations' && (
+        <Suspense fallback={<p role="status">Loading…</p>}>
+          <EvaluationPage projectId={project.id} />
+        </Suspense>
+      )}
+      {tab === 'dashboard' && (
+        <Suspense fallback={<p role="status">Loading…</p>}>
+          <DashboardPage projectId={project.id} />
+        </Suspense>
+      )}
     </div>
   );
 }

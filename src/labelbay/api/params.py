@@ -38,6 +38,40 @@ def image_selection(
     model_version_id: Annotated[
         int | None, Query(description="Has a prediction from this model version")
     ] = None,
+    evaluation: Annotated[
+        int | None, Query(description="Judged by this evaluation (of the same project)")
+    ] = None,
+    outcome: Annotated[
+        Literal["tp", "fp", "fn"] | None,
+        Query(
+            description="With `evaluation`: has a true positive, a false positive, or missed "
+            "ground truth (`fn`); with `class`, of that class (by the confusion matrix)"
+        ),
+    ] = None,
+    eval_class: Annotated[
+        str | None,
+        Query(
+            alias="class",
+            max_length=200,
+            description="With `evaluation`: the class is in the image's ground truth or predictions",
+        ),
+    ] = None,
+    gt_class: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="With `evaluation`: boxes in this row of the confusion matrix "
+            "(`background`: predictions on nothing)",
+        ),
+    ] = None,
+    pred_class: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="With `evaluation`: boxes in this column of the confusion matrix "
+            "(`background`: missed ground truth)",
+        ),
+    ] = None,
 ) -> ImageFilter:
     """The image-selection filters every image list and export accepts, plus
     `metadata.<key>=<value>` pairs."""
@@ -48,6 +82,11 @@ def image_selection(
         has_predictions=has_predictions,
         label=label,
         model_version_id=model_version_id,
+        evaluation=evaluation,
+        outcome=outcome,
+        eval_class=eval_class,
+        gt_class=gt_class,
+        pred_class=pred_class,
     )
 
 

@@ -434,7 +434,11 @@ class EvaluationOut(FromRow):
     gt_model_version: str | None
     selection: dict[str, Any]
     kind: str | None
-    status: str
+    status: str = Field(description="queued, running, completed or failed (with `error`)")
+    phase: str | None = Field(
+        description="While running: `reading` the labels, `matching` them, `storing` results"
+    )
+    progress: float = Field(description="Fraction of the run done, 0 to 1")
     iou_threshold: float
     score_threshold: float
     images: int
@@ -450,6 +454,7 @@ class EvaluationOut(FromRow):
     )
     error: str | None
     created_at: datetime
+    started_at: datetime | None
     finished_at: datetime | None
 
 
@@ -467,6 +472,31 @@ class EvaluationImageOut(FromRow):
 class EvaluationImagePage(BaseModel):
     images: list[EvaluationImageOut]
     next_cursor: str | None
+
+
+class JudgedPrediction(BaseModel):
+    index: int = Field(description="The label's index in the model version's prediction row")
+    outcome: Literal["tp", "fp"] | None = Field(
+        description="None: not counted (below the score threshold, or past 100 of its class)"
+    )
+    label: Label
+
+
+class MissedTruth(BaseModel):
+    ref: int = Field(description="The annotation id, or the other model's detection index")
+    label: Label
+
+
+class EvaluationImageDetail(BaseModel):
+    """One image's outcome with the labels themselves, for the image view to colour: each
+    prediction TP or FP, and the ground truth no prediction found."""
+
+    image_id: uuid.UUID
+    tp: int
+    fp: int
+    fn: int
+    predictions: list[JudgedPrediction]
+    missed: list[MissedTruth]
 
 
 class ReviewerCount(BaseModel):

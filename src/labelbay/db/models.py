@@ -512,13 +512,20 @@ class Evaluation(Base):
     iou_threshold: Mapped[float] = mapped_column(Float, default=0.5)
     score_threshold: Mapped[float] = mapped_column(Float, default=0.0)
     status: Mapped[str] = mapped_column(String(20), default="queued")
+    # while running: "reading" the labels, "matching" them, "storing" the results
+    phase: Mapped[str | None] = mapped_column(String(20))
+    progress: Mapped[float] = mapped_column(Float, default=0.0)  # 0…1 over the whole run
     kind: Mapped[str | None] = mapped_column(String(20))  # detection | classification
     images: Mapped[int] = mapped_column(Integer, default=0)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The outbox mark: NULL until the evaluation's message was handed over (the dispatcher
+    # publishes those left NULL).
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     model_version: Mapped[ModelVersion] = relationship(foreign_keys=[model_version_id])
     gt_model_version: Mapped[ModelVersion | None] = relationship(foreign_keys=[gt_model_version_id])
@@ -597,3 +604,24 @@ class ModelDisagreement(Base):
         ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
     )
     disagreement: Mapped[float] = mapped_column(Float)
+
+
+class EvaluationCell(Base):
+    """How many of an image's boxes fell in one cell of its evaluation's confusion matrix, so the
+    grid can select the images behind a cell (or a class) in SQL. Classes are the indices of the
+    report's `confusion` labels; the last one is background (classification: "none")."""
+
+    __tablename__ = "evaluation_cells"
+    __table_args__ = (
+        Index("ix_evaluation_cells_evaluation_id_pred_class", "evaluation_id", "pred_class"),
+    )
+
+    evaluation_id: Mapped[int] = mapped_column(
+        ForeignKey("evaluations.id", ondelete="CASCADE"), primary_key=True
+    )
+    gt_class: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pred_class: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    count: Mapped[int] = mapped_column(Integer, default=0)

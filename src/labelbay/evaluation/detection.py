@@ -37,6 +37,7 @@ class DetectionReport:
     image_fp: Ints
     image_fn: Ints
     confusion: Ints  # (K + 1, K + 1)
+    image_cells: Ints  # (n, 4): image, ground-truth class, predicted class, boxes; K is background
     counts: dict[str, Any]  # the P/R/F1 block, over all classes and per class
 
     def classes_present(self) -> Ints:
@@ -130,6 +131,15 @@ def evaluate_detections(
                 "best_f1": _best_f1(score[one][mine], hit[mine], n_gt),
             }
         )
+    entries = confusion_entries(
+        gt,
+        dt,
+        n_classes=k,
+        iou_threshold=iou_threshold,
+        gt_mask=coco.gt_counted,
+        dt_mask=(dt.score >= score_threshold) & (dt.category >= 0) & (dt.category < k),
+    )
+    confusion, image_cells = _tally(entries, n_classes=k)
     return DetectionReport(
         classes=list(classes),
         n_images=n_images,
@@ -141,19 +151,13 @@ def evaluate_detections(
         image_tp=np.bincount(image[keep & tp], minlength=n_images),
         image_fp=np.bincount(image[keep & ~tp], minlength=n_images),
         image_fn=np.bincount(gt.image[gt_missed], minlength=n_images),
-        confusion=confusion_matrix(
-            gt,
-            dt,
-            n_classes=k,
-            iou_threshold=iou_threshold,
-            gt_mask=coco.gt_counted,
-            dt_mask=(dt.score >= score_threshold) & (dt.category >= 0) & (dt.category < k),
-        ),
+        confusion=confusion,
+        image_cells=image_cells,
         counts=counts,
     )
 
 
-def confusion_matrix(
+def confusion_entries(
     gt: BoxSet,
     dt: BoxSet,
     *,
@@ -161,9 +165,9 @@ def confusion_matrix(
     iou_threshold: float,
     gt_mask: Bools,
     dt_mask: Bools,
-) -> Ints:
-    """Rows ground truth, columns predictions, the last of each "background"; only the boxes in
-    the masks take part."""
+) -> tuple[Ints, Ints, Ints]:
+    """(image, row, column) of every box's place in the confusion matrix: rows ground truth,
+    columns predictions, the last of each "background"; only the boxes in the masks take part."""
     rank, _ = group_ranks(dt.image.astype(np.int64), dt.score)
     pairs = iou_pairs(gt, dt, min_iou=iou_threshold, by_class=False)
     both = dt_mask[pairs.dt] & gt_mask[pairs.gt]
@@ -186,8 +190,19 @@ def confusion_matrix(
         gt.category[missed],
     ]
     cols = np.r_[dt.category[dt_mask], np.full(int(missed.sum()), background)]
+    images = np.r_[dt.image[dt_mask], gt.image[missed]].astype(np.int64)
+    return images, rows.astype(np.int64), cols.astype(np.int64)
+
+
+def _tally(entries: tuple[Ints, Ints, Ints], *, n_classes: int) -> tuple[Ints, Ints]:
+    """The confusion matrix, and the count of each (image, row, column) that occurs."""
+    images, rows, cols = entries
     size = n_classes + 1
-    return np.bincount(rows * size + cols, minlength=size * size).reshape(size, size)
+    cell = rows * size + cols
+    matrix = np.bincount(cell, minlength=size * size).reshape(size, size)
+    keys, counts = np.unique(images * (size * size) + cell, return_counts=True)
+    image, cell = np.divmod(keys, size * size)
+    return matrix, np.stack([image, cell // size, cell % size, counts], axis=1)
 
 
 def _prf(tp: Any, fp: Any, n_gt: Any) -> dict[str, float | int]:

@@ -1,4 +1,5 @@
-"""The Celery side: app configuration and the thin task wrapper around `process_batch`.
+"""The Celery side: app configuration and the thin task wrappers (batches, label imports,
+evaluations) around the task code, with one retry policy.
 
 Settings chosen for inference work: late acks and reject-on-worker-lost (a worker killed mid-task
 leaves its message to be redelivered, never lost), prefetch of one (a slow batch doesn't hold
@@ -8,6 +9,7 @@ others hostage), JSON messages, no result backend (SQL is the truth).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -40,10 +42,12 @@ def make_celery(settings: Settings) -> Celery:
         broker_transport_options={"visibility_timeout": 3600, "confirm_publish": True},
     )
     # No retry limit of Celery's own: the wrapper counts tries itself (`failures`).
-    app.task(name="labelbay.process_batch", bind=True, acks_late=True, max_retries=None)(
-        _process_batch_task
-    )
-    app.task(name="labelbay.run_job", bind=True, acks_late=True, max_retries=None)(_run_job_task)
+    for name, task in (
+        ("labelbay.process_batch", _process_batch_task),
+        ("labelbay.run_job", _run_job_task),
+        ("labelbay.evaluate", _evaluate_task),
+    ):
+        app.task(name=name, bind=True, acks_late=True, max_retries=None)(task)
     return app
 
 
@@ -60,74 +64,67 @@ def worker_deps() -> Any:
     return runtime
 
 
-def _process_batch_task(self: Task[Any, Any], task_ids: list[int], failures: int = 0) -> int:
-    """`process_batch` with retries. A failure counts as a try (`failures`, carried in the retried
-    message); the database being unreachable does not: the batch waits for it, retried with a
-    capped backoff for as long as the outage lasts, never acknowledged into limbo. Whatever else
-    happens to the message, a claimed task's lease runs out and the sweeper re-queues it."""
-    from labelbay.jobs.tasks import fail_tasks, is_outage, process_batch
+def _process_batch_task(self: Task[Any, Any], task_ids: list[int], failures: int = 0) -> None:
+    from labelbay.jobs.tasks import fail_tasks, process_batch
 
-    deps = worker_deps()
-    settings = deps.settings
-    try:
-        return process_batch(deps, task_ids)
-    except Exception as exc:
-        if is_outage(exc):
-            backoff = settings.task_retry_backoff_s * 2 ** min(self.request.retries, 16)
-            wait_s = min(settings.task_outage_backoff_max_s, backoff)
-            log.warning(
-                "database unreachable for batch %s (again in %.1f s): %s", task_ids, wait_s, exc
-            )
-            raise self.retry(
-                exc=exc, countdown=wait_s, max_retries=None, kwargs={"failures": failures}
-            ) from exc
-        if failures + 1 >= settings.task_max_attempts:
-            log.exception("batch %s failed for good after %d attempts", task_ids[:3], failures + 1)
-            try:
-                fail_tasks(deps, task_ids, f"{type(exc).__name__}: {exc}")
-            except Exception as during:
-                if not is_outage(during):
-                    raise
-                raise self.retry(
-                    exc=during, countdown=settings.task_outage_backoff_max_s, max_retries=None,
-                    kwargs={"failures": failures},
-                ) from during  # fmt: skip
-            return 0
-        raise self.retry(
-            exc=exc,
-            countdown=settings.task_retry_backoff_s * 2**failures,
-            max_retries=None,
-            kwargs={"failures": failures + 1},
-        ) from exc
+    _with_retries(self, f"batch {task_ids[:3]}", process_batch, fail_tasks, task_ids, failures)
 
 
 def _run_job_task(self: Task[Any, Any], job_id: int, failures: int = 0) -> None:
-    """A whole job by its id (a label import), retried like a batch: failures count as tries, the
-    database being unreachable does not."""
+    """A whole job by its id (a label import)."""
     from labelbay.jobs.label_imports import fail_job, run_label_import
+
+    _with_retries(self, f"job {job_id}", run_label_import, fail_job, job_id, failures)
+
+
+def _evaluate_task(self: Task[Any, Any], evaluation_id: int, failures: int = 0) -> None:
+    from labelbay.jobs.evaluate import fail_evaluation, process_evaluation
+
+    what = f"evaluation {evaluation_id}"
+    _with_retries(self, what, process_evaluation, fail_evaluation, evaluation_id, failures)
+
+
+def _with_retries(
+    task: Task[Any, Any],
+    what: str,
+    work: Callable[[Any, Any], object],
+    give_up: Callable[[Any, Any, str], None],
+    unit: Any,
+    failures: int,
+) -> None:
+    """Run `work(deps, unit)` with retries. A failure counts as a try (`failures`, carried in the
+    retried message); the database being unreachable does not: the work waits for it, retried
+    with a capped backoff for as long as the outage lasts, never acknowledged into limbo (and a
+    claimed batch's lease runs out meanwhile, so the sweeper re-queues it whatever happens to
+    the message). After the last try `give_up` records why."""
     from labelbay.jobs.tasks import is_outage
 
     deps = worker_deps()
     settings = deps.settings
     try:
-        run_label_import(deps, job_id)
+        work(deps, unit)
+        return
     except Exception as exc:
         if is_outage(exc):
-            wait_s = min(
-                settings.task_outage_backoff_max_s,
-                settings.task_retry_backoff_s * 2 ** min(self.request.retries, 16),
-            )
-            log.warning(
-                "database unreachable for job %s (again in %.1f s): %s", job_id, wait_s, exc
-            )
-            raise self.retry(
+            backoff = settings.task_retry_backoff_s * 2 ** min(task.request.retries, 16)
+            wait_s = min(settings.task_outage_backoff_max_s, backoff)
+            log.warning("database unreachable for %s (again in %.1f s): %s", what, wait_s, exc)
+            raise task.retry(
                 exc=exc, countdown=wait_s, max_retries=None, kwargs={"failures": failures}
             ) from exc
         if failures + 1 >= settings.task_max_attempts:
-            log.exception("job %s failed for good after %d attempts", job_id, failures + 1)
-            fail_job(deps, job_id, f"{type(exc).__name__}: {exc}")
+            log.exception("%s failed for good after %d attempts", what, failures + 1)
+            try:
+                give_up(deps, unit, f"{type(exc).__name__}: {exc}")
+            except Exception as during:
+                if not is_outage(during):
+                    raise
+                raise task.retry(
+                    exc=during, countdown=settings.task_outage_backoff_max_s, max_retries=None,
+                    kwargs={"failures": failures},
+                ) from during  # fmt: skip
             return
-        raise self.retry(
+        raise task.retry(
             exc=exc,
             countdown=settings.task_retry_backoff_s * 2**failures,
             max_retries=None,

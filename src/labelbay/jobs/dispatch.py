@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Select, exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from labelbay.db.models import Job, JobKind, JobStatus, JobTask, TaskStatus
+from labelbay.db.models import Evaluation, Job, JobKind, JobStatus, JobTask, TaskStatus
 from labelbay.db.session import transaction
 from labelbay.jobs.executors import Executor, PublishError, batches
 from labelbay.jobs.tasks import OPEN_JOB, finish_job_if_done
@@ -68,6 +68,22 @@ def publish_label_import(session: Session, executor: Executor, job_id: int) -> b
     return True
 
 
+def publish_evaluation(session: Session, executor: Executor, evaluation_id: int) -> bool:
+    """Hand an evaluation to the executor and mark it published (the caller commits); False
+    when the broker refused it: the dispatcher tries again."""
+    try:
+        executor.submit_evaluation(evaluation_id)
+    except PublishError as exc:
+        log.warning("evaluation %d left for the dispatcher: %s", evaluation_id, exc)
+        return False
+    session.execute(
+        update(Evaluation)
+        .where(Evaluation.id == evaluation_id)
+        .values(published_at=datetime.now(UTC))
+    )
+    return True
+
+
 def _mark_published(session: Session, ids: Sequence[int]) -> None:
     now = datetime.now(UTC)
     for start in range(0, len(ids), _IN_CHUNK):
@@ -82,6 +98,11 @@ def unpublish_open_tasks(session: Session) -> int:
     session.execute(
         update(Job)
         .where(Job.kind == JobKind.label_import.value, Job.status.in_(OPEN_JOB))
+        .values(published_at=None)
+    )
+    session.execute(
+        update(Evaluation)
+        .where(Evaluation.status.in_(["queued", "running"]))
         .values(published_at=None)
     )
     result = session.execute(
@@ -116,7 +137,11 @@ def dispatch_round(runtime: Runtime, executor: Executor) -> Round:
     for job_id in stalled:
         finish_job_if_done(runtime, job_id)
     done.stalled = len(stalled)
-    done.published = publish_outbox(runtime, executor) + publish_label_imports(runtime, executor)
+    done.published = (
+        publish_outbox(runtime, executor)
+        + publish_label_imports(runtime, executor)
+        + publish_evaluations(runtime, executor)
+    )
     return done
 
 
@@ -226,6 +251,30 @@ def publish_label_imports(runtime: Runtime, executor: Executor) -> int:
                 break  # the broker refused: try again next round
             sent += 1
             log.info("dispatched label import %d", job_id)
+        session.commit()
+    return sent
+
+
+def publish_evaluations(runtime: Runtime, executor: Executor) -> int:
+    """Publish evaluations still in the outbox once older than the grace period; how many."""
+    before = datetime.now(UTC) - timedelta(seconds=runtime.settings.dispatch_grace_s)
+    sent = 0
+    with runtime.sessions() as session:
+        waiting = session.scalars(
+            select(Evaluation.id)
+            .where(
+                Evaluation.status == "queued",
+                Evaluation.published_at.is_(None),
+                Evaluation.created_at < before,
+            )
+            .order_by(Evaluation.id)
+            .limit(_ROUND_LIMIT)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for evaluation_id in waiting:
+            if not publish_evaluation(session, executor, evaluation_id):
+                break  # the broker refused: try again next round
+            sent += 1
         session.commit()
     return sent
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from kombu.exceptions import KombuError
 
+from labelbay.jobs.evaluate import fail_evaluation, process_evaluation
 from labelbay.jobs.label_imports import fail_job, run_label_import
 from labelbay.jobs.model_processes import ModelProcessCrashed, ModelProcesses
 from labelbay.jobs.tasks import fail_tasks, is_outage, process_batch
@@ -36,6 +37,9 @@ class Executor(Protocol):
     def submit_job(self, job_id: int) -> None:
         """Run a whole job that has no task rows (a label import) by its id; `PublishError` as
         for `submit`."""
+
+    def submit_evaluation(self, evaluation_id: int) -> None:
+        """Run an evaluation by its id; `PublishError` as for `submit`."""
 
     def close(self) -> None: ...
 
@@ -66,23 +70,45 @@ class InProcessExecutor:
         self._send(list(task_ids), crashes=0)
 
     def submit_job(self, job_id: int) -> None:
+        self._call_unit(run_job, fail_job, job_id, f"job {job_id}")
+
+    def submit_evaluation(self, evaluation_id: int) -> None:
+        self._call_unit(
+            run_evaluation, fail_evaluation, evaluation_id, f"evaluation {evaluation_id}"
+        )
+
+    def _call_unit(
+        self,
+        run: Callable[[Runtime, int], None],
+        give_up: Callable[[Runtime, int, str], None],
+        unit_id: int,
+        what: str,
+    ) -> None:
+        """One unit of work by id (a label import, an evaluation) in a model process; a crash
+        there fails it with the signal."""
         try:
-            future = self._processes.call(run_job, job_id)
+            future = self._processes.call(run, unit_id)
         except RuntimeError:  # shutting down: left open in SQL, re-queued at the next start
             return
-        future.add_done_callback(functools.partial(self._settle_job, job_id))
+        future.add_done_callback(functools.partial(self._settle_unit, give_up, unit_id, what))
 
-    def _settle_job(self, job_id: int, future: Future[Any]) -> None:
+    def _settle_unit(
+        self,
+        give_up: Callable[[Runtime, int, str], None],
+        unit_id: int,
+        what: str,
+        future: Future[Any],
+    ) -> None:
         if future.cancelled():
             return
         exc = future.exception()
         if isinstance(exc, ModelProcessCrashed):
             try:
-                fail_job(self._deps, job_id, str(exc))
+                give_up(self._deps, unit_id, str(exc))
             except Exception:
-                log.exception("could not record the crash of job %s", job_id)
+                log.exception("could not record the crash of %s", what)
         elif exc is not None:
-            log.error("job %s stopped: %s", job_id, exc)
+            log.error("%s stopped: %s", what, exc)
 
     def _send(self, task_ids: list[int], *, crashes: int) -> None:
         try:
@@ -139,6 +165,16 @@ def run_job(deps: Runtime, job_id: int) -> None:
     )
 
 
+def run_evaluation(deps: Runtime, evaluation_id: int) -> None:
+    """An evaluation in a model process, with the same tries."""
+    _with_tries(
+        deps,
+        lambda: process_evaluation(deps, evaluation_id),
+        lambda reason: fail_evaluation(deps, evaluation_id, reason),
+        f"evaluation {evaluation_id}",
+    )
+
+
 def _with_tries(
     deps: Runtime, work: Callable[[], object], give_up: Callable[[str], None], what: str
 ) -> None:
@@ -189,6 +225,9 @@ class CeleryExecutor:
     def submit_job(self, job_id: int) -> None:
         self._send("labelbay.run_job", [job_id])
 
+    def submit_evaluation(self, evaluation_id: int) -> None:
+        self._send("labelbay.evaluate", [evaluation_id])
+
     def _send(self, name: str, args: list[Any]) -> None:
         try:
             self._app.send_task(
@@ -213,6 +252,9 @@ class InlineExecutor:
 
     def submit_job(self, job_id: int) -> None:
         run_label_import(self._deps, job_id)
+
+    def submit_evaluation(self, evaluation_id: int) -> None:
+        process_evaluation(self._deps, evaluation_id)
 
     def close(self) -> None:
         pass

@@ -16,8 +16,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from labelbay.db.models import Job, Project, TaskStatus, User
-from labelbay.jobs.dispatch import publish, publish_label_import, unpublish_open_tasks
+from labelbay.db.models import Evaluation, Job, ModelVersion, Project, TaskStatus, User
+from labelbay.jobs.dispatch import (
+    publish,
+    publish_evaluation,
+    publish_label_import,
+    unpublish_open_tasks,
+)
+from labelbay.jobs.evaluate import unfinished_evaluation_ids
 from labelbay.jobs.executors import Executor
 from labelbay.jobs.service import (
     create_job,
@@ -26,6 +32,10 @@ from labelbay.jobs.service import (
     unfinished_label_imports,
     unfinished_task_ids,
 )
+from labelbay.evaluation.cocofile import IouType
+from labelbay.services.evaluation_data import GroundTruth
+from labelbay.services.evaluations import create_evaluation
+from labelbay.services.images import ImageFilter
 
 
 def start_job(
@@ -89,18 +99,57 @@ def start_label_import(
     return job
 
 
+def start_evaluation(
+    session: Session,
+    *,
+    executor: Executor,
+    project: Project,
+    user: User | None,
+    model: ModelVersion,
+    ground_truth: GroundTruth = "reviewed",
+    gt_model: ModelVersion | None = None,
+    selection: ImageFilter | None = None,
+    iou_threshold: float = 0.5,
+    score_threshold: float | None = None,
+    iou_type: IouType = "bbox",
+) -> Evaluation:
+    """Create an evaluation (see `services.evaluations.create_evaluation`), commit, then hand
+    its id to the executor, which runs `jobs.evaluate.process_evaluation`. Commits, like
+    `start_job`; a domain error is raised before anything is committed; a broker that is down
+    leaves it in the outbox (`evaluations.published_at`) for the dispatcher."""
+    evaluation = create_evaluation(
+        session,
+        project=project,
+        user=user,
+        model=model,
+        ground_truth=ground_truth,
+        gt_model=gt_model,
+        selection=selection,
+        iou_threshold=iou_threshold,
+        score_threshold=score_threshold,
+        iou_type=iou_type,
+    )
+    session.commit()  # the row exists before any worker can see a message about it
+    publish_evaluation(session, executor, evaluation.id)
+    session.commit()
+    return evaluation
+
+
 def requeue_unfinished(session: Session, *, executor: Executor, batch_size: int) -> int:
     """Put every task left queued or running in an open job back in the outbox and publish it,
-    and every unfinished label import (the in-process executor's queue died with the process); how
-    many. Running one twice is harmless: the task code is idempotent."""
+    and every unfinished label import and evaluation (the in-process executor's queue died with
+    the process); how many. Running one twice is harmless: the task code is idempotent."""
     unpublish_open_tasks(session)
     ids = unfinished_task_ids(session)
     imports = unfinished_label_imports(session)
+    evaluations = unfinished_evaluation_ids(session)
     _commit_then_submit(session, ids, executor=executor, batch_size=batch_size)
     for job_id in imports:
         publish_label_import(session, executor, job_id)
+    for evaluation_id in evaluations:
+        publish_evaluation(session, executor, evaluation_id)
     session.commit()
-    return len(ids) + len(imports)
+    return len(ids) + len(imports) + len(evaluations)
 
 
 def _commit_then_submit(

@@ -17,7 +17,7 @@ from labelbay.config import Settings
 from labelbay.db.models import Annotation, Comment, Image, Prediction, Role, User
 from labelbay.db.session import transaction
 from labelbay.errors import Invalid, NotFound
-from labelbay.services.filters import metadata_conditions
+from labelbay.services.filters import evaluation_conditions, metadata_conditions
 from labelbay.services.projects import hidden_as, require_project
 from labelbay.storage import Locations, ObjectStore
 from labelbay.storage.keys import new_image_key
@@ -187,6 +187,12 @@ class ImageFilter:
     has_predictions: bool | None = None
     label: str | None = None
     model_version_id: int | None = None  # has a prediction from this model version
+    # by an evaluation's outcome (see `filters.evaluation_conditions`)
+    evaluation: int | None = None
+    outcome: Literal["tp", "fp", "fn"] | None = None
+    eval_class: str | None = None
+    gt_class: str | None = None
+    pred_class: str | None = None
 
 
 def image_conditions(
@@ -219,6 +225,17 @@ def image_conditions(
     if selection.meta:
         dialect = session.get_bind().dialect.name
         conditions.extend(metadata_conditions(Image.meta, selection.meta, dialect=dialect))
+    conditions.extend(
+        evaluation_conditions(
+            session,
+            project_id,
+            evaluation_id=selection.evaluation,
+            outcome=selection.outcome,
+            eval_class=selection.eval_class,
+            gt_class=selection.gt_class,
+            pred_class=selection.pred_class,
+        )
+    )
     return conditions
 
 
