@@ -166,10 +166,8 @@ def run(threads: int = 1, seconds: float = 4.0) -> list[Row]:
             Row(f"{label} raw ORT det ({shape})", raw, "i/s"),
             Row(f"{label} det-only pipeline", det, "i/s", "raw ORT det", raw, ">= 0.9x"),
             Row(f"{label} det+rec pipeline ({len(ours)} lines)", both, "i/s", "raw ORT det", raw),
-            Row(
-                f"{label} det+rec, rec batched, similar widths", in_similar, "i/s", "det+rec", both
-            ),
-            Row(f"{label} det+rec, rec batched as PP-OCR", in_sixes, "i/s", "det+rec", both),
+            Row(f"{label} det+rec, batches of similar width", in_similar, "i/s", "det+rec", both),
+            Row(f"{label} det+rec, batches as PP-OCR", in_sixes, "i/s", "det+rec", both),
             Row(f"{label} RapidOCR det+rec ({len(theirs)} lines)", reference, "i/s"),
             Row(
                 f"{label} det+rec pipeline vs RapidOCR",

@@ -47,8 +47,10 @@ def spec() -> ModelSpec:
             "unclip_ratio": 1.6,
             "min_text_score": 0.5,  # mean recognition confidence of a kept line
             "recognize": True,
-            # Lines per recogniser run. 1 on a CPU: batches of 6 measured 0.6-0.8x of one by one
-            # (bench_text), since the model's activations outgrow the cache. >1 pays on a GPU.
+            # Lines per recogniser run. 1 on a CPU, where bench_text measured PP-OCR's batches of 6
+            # at 0.5-0.7x of one line per run and batches of similar width at 0.9-1.1x: per line,
+            # the element-wise layers cost twice as much in a batch (its activations outgrow the
+            # cache) and eat what the convolutions gain. Batches should pay on a GPU.
             "rec_batch": 1,
             "rec_pad": 0.1,  # a batched line is padded by at most this share of its width
         },
