@@ -50,7 +50,7 @@ def spec() -> ModelSpec:
             # Lines per recogniser run. 1 on a CPU, where bench_text measured PP-OCR's batches of 6
             # at 0.5-0.7x of one line per run and batches of similar width at 0.9-1.1x: per line,
             # the element-wise layers cost twice as much in a batch (its activations outgrow the
-            # cache) and eat what the convolutions gain. Batches should pay on a GPU.
+            # cache) and eat what the convolutions gain. Batches are for a GPU (not measured here).
             "rec_batch": 1,
             "rec_pad": 0.1,  # a batched line is padded by at most this share of its width
         },
