@@ -48,7 +48,7 @@ def spec() -> ModelSpec:
             "min_text_score": 0.5,  # mean recognition confidence of a kept line
             "recognize": True,
             # Lines per recogniser run. 1 on a CPU, where bench_text measured PP-OCR's batches of 6
-            # at 0.5-0.7x of one line per run and batches of similar width at 0.9-1.1x: per line,
+            # at 0.4-0.7x of one line per run and batches of similar width at 0.7-1.1x: per line,
             # the element-wise layers cost twice as much in a batch (its activations outgrow the
             # cache) and eat what the convolutions gain. Batches are for a GPU (not measured here).
             "rec_batch": 1,
