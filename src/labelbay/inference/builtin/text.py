@@ -47,7 +47,12 @@ def spec() -> ModelSpec:
             "unclip_ratio": 1.6,
             "min_text_score": 0.5,  # mean recognition confidence of a kept line
             "recognize": True,
-            "rec_batch": 1,  # lines per recogniser run; >1 pays on a GPU, not on a CPU
+            # Lines per recogniser run. 1 on a CPU, where bench_text measured PP-OCR's batches of 6
+            # at 0.4-0.7x of one line per run and batches of similar width at 0.7-1.1x: per line,
+            # the element-wise layers cost twice as much in a batch (its activations outgrow the
+            # cache) and eat what the convolutions gain. Batches are for a GPU (not measured here).
+            "rec_batch": 1,
+            "rec_pad": 0.1,  # a batched line is padded by at most this share of its width
         },
     )
 
@@ -177,20 +182,14 @@ class TextModel(Model):
         texts: list[str] = [""] * len(lines)
         scores = np.zeros(len(lines), np.float32)
         name = self.rec.get_inputs()[0].name
-        # One line per run by default: on CPU a batch pads every line to the widest and measured
-        # twice as slow as running them one by one. Where batching pays (a GPU), similar widths
-        # share a batch so the padding stays small.
-        batch_size = max(1, int(self.opts["rec_batch"]))
-        order = np.argsort([line.shape[1] for line in lines])
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            width = max(lines[i].shape[1] for i in chunk)
-            batch = np.zeros((len(chunk), 3, REC_HEIGHT, width), np.float32)  # 0 = mid-grey
-            for row, index in enumerate(chunk):
+        widths = [line.shape[1] for line in lines]
+        for group in width_groups(widths, int(self.opts["rec_batch"]), float(self.opts["rec_pad"])):
+            batch = np.zeros((len(group), 3, REC_HEIGHT, widths[group[-1]]), np.float32)  # 0 = grey
+            for row, index in enumerate(group):
                 line = lines[index].transpose(2, 0, 1)[::-1]  # HWC RGB -> CHW BGR, as trained
-                batch[row, :, :, : line.shape[2]] = line * np.float32(2 / 255) - 1
+                batch[row, :, :, : widths[index]] = line * np.float32(2 / 255) - 1
             probs = np.asarray(self.rec.run(None, {name: batch})[0])
-            for row, index in enumerate(chunk):
+            for row, index in enumerate(group):
                 texts[index], scores[index] = self._ctc_greedy(probs[row])
         return texts, scores
 
@@ -204,6 +203,24 @@ class TextModel(Model):
 
     def close(self) -> None:
         del self.det, self.rec
+
+
+def width_groups(widths: Sequence[int], size: int, pad: float) -> list[list[int]]:
+    """Line indices in recogniser batches: at most `size` lines of similar width, narrowest first.
+
+    As PP-OCR does, lines are sorted by width and each batch is padded to its widest line; unlike
+    PP-OCR's fixed runs of `size`, a line that would be padded by more than `pad` of its width
+    starts a new batch. The recogniser mixes context along the whole line, so padding can change
+    what it reads (a space or a bracket at a few per cent of padding, measured on page()).
+    """
+    groups: list[list[int]] = []
+    for index in np.argsort(widths, kind="stable").tolist():
+        group = groups[-1] if groups else []
+        if 0 < len(group) < size and widths[index] <= widths[group[0]] * (1 + pad):
+            group.append(index)
+        else:
+            groups.append([index])
+    return groups
 
 
 def _mean_inside(prob: FloatArray, polygon: FloatArray) -> float:
