@@ -202,5 +202,18 @@ test('click → mask and the wand answer unsaved masks; a polygon becomes a mask
     [59, 189],
     [20, 189],
   ]);
+
+  // Deleting a mask while its pixels are being edited drops the unsaved edit with it.
+  await page.getByRole('button', { name: 'Convert to mask' }).click();
+  await page.getByRole('button', { name: 'Save mask' }).click();
+  await expect(page.locator('[data-testid=annotation-row][data-kind=mask]')).toHaveCount(1);
+  await tools(page).getByRole('button', { name: 'Brush' }).click();
+  await drag(page, [30, 160], [50, 170]);
+  await expect(page.getByTestId('mask-editing')).toContainText(/Mask #\d+/);
+  await page.getByRole('button', { name: 'Delete (Del)' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Annotation deleted' })).toBeVisible();
+  await expect(page.getByTestId('mask-editing')).toHaveCount(0);
+  await expect(page.getByTestId('mask-draft')).toHaveCount(0);
+  expect(await annotationsOf(request, s)).toEqual([]);
   expect(consoleErrors).toEqual([]);
 });

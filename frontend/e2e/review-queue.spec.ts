@@ -59,11 +59,12 @@ async function setup(request: APIRequestContext) {
     categories: [{ id: 1, name: 'cat' }],
     annotations: IMAGES.map(([, , score], i) => ({ id: i + 1, image_id: i + 1, category_id: 1, bbox: [10, 10, 50, 40], area: 2000, iscrowd: 0, score })),
   };
-  const imported = await ok<{ added: number; problems: unknown[] }>(
+  // A label import is a job: follow it to its end.
+  const job = await ok<{ id: number }>(
     request.post(`/api/v1/projects/${project.id}/labels/import`, {
       headers,
       multipart: {
-        file: { name: 'results.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(coco)) },
+        files: { name: 'results.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(coco)) },
         format: 'coco',
         target: 'predictions',
         model: 'e2e-detector',
@@ -71,7 +72,12 @@ async function setup(request: APIRequestContext) {
     }),
     'import predictions',
   );
-  expect(imported.problems).toEqual([]);
+  type ImportJob = { status: string; progress: { labels_added: number; problems: number } | null };
+  let imported: ImportJob | null = null;
+  await expect
+    .poll(async () => (imported = await ok<ImportJob>(request.get(`/api/v1/jobs/${job.id}`, { headers }), 'the import job')).status, { timeout: 60_000 })
+    .toBe('completed');
+  expect(imported!.progress).toMatchObject({ labels_added: IMAGES.length, problems: 0 });
   await ok(request.post('/api/v1/users', { headers, data: { email: FIXER, password: FIXER_PASSWORD } }), 'create the second reviewer');
   await ok(request.put(`/api/v1/projects/${project.id}/members`, { headers, data: { email: FIXER, role: 'annotator' } }), 'add the second reviewer');
   return { admin, projectId: project.id, ids };

@@ -3,40 +3,31 @@ import {
   api,
   must,
   type AnalysisDetail,
-  type Annotation,
   type ImageOut,
   type Model,
-  type Prediction,
   type Project,
   type Schemas,
 } from '../api/client';
 import { AnalysesPanel } from '../components/AnalysesPanel';
 import { Comments } from '../components/Comments';
 import { rememberedOrder } from '../components/ImageGrid';
-import { Stage, type Box, type Geometry, type Judged, type Layers, type MaskDraft, type Mode, type Polygon, type Selection, type View } from '../components/Stage';
+import { Stage, type Box, type Geometry, type Judged, type Layers, type MaskDraft, type Mode, type Polygon, type View } from '../components/Stage';
+import { typing, useLabels } from '../components/useLabels';
 import { bitmapArea, bitmapOutline, decodeMask, emptyBitmap, encodeMask, polygonBitmap, type Bitmap, type Mask } from '../mask';
 import { linkClick, navigate } from '../router';
 import { labelColor } from '../colors';
 
 type AssistBody = Schemas['BoxTool'] | Schemas['ClicksTool'] | Schemas['WandTool'] | Schemas['SamTool'];
 
-function typing(target: EventTarget | null): boolean {
-  const el = target as HTMLElement | null;
-  return !!el && (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA' || el.tagName === 'SELECT' || el.isContentEditable);
-}
-
 export function ImageView({ projectId, imageId }: { projectId: number; imageId: string }) {
   const [image, setImage] = useState<ImageOut | null>(null);
   const [project, setProject] = useState<Project | null>(null);
-  const [annotations, setAnnotations] = useState<Annotation[]>([]);
-  const [predictions, setPredictions] = useState<Prediction[]>([]);
   const [analysesEnabled, setAnalysesEnabled] = useState(false);
   const [analysis, setAnalysis] = useState<AnalysisDetail | null>(null);
   const [layers, setLayers] = useState<Layers>({ annotations: true, predictions: {}, analysis: true, heatmaps: true });
   const [opacity, setOpacity] = useState(0.9);
   const [sideBySide, setSideBySide] = useState(false);
   const [mode, setMode] = useState<Mode>('select');
-  const [selection, setSelection] = useState<Selection>(null);
   const [view, setView] = useState<View | null>(null);
   const [drawLabel, setDrawLabel] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -65,16 +56,10 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
     }
   }, []);
 
-  const loadLabels = useCallback(async () => {
-    const path = { image_id: imageId };
-    const [anns, preds] = await Promise.all([
-      must(api.GET('/api/v1/images/{image_id}/annotations', { params: { path } })),
-      must(api.GET('/api/v1/images/{image_id}/predictions', { params: { path } })),
-    ]);
-    setAnnotations(anns);
-    setPredictions(preds);
-    return preds;
-  }, [imageId]);
+  // Deleting an annotation also drops an unsaved mask edit of it.
+  const forgetDraftOf = useCallback((id: number) => setMaskDraft((d) => (d?.id === id ? null : d)), []);
+  const labels = useLabels(imageId, attempt, setStatus, { onRemoved: forgetDraftOf });
+  const { annotations, predictions, selection, setSelection, loadLabels, reviewDetection: review, changeGeometry, relabel, remove } = labels;
 
   useEffect(() => {
     void attempt(async () => {
@@ -133,63 +118,7 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
   const selectedAnnotation = selection?.kind === 'annotation' ? annotations.find((a) => a.id === selection.id) ?? null : null;
   const classification = annotations.find((a) => a.kind === 'classification') ?? null;
 
-  const review = useCallback(
-    (modelVersionId: number, index: number, verdict: 'accepted' | 'rejected' | null) =>
-      attempt(async () => {
-        await must(
-          api.POST('/api/v1/images/{image_id}/predictions/{model_version_id}/review', {
-            params: { path: { image_id: imageId, model_version_id: modelVersionId } },
-            body: { index, verdict },
-          }),
-        );
-        await loadLabels();
-      }, verdict ? `Detection ${index + 1} ${verdict}` : 'Verdict cleared'),
-    [attempt, imageId, loadLabels],
-  );
-
-  const drawBox = (box: Box) =>
-    attempt(async () => {
-      if (!drawLabel) throw new Error('choose a class to draw with first');
-      const made = await must(
-        api.POST('/api/v1/images/{image_id}/annotations', { params: { path: imagePath }, body: { kind: 'box', label: drawLabel, geometry: { ...box } } }),
-      );
-      setAnnotations((old) => [...old, made]);
-      setSelection({ kind: 'annotation', id: made.id });
-    }, 'Box added');
-
-  const changeGeometry = (id: number, geometry: Geometry) =>
-    attempt(async () => {
-      // Shown at once; the server's answer replaces it, a refusal puts the old one back.
-      const before = annotations;
-      const kind = annotations.find((a) => a.id === id)?.kind ?? 'box';
-      setAnnotations((old) => old.map((a) => (a.id === id ? { ...a, geometry: { ...geometry } } : a)));
-      setError(null);
-      try {
-        const changed = await must(api.PATCH('/api/v1/annotations/{annotation_id}', { params: { path: { annotation_id: id } }, body: { geometry: { ...geometry } } }));
-        setAnnotations((old) => old.map((a) => (a.id === id ? changed : a)));
-      } catch (e) {
-        setAnnotations(before);
-        throw e;
-      }
-      setStatus(`${kind[0].toUpperCase()}${kind.slice(1)} saved`);
-    });
-
-  const relabel = (id: number, label: string) =>
-    attempt(async () => {
-      const changed = await must(api.PATCH('/api/v1/annotations/{annotation_id}', { params: { path: { annotation_id: id } }, body: { label } }));
-      setAnnotations((old) => old.map((a) => (a.id === id ? changed : a)));
-    }, 'Class changed');
-
-  const remove = useCallback(
-    (id: number) =>
-      attempt(async () => {
-        await must(api.DELETE('/api/v1/annotations/{annotation_id}', { params: { path: { annotation_id: id } } }));
-        setAnnotations((old) => old.filter((a) => a.id !== id));
-        setMaskDraft((d) => (d?.id === id ? null : d));
-        setSelection(null);
-      }, 'Annotation deleted'),
-    [attempt],
-  );
+  const drawBox = (box: Box) => labels.drawBox(drawLabel, box);
 
   // The mask to edit: the one being edited, else the selected mask's pixels, else a new empty one.
   const draftToEdit = (): MaskDraft => {
@@ -253,15 +182,10 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
       const geometry = { ...encodeMask(draft.bitmap) };
       let saved;
       if (draft.id === null) {
-        saved = await must(api.POST('/api/v1/images/{image_id}/annotations', { params: { path: imagePath }, body: { kind: 'mask', label: draft.label, geometry } }));
-        setAnnotations((old) => [...old, saved!]);
-        if (draft.replaces !== undefined) {
-          await must(api.DELETE('/api/v1/annotations/{annotation_id}', { params: { path: { annotation_id: draft.replaces } } }));
-          setAnnotations((old) => old.filter((a) => a.id !== draft.replaces));
-        }
+        saved = await labels.create({ kind: 'mask', label: draft.label, geometry });
+        if (draft.replaces !== undefined) await labels.destroy(draft.replaces);
       } else {
-        saved = await must(api.PATCH('/api/v1/annotations/{annotation_id}', { params: { path: { annotation_id: draft.id } }, body: { geometry } }));
-        setAnnotations((old) => old.map((a) => (a.id === saved!.id ? saved! : a)));
+        saved = await labels.update(draft.id, { geometry });
       }
       draftRef.current = null;
       setMaskDraft(null);
@@ -292,17 +216,16 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
       if (!a) return;
       const points = bitmapOutline(decodeMask(a.geometry as unknown as Mask));
       if (!points) throw new Error('the mask is too thin for a polygon');
-      const made = await must(api.POST('/api/v1/images/{image_id}/annotations', { params: { path: imagePath }, body: { kind: 'polygon', label: a.label, geometry: { points } } }));
-      await must(api.DELETE('/api/v1/annotations/{annotation_id}', { params: { path: { annotation_id: id } } }));
-      setAnnotations((old) => [...old.filter((x) => x.id !== id), made]);
+      const made = await labels.create({ kind: 'polygon', label: a.label, geometry: { points } });
+      await labels.destroy(id);
       setSelection({ kind: 'annotation', id: made.id });
     }, 'Mask converted to a polygon');
 
   const classify = (label: string) =>
     attempt(async () => {
       if (!label) return;
-      await must(api.POST('/api/v1/images/{image_id}/annotations', { params: { path: imagePath }, body: { kind: 'classification', label, geometry: {} } }));
-      await loadLabels();
+      await labels.create({ kind: 'classification', label, geometry: {} });
+      await loadLabels(); // an image has one class: the server replaced the one it had
     }, 'Image class set');
 
   const markReviewed = (reviewed: boolean) =>
@@ -330,7 +253,7 @@ export function ImageView({ projectId, imageId }: { projectId: number; imageId: 
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [selection, remove, review, go, prev, next]);
+  }, [selection, setSelection, remove, review, go, prev, next]);
 
   if (!image || !project) {
     return error ? <p role="alert" className="error">{error}</p> : <p role="status">Loading…</p>;
