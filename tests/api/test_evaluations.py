@@ -17,6 +17,7 @@ from labelbay.api.app import requeue_unfinished
 from labelbay.db.models import Evaluation, EvaluationImage, ModelVersion, Prediction, Project
 from labelbay.db.session import transaction
 from labelbay.jobs import evaluate as evaluate_task
+from labelbay.jobs.executors import InlineExecutor
 from labelbay.services.evaluations import create_evaluation
 from tests.evaluation.cocoref import NAMES, cocoeval_stats
 from tests.exports.helpers import Labelled, box, detection, export, labelled_project
@@ -284,6 +285,8 @@ def test_runs_as_a_job_whose_progress_other_sessions_see(
 
     monkeypatch.setattr(evaluate_task, "PROGRESS_EVERY_S", 0.0)
     monkeypatch.setattr(evaluate_task._ProgressWriter, "__call__", watched)
+    # The run happens in this process (where the patches are), not in a model process.
+    monkeypatch.setattr(stack.context, "executor", InlineExecutor(stack.context.runtime))
     report = _evaluate(stack, labelled, ground_truth="annotations")
     assert (report["status"], report["phase"], report["progress"]) == ("completed", None, 1.0)
     assert report["started_at"] is not None

@@ -15,6 +15,7 @@ from labelbay.db.models import Annotation, ModelVersion, Prediction
 from labelbay.db.session import transaction
 from labelbay.labels import MaskGeometry
 from tests.api.factories import jpeg_bytes
+from tests.api.test_evaluations import wait_for_evaluation
 from tests.evaluation.cocoref import NAMES, cocoeval_stats
 from tests.exports.helpers import export, labelled_project
 from tests.support.stack import Stack
@@ -184,8 +185,9 @@ def test_segm_evaluation_equals_cocoeval_on_the_projects_coco_exports(stack: Sta
         },
         headers=labelled.headers,
     )
-    assert answer.status_code == 201, answer.text
-    report = answer.json()
+    assert answer.status_code == 202, answer.text  # an evaluation runs as a job
+    report = wait_for_evaluation(stack, labelled, answer.json()["id"])
+    assert report["status"] == "completed", report
     assert (report["kind"], report["metrics"]["iou_type"]) == ("segmentation", "segm")
     gt = export(stack, labelled, source="annotations").json()
     predicted = export(stack, labelled, source="predictions").json()["annotations"]

@@ -24,6 +24,7 @@ from labelbay import labels
 from labelbay.labels import MaskGeometry
 from tests.api.factories import image_part, jpeg_bytes, upload_ok
 from tests.exports.helpers import Labelled, box, export, labelled_project
+from tests.imports.test_label_import import _import as import_labels
 from tests.support.stack import Stack
 
 SIZES = [(96, 64), (80, 60)]
@@ -145,14 +146,9 @@ def _new_project(stack: Stack, source: Labelled) -> int:
 
 
 def _import(stack: Stack, source: Labelled, project_id: int, data: bytes, **form: str) -> Any:
-    answer = stack.client.post(
-        f"/api/v1/projects/{project_id}/labels/import",
-        files={"file": ("labels", data)},
-        data=form,
-        headers=source.headers,
-    )
-    assert answer.status_code == 200, answer.text
-    return answer.json()
+    """Import through the job, as a user does; its counts and report (the shape of
+    `tests/imports/test_label_import.py`'s helper)."""
+    return import_labels(stack, source, project_id, data, **form)
 
 
 def _annotations(stack: Stack, source: Labelled, project_id: int) -> list[list[dict[str, Any]]]:
@@ -222,7 +218,7 @@ def test_coco_uncompressed_rle_and_polygon_parts_are_imported_as_masks(stack: St
         stack, source, target, json.dumps(document).encode(), format="coco", target="annotations"
     )
     assert report["added"] == 2
-    assert [p["place"] for p in report["problems"]] == ["annotations[2]"]
+    assert [p["place"] for p in report["problems"]] == ["labels#/annotations/2"]
     first, _ = _annotations(stack, source, target)
     assert [a["kind"] for a in first] == ["mask", "mask"]
     np.testing.assert_array_equal(coco_mask.decode(first[0]["geometry"]), bitmap)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from labelbay.db.models import Evaluation, Job, ModelVersion, Project, TaskStatus, User
+from labelbay.evaluation.cocofile import IouType
 from labelbay.jobs.dispatch import (
     publish,
     publish_evaluation,
@@ -32,7 +33,6 @@ from labelbay.jobs.service import (
     unfinished_label_imports,
     unfinished_task_ids,
 )
-from labelbay.evaluation.cocofile import IouType
 from labelbay.services.evaluation_data import GroundTruth
 from labelbay.services.evaluations import create_evaluation
 from labelbay.services.images import ImageFilter
