@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -59,28 +59,29 @@ def publish(session: Session, executor: Executor, ids: Sequence[int], *, batch_s
 def publish_label_import(session: Session, executor: Executor, job_id: int) -> bool:
     """Hand a label-import job (one unit of work, no task rows) to the executor and mark it
     published (the caller commits); False when the broker refused it: the dispatcher tries again."""
-    try:
-        executor.submit_job(job_id)
-    except PublishError as exc:
-        log.warning("label import %d left for the dispatcher: %s", job_id, exc)
-        return False
-    session.execute(update(Job).where(Job.id == job_id).values(published_at=datetime.now(UTC)))
-    return True
+    return _publish_unit(session, Job, job_id, executor.submit_job, "label import")
 
 
 def publish_evaluation(session: Session, executor: Executor, evaluation_id: int) -> bool:
-    """Hand an evaluation to the executor and mark it published (the caller commits); False
-    when the broker refused it: the dispatcher tries again."""
-    try:
-        executor.submit_evaluation(evaluation_id)
-    except PublishError as exc:
-        log.warning("evaluation %d left for the dispatcher: %s", evaluation_id, exc)
-        return False
-    session.execute(
-        update(Evaluation)
-        .where(Evaluation.id == evaluation_id)
-        .values(published_at=datetime.now(UTC))
+    """The same for an evaluation."""
+    return _publish_unit(
+        session, Evaluation, evaluation_id, executor.submit_evaluation, "evaluation"
     )
+
+
+def _publish_unit(
+    session: Session,
+    table: type[Job] | type[Evaluation],
+    unit_id: int,
+    submit: Callable[[int], None],
+    what: str,
+) -> bool:
+    try:
+        submit(unit_id)
+    except PublishError as exc:
+        log.warning("%s %d left for the dispatcher: %s", what, unit_id, exc)
+        return False
+    session.execute(update(table).where(table.id == unit_id).values(published_at=datetime.now(UTC)))
     return True
 
 
@@ -231,48 +232,42 @@ def publish_outbox(runtime: Runtime, executor: Executor) -> int:
 def publish_label_imports(runtime: Runtime, executor: Executor) -> int:
     """Publish label imports still in the outbox (their job was committed, its message never
     sent) once older than the grace period; how many were sent."""
-    before = datetime.now(UTC) - timedelta(seconds=runtime.settings.dispatch_grace_s)
-    sent = 0
-    with runtime.sessions() as session:
-        waiting = session.scalars(
-            select(Job.id)
-            .where(
-                Job.kind == JobKind.label_import.value,
-                Job.status == JobStatus.queued.value,
-                Job.published_at.is_(None),
-                Job.created_at < before,
-            )
-            .order_by(Job.id)
-            .limit(_ROUND_LIMIT)
-            .with_for_update(skip_locked=True)
-        ).all()
-        for job_id in waiting:
-            if not publish_label_import(session, executor, job_id):
-                break  # the broker refused: try again next round
-            sent += 1
-            log.info("dispatched label import %d", job_id)
-        session.commit()
-    return sent
+    waiting = select(Job.id).where(
+        Job.kind == JobKind.label_import.value,
+        Job.status == JobStatus.queued.value,
+        Job.published_at.is_(None),
+        Job.created_at < _grace_start(runtime),
+    )
+    return _publish_waiting(runtime, waiting.order_by(Job.id), executor, publish_label_import)
 
 
 def publish_evaluations(runtime: Runtime, executor: Executor) -> int:
     """Publish evaluations still in the outbox once older than the grace period; how many."""
-    before = datetime.now(UTC) - timedelta(seconds=runtime.settings.dispatch_grace_s)
+    waiting = select(Evaluation.id).where(
+        Evaluation.status == "queued",
+        Evaluation.published_at.is_(None),
+        Evaluation.created_at < _grace_start(runtime),
+    )
+    return _publish_waiting(runtime, waiting.order_by(Evaluation.id), executor, publish_evaluation)
+
+
+def _grace_start(runtime: Runtime) -> datetime:
+    return datetime.now(UTC) - timedelta(seconds=runtime.settings.dispatch_grace_s)
+
+
+def _publish_waiting(
+    runtime: Runtime,
+    waiting: Select[int],
+    executor: Executor,
+    publish_one: Callable[[Session, Executor, int], bool],
+) -> int:
+    """Publish the units `waiting` selects (locked, SKIP LOCKED between replicas) until the
+    broker refuses one; how many were sent."""
     sent = 0
     with runtime.sessions() as session:
-        waiting = session.scalars(
-            select(Evaluation.id)
-            .where(
-                Evaluation.status == "queued",
-                Evaluation.published_at.is_(None),
-                Evaluation.created_at < before,
-            )
-            .order_by(Evaluation.id)
-            .limit(_ROUND_LIMIT)
-            .with_for_update(skip_locked=True)
-        ).all()
-        for evaluation_id in waiting:
-            if not publish_evaluation(session, executor, evaluation_id):
+        ids = session.scalars(waiting.limit(_ROUND_LIMIT).with_for_update(skip_locked=True)).all()
+        for unit_id in ids:
+            if not publish_one(session, executor, unit_id):
                 break  # the broker refused: try again next round
             sent += 1
         session.commit()
