@@ -7,6 +7,10 @@ DEV_STAMP := $(VENV)/.dev-installed
 # rapidocr-onnxruntime is only the carrier of the PP-OCRv4 ONNX files; its own dependencies
 # (opencv-python with GUI libraries) would clash with opencv-python-headless, so it goes in alone.
 OCR_WEIGHTS := rapidocr-onnxruntime==1.4.4
+# label-studio-converter is the judge of Label Studio's brush RLE (tests/test_brush_rle.py); its own
+# dependencies pin ijson 3.2 (labelbay needs 3.3+) and bring pandas and nltk, which its brush module
+# does not use, so it goes in alone, as a test tool only.
+LS_JUDGE := label-studio-converter==0.0.59
 # The web app: built by Node into the package's static folder; the package itself never needs Node.
 WEB_INDEX := src/labelbay/static/app/index.html
 WEB_MODULES := frontend/node_modules/.package-lock.json
@@ -25,6 +29,7 @@ $(RUNTIME_STAMP): pyproject.toml
 
 $(DEV_STAMP): $(RUNTIME_STAMP)
 	$(BIN)/pip install -q -e '.[dev,torch]'
+	$(BIN)/pip install -q --no-deps $(LS_JUDGE)
 	touch $@
 
 install: $(RUNTIME_STAMP)

@@ -4,10 +4,10 @@ Model labels go in `predictions` (Label Studio shows them as suggestions), peopl
 `annotations`. Coordinates are percentages of the image, as Label Studio stores them. Each kind of
 region has its own control tag, named after it, because Label Studio ties a result to one control by
 `from_name` and a control has one type: boxes are `rectanglelabels` from `box`, circles
-`ellipselabels` from `circle`, polygons and masks (the outline of a mask's largest part)
-`polygonlabels` from `polygon`, text lines
-`rectanglelabels` from `text_line` plus a per-region `textarea` from `transcription` (same region
-id), and an image class `choices` from `class`. `labeling_config` writes the config with those
+`ellipselabels` from `circle`, polygons `polygonlabels` from `polygon`, masks `brushlabels` from
+`brush` (Label Studio's own RLE, `brush_rle.py`, pixel for pixel), text lines `rectanglelabels`
+from `text_line` plus a per-region `textarea` from `transcription` (same region id), and an image
+class `choices` from `class`. `labeling_config` writes the config with those
 names, listing the project's classes. The task's image URL is the caller's (`image_url`): the API
 writes signed links that open the image without sign-in (`security/signed_urls.py`).
 """
@@ -19,15 +19,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
+from labelbay import brush_rle
 from labelbay.exports.base import ExportImage, Origin, Sink
-from labelbay.labels import CircleGeometry, Label
+from labelbay.labels import CircleGeometry, Label, MaskGeometry
 
 TO_NAME = "image"
 # from_name of each control: one control tag per region type.
-BOX, CIRCLE, POLYGON, TEXT_LINE, TRANSCRIPTION, CLASS = (
+BOX, CIRCLE, POLYGON, BRUSH, TEXT_LINE, TRANSCRIPTION, CLASS = (
     "box",
     "circle",
     "polygon",
+    "brush",
     "text_line",
     "transcription",
     "class",
@@ -84,9 +86,11 @@ def result(image: ExportImage, label: Label, origin: Origin, index: int) -> list
     g = label.geometry
     if box is None:
         kind, from_name, value = "choices", CLASS, {"choices": [label.label]}
-    elif label.kind in ("polygon", "mask") and (outline := label.outline_in(w, h)) is not None:
-        # A mask goes as the polygon of its largest part: Label Studio's brush RLE is its own
-        # encoding (not COCO's), which labelbay does not write.
+    elif isinstance(g, MaskGeometry) and (mask := label.mask_in(w, h)) is not None:
+        rle = list(brush_rle.encode(mask.decode()))
+        kind, from_name = "brushlabels", BRUSH
+        value = {"format": "rle", "rle": rle, "brushlabels": [label.label]}
+    elif label.kind == "polygon" and (outline := label.outline_in(w, h)) is not None:
         points = [[100 * x / w, 100 * y / h] for x, y in outline]
         kind, from_name = "polygonlabels", POLYGON
         value = {"points": points, "polygonlabels": [label.label]}
@@ -144,6 +148,7 @@ def labeling_config(classes: Sequence[str]) -> str:
         f'  <RectangleLabels name="{BOX}" {to}>{labels}\n  </RectangleLabels>\n'
         f'  <EllipseLabels name="{CIRCLE}" {to}>{labels}\n  </EllipseLabels>\n'
         f'  <PolygonLabels name="{POLYGON}" {to}>{labels}\n  </PolygonLabels>\n'
+        f'  <BrushLabels name="{BRUSH}" {to}>{labels}\n  </BrushLabels>\n'
         f'  <RectangleLabels name="{TEXT_LINE}" {to}>{labels}\n  </RectangleLabels>\n'
         f'  <TextArea name="{TRANSCRIPTION}" {to} perRegion="true" editable="true"'
         ' displayMode="region-list"/>\n'

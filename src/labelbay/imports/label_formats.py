@@ -23,7 +23,7 @@ from typing import IO, Any, Literal
 
 import ijson  # type: ignore[import-untyped]
 
-from labelbay import labels
+from labelbay import brush_rle, labels
 from labelbay.errors import Invalid
 from labelbay.imports.bundle import Bundle, Entry
 
@@ -311,6 +311,8 @@ def _ls_label(
     if kind_of == "choices":
         label = labels.make("classification", value["choices"][0], score=score)
         return lambda width, height: label
+    if kind_of == "brushlabels":
+        return _ls_brush(result, score)
     kind = LS_KINDS.get(kind_of)
     if kind is None:
         raise ValueError(f"region type {kind_of} is not imported")
@@ -336,6 +338,32 @@ def _ls_label(
         return labels.make("box", name, geometry, score=score)
 
     return make
+
+
+def _ls_brush(result: Mapping[str, Any], score: Any) -> Callable[[int, int], Label]:
+    """A `brushlabels` region: Label Studio's RLE of the whole image (`brush_rle`), read as a
+    mask once the image's size is known; it must be of the image's size, as a COCO RLE must."""
+    value = result["value"]
+    if value.get("format", "rle") != "rle":
+        raise ValueError(f"brush format {value.get('format')!r} is not imported, only rle")
+    name = value["brushlabels"][0]
+    try:
+        rle = bytes(value["rle"])
+    except (TypeError, ValueError):
+        raise ValueError("rle: must be a list of byte values, 0 to 255") from None
+    size = (result.get("original_width"), result.get("original_height"))
+
+    def mask(width: int, height: int) -> Label:
+        if size != (None, None) and size != (width, height):
+            raise Invalid(f"brush of {size[0]}x{size[1]} pixels on an image of {width}x{height}")
+        try:
+            bitmap = brush_rle.decode(rle, width, height)
+        except ValueError as error:
+            raise Invalid(f"brush rle: {error}") from None
+        geometry = labels.MaskGeometry.encode(bitmap).model_dump()
+        return labels.make("mask", name, geometry, score=score)
+
+    return mask
 
 
 def _labelbay(bundle: Bundle) -> Iterator[Item]:
