@@ -12,11 +12,13 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from labelbay import labels
+from labelbay.labels import MaskGeometry
 from tests.exports.helpers import Labelled, box, export, labelled_project
 from tests.support.stack import Stack
 
@@ -34,14 +36,16 @@ ANNOTATED = [
 ]
 
 
-def _project(stack: Stack, names: list[str] | None = None) -> Labelled:
+def _project(
+    stack: Stack, names: list[str] | None = None, annotated: list[dict[str, Any]] = ANNOTATED
+) -> Labelled:
     return labelled_project(
         stack,
         sizes=[(200, 200), (200, 200)],
         labels=["cat", "coin", "text"],
         names=names or ["a.jpg", "b.jpg"],
         predictions={0: [label.to_json() for label in PREDICTED]},
-        annotations={0: ANNOTATED},
+        annotations={0: annotated},
     )
 
 
@@ -131,13 +135,17 @@ RESULT_TAGS = {
     "rectanglelabels": "RectangleLabels",
     "ellipselabels": "EllipseLabels",
     "polygonlabels": "PolygonLabels",
+    "brushlabels": "BrushLabels",
     "choices": "Choices",
     "textarea": "TextArea",
 }
 
 
 def test_label_studio_tasks_fit_the_exported_labeling_config(stack: Stack) -> None:
-    labelled = _project(stack)
+    mask = np.zeros((200, 200), np.uint8)
+    mask[40:90, 120:180] = 1
+    drawn = {"kind": "mask", "label": "coin", "geometry": MaskGeometry.encode(mask).model_dump()}
+    labelled = _project(stack, annotated=[*ANNOTATED, drawn])
     answer = stack.client.get(
         f"/api/v1/projects/{labelled.project_id}/export/labelstudio-config",
         params={"model": labelled.model},

@@ -1,7 +1,8 @@
 """Masks out and back in, judged by the tools: pycocotools decodes the COCO RLE to the stored
 pixels and runs COCOeval(iouType="segm") on an export of boxes and masks, datumaro imports it,
-an import of the export gives the same masks, and YOLO-seg, Label Studio and the PNG zip carry
-their outlines and pixels."""
+an import of the export gives the same masks, Label Studio's converter decodes its brush RLE to
+the same pixels (and labelbay reads the RLE it writes), and YOLO-seg and the PNG zip carry their
+outlines and pixels."""
 
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ from labelbay.labels import MaskGeometry
 from tests.api.factories import image_part, jpeg_bytes, upload_ok
 from tests.exports.helpers import Labelled, box, export, labelled_project
 from tests.imports.test_label_import import _import as import_labels
+from tests.imports.test_label_import import _labels_of as labels_of
 from tests.support.stack import Stack
+from tests.test_brush_rle import ls_brush
 
 SIZES = [(96, 64), (80, 60)]
 NAMES = ["a.jpg", "b.jpg"]
@@ -263,13 +266,91 @@ def _zip(files: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
-def test_label_studio_gets_a_mask_as_a_polygon(stack: Stack) -> None:
-    tasks = export(stack, _project(stack), format="labelstudio", source="annotations").json()
-    regions = [r for task in tasks for r in task["annotations"][0]["result"]]
-    polygons = [r for r in regions if r["type"] == "polygonlabels"]
-    assert len(polygons) == 2
-    assert all(r["from_name"] == "polygon" for r in polygons)
-    assert all(0 <= c <= 100 for r in polygons for p in r["value"]["points"] for c in p)
+def test_label_studio_gets_masks_as_brush_rle_its_converter_decodes(stack: Stack) -> None:
+    tasks = export(stack, _project(stack), format="labelstudio", source="both").json()
+    seen = 0
+    for task in tasks:
+        index = NAMES.index(task["data"]["file_name"])
+        width, height = SIZES[index]
+        for group in ("annotations", "predictions"):
+            (brush,) = [r for r in task[group][0]["result"] if r["type"] == "brushlabels"]
+            assert brush["from_name"] == "brush"
+            assert (brush["original_width"], brush["original_height"]) == (width, height)
+            assert brush["value"]["format"] == "rle"
+            assert brush["value"]["brushlabels"] == ["cell"]
+            rgba = ls_brush.decode_rle(brush["value"]["rle"]).reshape(height, width, 4)
+            np.testing.assert_array_equal(rgba[:, :, 3] > 0, MASKS[index][0][1] > 0)
+            seen += 1
+        assert not [r for r in task["annotations"][0]["result"] if r["type"] == "polygonlabels"]
+    assert seen == 4
+
+
+def test_label_studio_round_trip_gives_identical_masks(stack: Stack) -> None:
+    source = _project(stack)
+    target = _new_project(stack, source)
+    data = export(stack, source, format="labelstudio", source="both").content
+    people = _import(stack, source, target, data, format="labelstudio", target="annotations")
+    assert (people["added"], people["problems"]) == (4, [])
+    model = _import(
+        stack, source, target, data, format="labelstudio", target="predictions", model="ls"
+    )
+    assert (model["added"], model["problems"]) == (4, [])
+    for what in ("annotations", "predictions"):
+        # The same COCO RLE text (one text per bitmap): the same pixels. Boxes come back within
+        # float rounding of the percentages (tests/imports/test_label_import.py).
+        got, want = (
+            [[entry for entry in image if entry[0] == "mask"] for image in found]
+            for found in (
+                labels_of(stack, source, target, what),
+                labels_of(stack, source, source.project_id, what),
+            )
+        )
+        assert got == want
+        assert [len(image) for image in got] == [1, 1]
+
+
+def test_label_studio_brushes_drawn_in_label_studio_are_imported(stack: Stack) -> None:
+    """RLE that Label Studio's converter wrote (a coloured stroke with soft edges, as the editor
+    draws), and bad brushes: each reported by place with its reason, the rest stored."""
+    source = _project(stack)
+    target = _new_project(stack, source)
+    width, height = SIZES[1]
+    disc = _disc(40, 30, 15, width, height)
+    rgba = np.zeros((height, width, 4), np.uint8)
+    rgba[disc > 0] = (255, 0, 0, 200)
+    good = ls_brush.encode_rle(rgba.ravel())
+
+    def region(rle: Any, **extra: Any) -> dict[str, Any]:
+        value = {"format": "rle", "rle": rle, "brushlabels": ["cell"]}
+        return {"type": "brushlabels", "from_name": "tag", "to_name": "image", "value": value}
+
+    results = [
+        region(good) | {"original_width": width, "original_height": height},
+        region(good[: len(good) // 2]),
+        region(ls_brush.mask2rle(np.ones((2, 2), np.uint8))),
+        region(good) | {"original_width": width + 1, "original_height": height},
+        region([1, 300, 2]),
+    ]
+    tasks = [
+        {"data": {"image": f"/data/upload/1/{NAMES[1]}"}, "annotations": [{"result": results}]}
+    ]
+    report = _import(
+        stack,
+        source,
+        target,
+        json.dumps(tasks).encode(),
+        format="labelstudio",
+        target="annotations",
+    )
+    reasons = {p["place"].rsplit("/", 1)[1]: p["reason"] for p in report["problems"]}
+    assert report["added"] == 1, report
+    assert "before its last value" in reasons["1"]
+    assert f"holds 16 values, not the {width}x{height}x4" in reasons["2"]
+    assert f"brush of {width + 1}x{height} pixels on an image of {width}x{height}" in reasons["3"]
+    assert "byte values, 0 to 255" in reasons["4"]
+    _, second = _annotations(stack, source, target)
+    (mask,) = second
+    np.testing.assert_array_equal(coco_mask.decode(mask["geometry"]), disc)
 
 
 def test_masks_zip_holds_instance_and_semantic_pngs(stack: Stack) -> None:

@@ -1436,7 +1436,8 @@ export interface paths {
          *     `include_images=true` has `images/` beside `labels/`, as Ultralytics reads it. `yolo-seg`
          *     is Ultralytics' segment layout (every label as its outline; a mask's largest part). `masks`
          *     is a zip of PNG maps per image (16-bit instance ids, class indices) with `instances.csv` and
-         *     `classes.csv`. Masks are RLE `segmentation`s in COCO, polygons in Label Studio.
+         *     `classes.csv`. Masks are RLE `segmentation`s in COCO, `brushlabels`
+         *     regions (Label Studio's own RLE) in Label Studio.
          *
          *     VOC is a zip: `Annotations/<stem>.xml` (whole-pixel boxes; circles and polygons as their
          *     boxes; a prediction's score as an `attributes` entry), `ImageSets/Main/default.txt`,
@@ -1463,8 +1464,8 @@ export interface paths {
         /**
          * Labelstudio Config
          * @description The Label Studio labeling config that the `labelstudio` export fits (viewer and up): one
-         *     control per region type (`box`, `circle`, `polygon`, `text_line` with its `transcription`,
-         *     `class`), each listing the project's label set, the model's classes (`model`, default the
+         *     control per region type (`box`, `circle`, `polygon`, `brush`, `text_line` with its
+         *     `transcription`, `class`), each listing the project's label set, the model's classes (`model`, default the
          *     project's default model) and every class people have used.
          */
         get: operations["labelstudio_config_api_v1_projects__project_id__export_labelstudio_config_get"];
@@ -1519,7 +1520,8 @@ export interface paths {
          *     The files come as an upload (`files`: a zip, or the files; annotator and up) or from
          *     `source_url` (an S3 prefix or, for administrators, a server folder, as for image imports;
          *     manager and up). Formats: `coco` (a COCO file, or a results list), `yolo` (the Ultralytics
-         *     layout: `data.yaml` + `labels/*.txt`, boxes or polygons), `labelstudio` (tasks), `voc` (a zip
+         *     layout: `data.yaml` + `labels/*.txt`, boxes or polygons), `labelstudio` (tasks: rectangles,
+         *     ellipses, polygons, brushes as RLE, choices), `voc` (a zip
          *     of `Annotations/*.xml`, or one file), `cvat` (CVAT for images 1.1 `annotations.xml`, or a zip)
          *     and `labelbay` (labelbay's JSON export). Images are matched by file name (YOLO by stem), then,
          *     for image files that come with the labels, by content (sha256); with `with_images` those

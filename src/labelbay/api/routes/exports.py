@@ -73,7 +73,8 @@ def export_project(
     `include_images=true` has `images/` beside `labels/`, as Ultralytics reads it. `yolo-seg`
     is Ultralytics' segment layout (every label as its outline; a mask's largest part). `masks`
     is a zip of PNG maps per image (16-bit instance ids, class indices) with `instances.csv` and
-    `classes.csv`. Masks are RLE `segmentation`s in COCO, polygons in Label Studio.
+    `classes.csv`. Masks are RLE `segmentation`s in COCO, `brushlabels`
+    regions (Label Studio's own RLE) in Label Studio.
 
     VOC is a zip: `Annotations/<stem>.xml` (whole-pixel boxes; circles and polygons as their
     boxes; a prediction's score as an `attributes` entry), `ImageSets/Main/default.txt`,
@@ -142,8 +143,8 @@ def labelstudio_config(
     model_version: Annotated[str | None, Query(max_length=50)] = None,
 ) -> Response:
     """The Label Studio labeling config that the `labelstudio` export fits (viewer and up): one
-    control per region type (`box`, `circle`, `polygon`, `text_line` with its `transcription`,
-    `class`), each listing the project's label set, the model's classes (`model`, default the
+    control per region type (`box`, `circle`, `polygon`, `brush`, `text_line` with its
+    `transcription`, `class`), each listing the project's label set, the model's classes (`model`, default the
     project's default model) and every class people have used."""
     project, _ = require_project(session, user=user, project_id=project_id, min_role=Role.viewer)
     name = model or project.default_model

@@ -117,7 +117,8 @@ def import_labels(
     The files come as an upload (`files`: a zip, or the files; annotator and up) or from
     `source_url` (an S3 prefix or, for administrators, a server folder, as for image imports;
     manager and up). Formats: `coco` (a COCO file, or a results list), `yolo` (the Ultralytics
-    layout: `data.yaml` + `labels/*.txt`, boxes or polygons), `labelstudio` (tasks), `voc` (a zip
+    layout: `data.yaml` + `labels/*.txt`, boxes or polygons), `labelstudio` (tasks: rectangles,
+    ellipses, polygons, brushes as RLE, choices), `voc` (a zip
     of `Annotations/*.xml`, or one file), `cvat` (CVAT for images 1.1 `annotations.xml`, or a zip)
     and `labelbay` (labelbay's JSON export). Images are matched by file name (YOLO by stem), then,
     for image files that come with the labels, by content (sha256); with `with_images` those
