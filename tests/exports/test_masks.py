@@ -330,6 +330,7 @@ def test_label_studio_brushes_drawn_in_label_studio_are_imported(stack: Stack) -
         region(ls_brush.mask2rle(np.ones((2, 2), np.uint8))),
         region(good) | {"original_width": width + 1, "original_height": height},
         region([1, 300, 2]),
+        region(10**9),
     ]
     tasks = [
         {"data": {"image": f"/data/upload/1/{NAMES[1]}"}, "annotations": [{"result": results}]}
@@ -348,6 +349,7 @@ def test_label_studio_brushes_drawn_in_label_studio_are_imported(stack: Stack) -
     assert f"holds 16 values, not the {width}x{height}x4" in reasons["2"]
     assert f"brush of {width + 1}x{height} pixels on an image of {width}x{height}" in reasons["3"]
     assert "byte values, 0 to 255" in reasons["4"]
+    assert "byte values, 0 to 255" in reasons["5"]
     _, second = _annotations(stack, source, target)
     (mask,) = second
     np.testing.assert_array_equal(coco_mask.decode(mask["geometry"]), disc)

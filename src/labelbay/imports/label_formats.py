@@ -348,6 +348,8 @@ def _ls_brush(result: Mapping[str, Any], score: Any) -> Callable[[int, int], Lab
         raise ValueError(f"brush format {value.get('format')!r} is not imported, only rle")
     name = value["brushlabels"][0]
     try:
+        if not isinstance(value["rle"], list):  # bytes(n) of a number would make n zero bytes
+            raise TypeError
         rle = bytes(value["rle"])
     except (TypeError, ValueError):
         raise ValueError("rle: must be a list of byte values, 0 to 255") from None
