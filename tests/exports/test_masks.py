@@ -390,3 +390,27 @@ def test_json_export_carries_the_rle(stack: Stack) -> None:
     for name, found in masks:
         want = MASKS[NAMES.index(name)][0][1]
         np.testing.assert_array_equal(coco_mask.decode(found["mask"]), want)
+
+
+def test_json_round_trip_gives_identical_masks(stack: Stack) -> None:
+    """labelbay's own JSON export imported again (format `labelbay`): the masks come back as the
+    same COCO RLE, people's as annotations and the model's as predictions."""
+    source = _project(stack)
+    target = _new_project(stack, source)
+    data = export(stack, source, format="json", source="both").content
+    people = _import(stack, source, target, data, format="labelbay", target="annotations")
+    assert people["problems"] == []
+    model = _import(
+        stack, source, target, data, format="labelbay", target="predictions", model="json"
+    )
+    assert model["problems"] == []
+    for what in ("annotations", "predictions"):
+        got, want = (
+            [[entry for entry in image if entry[0] == "mask"] for image in found]
+            for found in (
+                labels_of(stack, source, target, what),
+                labels_of(stack, source, source.project_id, what),
+            )
+        )
+        assert got == want
+        assert [len(image) for image in got] == [1, 1]

@@ -406,6 +406,8 @@ def _labelbay_label(found: Mapping[str, Any]) -> Callable[[int, int], Label]:
         geometry = dict(found["circle"])
     elif kind == "polygon":
         geometry = {"points": found["points"]}
+    elif kind == "mask":
+        geometry = dict(found["mask"])  # COCO RLE, as the export writes it
     fields = {k: found[k] for k in ("score", "text", "top_k", "attributes") if k in found}
     label = labels.make(kind, str(found["label"]), geometry, **fields)
     return lambda width, height: label
