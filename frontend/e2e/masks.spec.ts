@@ -7,7 +7,7 @@
 import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bitmapArea, decodeMask } from '../src/mask';
+import { bitmapArea, decodeMask, emptyBitmap, encodeMask } from '../src/mask';
 
 const EMAIL = process.env.LABELBAY_E2E_EMAIL ?? 'admin@example.com';
 const PASSWORD = process.env.LABELBAY_E2E_PASSWORD ?? 'e2e-password-123';
@@ -215,5 +215,53 @@ test('click → mask and the wand answer unsaved masks; a polygon becomes a mask
   await expect(page.getByTestId('mask-editing')).toHaveCount(0);
   await expect(page.getByTestId('mask-draft')).toHaveCount(0);
   expect(await annotationsOf(request, s)).toEqual([]);
+  expect(consoleErrors).toEqual([]);
+});
+
+test("a model's masks are drawn as masks over the photo, and its layer toggle hides them", async ({ page, request }) => {
+  const consoleErrors = watchConsole(page);
+  const s = await setup(request);
+  const headers = { Authorization: `Bearer ${s.token}` };
+  // A 40×30 rectangle and an L shape as the model's predicted masks, imported as its predictions
+  // in labelbay's own JSON format (COCO RLE, as the export writes them).
+  const rectangle = emptyBitmap(384, 303);
+  for (let y = 20; y < 50; y += 1) for (let x = 30; x < 70; x += 1) rectangle.data[y * 384 + x] = 1;
+  const ell = emptyBitmap(384, 303);
+  for (let y = 150; y < 250; y += 1) for (let x = 200; x < 220; x += 1) ell.data[y * 384 + x] = 1;
+  for (let y = 230; y < 250; y += 1) for (let x = 220; x < 300; x += 1) ell.data[y * 384 + x] = 1;
+  const areas = [bitmapArea(rectangle), bitmapArea(ell)];
+  const items = [
+    {
+      original_filename: 'coins.png',
+      width: 384,
+      height: 303,
+      objects: [rectangle, ell].map((bitmap, i) => ({ source: 'prediction', kind: 'mask', label: 'coin', score: 0.9 - i * 0.1, mask: encodeMask(bitmap) })),
+    },
+  ];
+  const job = await ok<{ id: number }>(
+    request.post(`/api/v1/projects/${s.projectId}/labels/import`, {
+      headers,
+      multipart: {
+        files: { name: 'labels.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(items)) },
+        format: 'labelbay',
+        target: 'predictions',
+        model: 'e2e-segmenter',
+      },
+    }),
+    'import predicted masks',
+  );
+  await expect
+    .poll(async () => (await ok<{ status: string }>(request.get(`/api/v1/jobs/${job.id}`, { headers }), 'the import job')).status, { timeout: 60_000 })
+    .toBe('completed');
+
+  await openImage(page, s);
+  const drawn = page.getByTestId('prediction-mask');
+  await expect(drawn).toHaveCount(2);
+  expect(await drawn.evaluateAll((nodes) => nodes.map((n) => Number(n.getAttribute('data-area'))))).toEqual(areas);
+  // Each mask keeps its outline box, which selects the prediction.
+  await expect(page.getByTestId('prediction-box')).toHaveCount(2);
+  await page.getByRole('checkbox', { name: /Predictions: e2e-segmenter/ }).uncheck();
+  await expect(drawn).toHaveCount(0);
+  await expect(page.getByTestId('prediction-box')).toHaveCount(0);
   expect(consoleErrors).toEqual([]);
 });

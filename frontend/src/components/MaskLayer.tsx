@@ -50,8 +50,25 @@ function Canvas({ bitmap, box, color, opacity, revision, ...data }: { bitmap: Bi
   );
 }
 
-/** A stored mask annotation: decoded once per geometry, drawn over its box. */
-export function StoredMask({ id, label, mask, color, opacity, chosen }: { id: number; label: string; mask: Mask; color: string; opacity: number; chosen: boolean }) {
+/** A stored mask (an annotation's, or a model's prediction with `testId="prediction-mask"`):
+ * decoded once per geometry, drawn over its box. */
+export function StoredMask({
+  id,
+  label,
+  mask,
+  color,
+  opacity,
+  chosen,
+  testId = 'mask-layer',
+}: {
+  id: number | string;
+  label: string;
+  mask: Mask;
+  color: string;
+  opacity: number;
+  chosen: boolean;
+  testId?: string;
+}) {
   const bitmap = useMemo(() => decodeMask(mask), [mask]);
   const box = useMemo(() => bitmapBox(bitmap), [bitmap]);
   if (!box) return null;
@@ -62,7 +79,7 @@ export function StoredMask({ id, label, mask, color, opacity, chosen }: { id: nu
       color={color}
       opacity={chosen ? Math.min(1, opacity * 1.4) : opacity}
       revision={0}
-      data-testid="mask-layer"
+      data-testid={testId}
       data-id={id}
       data-label={label}
       data-area={bitmapArea(bitmap)}

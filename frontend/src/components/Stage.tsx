@@ -402,21 +402,41 @@ export function Stage({
         style={{ width, height, transform: `translate(${v.tx}px, ${v.ty}px) scale(${v.scale})`, visibility: view ? 'visible' : 'hidden' }}
       >
         <AuthImage src={contentUrl} alt={alt} lazy={false} className="stage-image" />
-        {overlays && layers.annotations && (
+        {overlays && (
           <div className="mask-layers" data-testid="mask-layers">
-            {visible.map((a) =>
-              a.kind === 'mask' && a.id !== maskDraft?.id ? (
-                <StoredMask
-                  key={a.id}
-                  id={a.id}
-                  label={a.label}
-                  mask={a.geometry as unknown as Mask}
-                  color={colorOf(a.label)}
-                  opacity={maskOpacity}
-                  chosen={selection?.kind === 'annotation' && selection.id === a.id}
-                />
-              ) : null,
+            {/* A model's masks under people's: each over its outline box (drawn in the SVG below). */}
+            {predictions.map((p) =>
+              layers.predictions[p.model_version_id] === false
+                ? null
+                : p.labels.map((det, index) =>
+                    det.kind === 'mask' ? (
+                      <StoredMask
+                        key={`${p.model_version_id}:${index}`}
+                        id={`${p.model_version_id}:${index}`}
+                        testId="prediction-mask"
+                        label={det.label}
+                        mask={det.geometry as unknown as Mask}
+                        color={colorOf(det.label)}
+                        opacity={maskOpacity}
+                        chosen={selection?.kind === 'prediction' && selection.modelVersionId === p.model_version_id && selection.index === index}
+                      />
+                    ) : null,
+                  ),
             )}
+            {layers.annotations &&
+              visible.map((a) =>
+                a.kind === 'mask' && a.id !== maskDraft?.id ? (
+                  <StoredMask
+                    key={a.id}
+                    id={a.id}
+                    label={a.label}
+                    mask={a.geometry as unknown as Mask}
+                    color={colorOf(a.label)}
+                    opacity={maskOpacity}
+                    chosen={selection?.kind === 'annotation' && selection.id === a.id}
+                  />
+                ) : null,
+              )}
           </div>
         )}
         {overlays && maskDraft && <DraftMask bitmap={maskDraft.bitmap} revision={maskDraft.revision} color={colorOf(maskDraft.label)} opacity={maskOpacity} />}
