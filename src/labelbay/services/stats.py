@@ -72,7 +72,12 @@ def project_stats(
         "reviewed": images.get("reviewed", 0),
         "reviewers": sorted(
             (
-                {"user_id": uid, "email": email, "display_name": name, "images": reviewers[str(uid)]}
+                {
+                    "user_id": uid,
+                    "email": email,
+                    "display_name": name,
+                    "images": reviewers[str(uid)],
+                }
                 for uid, email, name in users
             ),
             key=lambda reviewer: (-reviewer["images"], reviewer["user_id"]),

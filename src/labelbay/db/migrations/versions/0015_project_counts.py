@@ -249,7 +249,8 @@ def _sqlite_annotation(project: str, row: str, sign: str) -> str:
 
 
 def _project_of(row: str) -> str:
-    return f"(SELECT project_id FROM images WHERE id = {row}.image_id)"
+    """The project of the image of trigger row `row` ("NEW" or "OLD"; no outside values)."""
+    return f"(SELECT project_id FROM images WHERE id = {row}.image_id)"  # noqa: S608
 
 
 _PROJECT_LIVES = "EXISTS (SELECT 1 FROM projects WHERE id = OLD.project_id)"
@@ -286,8 +287,7 @@ _SQLITE = [
             "predicted",
             "CAST(p.model_version_id AS TEXT) || ':' || json_extract(d.value, '$.label')",
             "-count(*)",
-            "FROM predictions p, json_each(p.detections) AS d WHERE p.image_id = OLD.id "
-            "GROUP BY 3",
+            "FROM predictions p, json_each(p.detections) AS d WHERE p.image_id = OLD.id GROUP BY 3",
         )
     }
     {
@@ -338,7 +338,9 @@ def upgrade() -> None:
             name=op.f("fk_project_counts_project_id_projects"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("project_id", "name", "key", "slot", name=op.f("pk_project_counts")),
+        sa.PrimaryKeyConstraint(
+            "project_id", "name", "key", "slot", name=op.f("pk_project_counts")
+        ),
     )
     dialect = op.get_bind().dialect.name
     op.execute(_BACKFILL[dialect])
