@@ -625,3 +625,26 @@ class EvaluationCell(Base):
         ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
     )
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ProjectCount(Base):
+    """A part of one of the dashboard's figures, kept by triggers (migration 0015) wherever
+    images, predictions and annotations are written, so that reading a figure never walks the
+    rows. A figure is the sum of `n` over `slot`s: on PostgreSQL each database backend adds to
+    its own rows (two transactions never wait on one), on SQLite the slot is 0.
+
+    `name` says what is counted and what `key` holds: "images" (key: review status),
+    "reviewer" (reviewed images, key: the reviewer's user id), "model_images" and
+    "model_labels" (prediction rows and their labels, key: model version id), "predicted"
+    (labels of one class, key: "<model version id>:<label>"), "annotated" (annotations, key:
+    "<UTC day YYYY-MM-DD> <label>")."""
+
+    __tablename__ = "project_counts"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from labelbay.db.models import Annotation, Image, Prediction
-from labelbay.evaluation.boxes import BoxSet, Ints
+from labelbay.evaluation.boxes import BoxSet, Int32s, Ints
 from labelbay.labels import Label
 from labelbay.services.annotations import label_of
 from labelbay.services.images import ImageFilter, image_conditions, list_images
@@ -78,9 +78,9 @@ class Collected:
 
     image_ids: ImageIds = field(default_factory=ImageIds)
     gt: BoxSet = field(default_factory=BoxSet.empty)
-    gt_ref: Ints = field(default_factory=lambda: np.zeros(0, np.int64))
+    gt_ref: Int32s = field(default_factory=lambda: np.zeros(0, np.int32))
     dt: BoxSet = field(default_factory=BoxSet.empty)
-    dt_index: Ints = field(default_factory=lambda: np.zeros(0, np.int64))
+    dt_index: Int32s = field(default_factory=lambda: np.zeros(0, np.int32))
     truth: Ints = field(default_factory=lambda: np.zeros(0, np.int64))
     ranked: Ints = field(default_factory=lambda: np.zeros((0, TOP), np.int64))
 
@@ -135,14 +135,16 @@ class _Boxes:
 
     def _alloc(self, capacity: int) -> None:
         old: dict[str, npt.NDArray[Any]] | None = getattr(self, "columns", None)
+        # A prediction's area is its box's (computed once at the end) and ground truth's score
+        # is 1: neither side keeps a column it does not need. Refs (annotation ids, detection
+        # indices) are 32-bit, as the ids are.
         self.columns: dict[str, npt.NDArray[Any]] = {
             "image": np.empty(capacity, np.int32),
             "category": np.empty(capacity, np.int32),
             "xywh": np.empty((capacity, 4), np.float64),
-            "area": np.empty(capacity, np.float64),
-            "score": np.empty(capacity, np.float64),
-            "ref": np.empty(capacity, np.int64),
+            "ref": np.empty(capacity, np.int32),
         }
+        self.columns["score" if self.scored else "area"] = np.empty(capacity, np.float64)
         if old is not None:
             for key, column in old.items():
                 self.columns[key][: self.n] = column[: self.n]
@@ -155,14 +157,16 @@ class _Boxes:
         self.columns["image"][part] = page.image
         self.columns["category"][part] = page.category
         self.columns["xywh"][part] = np.array(page.xywh, np.float64).reshape(-1, 4)
-        self.columns["area"][part] = page.area
-        self.columns["score"][part] = page.score
+        if self.scored:
+            self.columns["score"][part] = page.score
+        else:
+            self.columns["area"][part] = page.area
         self.columns["ref"][part] = page.ref
         if self.masks is not None and page.masks is not None:
             self.masks.extend(page.masks)
         self.n = end
 
-    def result(self) -> tuple[BoxSet, Ints]:
+    def result(self) -> tuple[BoxSet, Int32s]:
         c = {key: column[: self.n] for key, column in self.columns.items()}
         xywh = c["xywh"]
         boxes = BoxSet(

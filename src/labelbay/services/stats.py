@@ -1,111 +1,99 @@
-"""A project's dashboard figures, each one SQL aggregate (no loop over rows in Python).
+"""A project's dashboard figures, read from the counts the database keeps (`ProjectCount`).
 
 Images and reviewed images (and by whom); images predicted and labels found per model version;
-labels per class, annotated and predicted by one model version (its stored labels unnested in
-SQL: `jsonb_array_elements` on PostgreSQL, `json_each` on SQLite); annotations added per day;
-the latest completed evaluation of each model version.
+labels per class, annotated and predicted by one model version; annotations added per day; the
+latest completed evaluation of each model version. Triggers keep the counts wherever images,
+predictions and annotations are written (migration 0015), so the figures are one index range
+scan over a few hundred rows, however many images and labels the project holds.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from labelbay.db.base import utcnow
-from labelbay.db.models import Annotation, Evaluation, Image, ModelVersion, Prediction, User
+from labelbay.db.models import Evaluation, ModelVersion, ProjectCount, User
 
 DAYS = 30
 SUMMARY_KEYS = ("map", "ap50", "ap75", "accuracy", "top5_accuracy")
 
-_PREDICTED_PER_CLASS = {
-    "postgresql": (
-        "SELECT d->>'label' AS label, count(*) AS n FROM predictions p "
-        "JOIN images i ON i.id = p.image_id "
-        "CROSS JOIN LATERAL jsonb_array_elements(p.detections) AS d "
-        "WHERE i.project_id = :project AND p.model_version_id = :model GROUP BY 1 ORDER BY 1"
-    ),
-    "sqlite": (
-        "SELECT json_extract(d.value, '$.label') AS label, count(*) AS n FROM predictions p "
-        "JOIN images i ON i.id = p.image_id, json_each(p.detections) AS d "
-        "WHERE i.project_id = :project AND p.model_version_id = :model GROUP BY 1 ORDER BY 1"
-    ),
-}
+
+def project_counts(session: Session, *, project_id: int) -> dict[str, dict[str, int]]:
+    """The project's counts by name and key (see `ProjectCount`), those that are not zero."""
+    total = func.sum(ProjectCount.n)
+    rows = session.execute(
+        select(ProjectCount.name, ProjectCount.key, total)
+        .where(ProjectCount.project_id == project_id)
+        .group_by(ProjectCount.name, ProjectCount.key)
+        .having(total != 0)
+    )
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for name, key, n in rows:
+        counts[name][key] = int(n)
+    return counts
 
 
 def project_stats(
     session: Session, *, project_id: int, model_version_id: int | None
 ) -> dict[str, Any]:
     """The figures; labels per class are predicted by `model_version_id` (none if None)."""
-    in_project = Image.project_id == project_id
-    images, reviewed = session.execute(
-        select(
-            func.count(Image.id),
-            func.count(Image.id).filter(Image.review_status == "reviewed"),
-        ).where(in_project)
-    ).one()
-    reviewers = session.execute(
-        select(User.id, User.email, User.display_name, func.count(Image.id))
-        .join(Image, Image.reviewed_by_id == User.id)
-        .where(in_project, Image.review_status == "reviewed")
-        .group_by(User.id, User.email, User.display_name)
-        .order_by(func.count(Image.id).desc())
+    counts = project_counts(session, project_id=project_id)
+    reviewers = counts["reviewer"]
+    users = session.execute(
+        select(User.id, User.email, User.display_name).where(User.id.in_(map(int, reviewers)))
     ).all()
-    per_model = session.execute(
-        select(
-            ModelVersion.id,
-            ModelVersion.name,
-            ModelVersion.version,
-            func.count(Prediction.id),
-            func.coalesce(func.sum(Prediction.num_detections), 0),
-        )
-        .join(Prediction, Prediction.model_version_id == ModelVersion.id)
-        .join(Image, Image.id == Prediction.image_id)
-        .where(in_project)
-        .group_by(ModelVersion.id, ModelVersion.name, ModelVersion.version)
+    model_images = {int(key): n for key, n in counts["model_images"].items()}
+    versions = session.execute(
+        select(ModelVersion.id, ModelVersion.name, ModelVersion.version)
+        .where(ModelVersion.id.in_(model_images))
         .order_by(ModelVersion.id)
     ).all()
-    # labels per class and per day in one pass over the annotations: (label, day) groups are few
-    day = func.date(Annotation.created_at)
-    by_label_day = session.execute(
-        select(Annotation.label, day, func.count(Annotation.id))
-        .join(Image, Image.id == Annotation.image_id)
-        .where(in_project)
-        .group_by(Annotation.label, day)
-    ).all()
-    predicted: list[Any] = []
-    if model_version_id is not None:
-        dialect = session.get_bind().dialect.name
-        predicted = list(
-            session.execute(
-                text(_PREDICTED_PER_CLASS[dialect]),
-                {"project": project_id, "model": model_version_id},
-            ).all()
-        )
     since = str((utcnow() - timedelta(days=DAYS)).date())
-    per_day: dict[str, int] = {}
+    per_day: dict[str, int] = defaultdict(int)
     classes: dict[str, dict[str, int]] = {}
-    for label, date, n in by_label_day:
+    for key, n in counts["annotated"].items():
+        day, label = key[:10], key[11:]
         classes.setdefault(label, {"annotated": 0, "predicted": 0})["annotated"] += n
-        if str(date) >= since:
-            per_day[str(date)] = per_day.get(str(date), 0) + n
-    for label, n in predicted:
-        classes.setdefault(str(label), {"annotated": 0, "predicted": 0})["predicted"] = n
+        if day >= since:
+            per_day[day] += n
+    prefix = f"{model_version_id}:"
+    for key, n in counts["predicted"].items():
+        if model_version_id is not None and key.startswith(prefix):
+            label = key[len(prefix) :]
+            classes.setdefault(label, {"annotated": 0, "predicted": 0})["predicted"] = n
+    images = counts["images"]
     return {
-        "images": images,
-        "reviewed": reviewed,
-        "reviewers": [
-            {"user_id": uid, "email": email, "display_name": name, "images": n}
-            for uid, email, name, n in reviewers
-        ],
+        "images": sum(images.values()),
+        "reviewed": images.get("reviewed", 0),
+        "reviewers": sorted(
+            (
+                {
+                    "user_id": uid,
+                    "email": email,
+                    "display_name": name,
+                    "images": reviewers[str(uid)],
+                }
+                for uid, email, name in users
+            ),
+            key=lambda reviewer: (-reviewer["images"], reviewer["user_id"]),
+        ),
         "models": [
-            {"model_version_id": mid, "model": name, "version": version, "images": n, "labels": k}
-            for mid, name, version, n, k in per_model
+            {
+                "model_version_id": mid,
+                "model": name,
+                "version": version,
+                "images": model_images[mid],
+                "labels": counts["model_labels"].get(str(mid), 0),
+            }
+            for mid, name, version in versions
         ],
         "labels_model_version_id": model_version_id,
-        "labels": [{"label": name, **counts} for name, counts in sorted(classes.items())],
+        "labels": [{"label": name, **n} for name, n in sorted(classes.items())],
         "annotations_per_day": [{"day": d, "annotations": n} for d, n in sorted(per_day.items())],
         "evaluations": _latest_evaluations(session, project_id=project_id),
     }
