@@ -5,15 +5,16 @@ an image deleted, a project deleted."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from labelbay import labels
 from labelbay.db.models import Annotation, Image, Prediction, ProjectCount
 from labelbay.db.session import transaction
 from labelbay.jobs.tasks import _upsert_prediction
-from labelbay.services.stats import project_counts
+from labelbay.services.stats import fold_counts, project_counts
 from tests.exports.helpers import Labelled, export
 from tests.imports.test_label_import import _import, _source, _target
 from tests.support.stack import Stack
@@ -111,3 +112,38 @@ def test_kept_counts_equal_a_recount_after_every_write(stack: Stack) -> None:
         left = session.scalars(select(ProjectCount).where(ProjectCount.project_id == target))
         assert left.all() == []
     _check(stack, source.project_id)
+
+
+def test_counts_of_ended_connections_fold_into_one_row_set(stack: Stack) -> None:
+    """PostgreSQL keeps a row set per connection; once those connections end, `fold_counts` adds
+    them into slot 0 and the figures stay the same. SQLite has nothing to fold."""
+    source = _source(stack)
+    _relabel_and_delete(stack, source)
+    before = _kept(stack, source.project_id)
+    with stack.context.sessions() as session:
+        engine = session.get_bind()
+        slots = set(session.scalars(select(ProjectCount.slot).where(ProjectCount.slot != 0)))
+    postgres = engine.dialect.name == "postgresql"
+    assert bool(slots) == postgres  # the writes above went through connections of their own
+    engine.dispose()  # ends every connection of the pool: their backends exit
+    if postgres:
+        with stack.context.sessions() as session:
+            for _ in range(100):
+                live = session.scalars(
+                    text("SELECT pid FROM pg_stat_activity WHERE pid = ANY(:pids)"),
+                    {"pids": list(slots)},
+                ).all()
+                if not live:
+                    break
+                time.sleep(0.05)
+            assert live == []
+    with transaction(stack.context.sessions) as session:
+        folded = fold_counts(session)
+    assert (folded > 0) == postgres
+    with stack.context.sessions() as session:
+        rows = session.scalars(
+            select(ProjectCount).where(ProjectCount.project_id == source.project_id)
+        ).all()
+    assert {row.slot for row in rows} == {0}
+    assert all(row.n != 0 for row in rows)
+    assert _kept(stack, source.project_id) == before == _recount(stack, source.project_id)

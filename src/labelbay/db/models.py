@@ -631,7 +631,8 @@ class ProjectCount(Base):
     """A part of one of the dashboard's figures, kept by triggers (migration 0015) wherever
     images, predictions and annotations are written, so that reading a figure never walks the
     rows. A figure is the sum of `n` over `slot`s: on PostgreSQL each database backend adds to
-    its own rows (two transactions never wait on one), on SQLite the slot is 0.
+    its own rows (two transactions never wait on one), on SQLite the slot is 0. The dispatcher
+    folds the rows of ended connections into slot 0 every minute (`services.stats.fold_counts`).
 
     `name` says what is counted and what `key` holds: "images" (key: review status),
     "reviewer" (reviewed images, key: the reviewer's user id), "model_images" and

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,11 +34,14 @@ from labelbay.db.session import transaction
 from labelbay.jobs.executors import Executor, PublishError, batches
 from labelbay.jobs.tasks import OPEN_JOB, finish_job_if_done
 from labelbay.runtime import Runtime
+from labelbay.services.stats import fold_counts
 
 log = logging.getLogger(__name__)
 
 _ROUND_LIMIT = 2000  # tasks per query: a round stays short however large the backlog
 _IN_CHUNK = 5000  # ids per IN list (PostgreSQL takes at most 65535 parameters)
+# The dashboard counts of ended database connections are folded together this often (stats).
+FOLD_INTERVAL_S = 60.0
 
 
 def publish(session: Session, executor: Executor, ids: Sequence[int], *, batch_size: int) -> int:
@@ -289,9 +293,14 @@ class Dispatcher:
 
     def _loop(self) -> None:
         interval = self._runtime.settings.dispatch_interval_s
+        next_fold = time.monotonic()
         while not self._stop.wait(interval):
             try:
                 dispatch_round(self._runtime, self._executor)
+                if time.monotonic() >= next_fold:
+                    with transaction(self._runtime.sessions) as session:
+                        fold_counts(session)
+                    next_fold = time.monotonic() + FOLD_INTERVAL_S
             except Exception as exc:
                 log.warning("dispatcher round failed (next in %.1f s): %s", interval, exc)
 

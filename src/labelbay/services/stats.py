@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from labelbay.db.base import utcnow
@@ -36,6 +36,36 @@ def project_counts(session: Session, *, project_id: int) -> dict[str, dict[str, 
     for name, key, n in rows:
         counts[name][key] = int(n)
     return counts
+
+
+# One folder at a time across processes (a transaction-scoped advisory lock; the number is ours).
+_FOLD_LOCK = 0x1ABE1BA7
+_FOLD = text(
+    """
+    WITH gone AS (
+        DELETE FROM project_counts
+        WHERE slot <> 0 AND slot NOT IN (SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL)
+        RETURNING project_id, name, key, n
+    )
+    INSERT INTO project_counts (project_id, name, key, slot, n)
+    SELECT project_id, name, key, 0, sum(n) FROM gone GROUP BY project_id, name, key
+    ON CONFLICT (project_id, name, key, slot) DO UPDATE SET n = project_counts.n + EXCLUDED.n
+    """
+)
+
+
+def fold_counts(session: Session) -> int:
+    """PostgreSQL: add the count rows of backends that have ended (their `slot`, a process id,
+    no longer connected) into slot 0, and drop the rows that sum to nothing, so the table holds
+    about one row set per live connection plus one, however many connections came and went. Returns
+    the rows folded (0 on SQLite, where every row is slot 0, or while another process folds)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return 0
+    if not session.scalar(select(func.pg_try_advisory_xact_lock(_FOLD_LOCK))):
+        return 0
+    folded = session.execute(_FOLD).rowcount  # type: ignore[attr-defined]
+    session.execute(text("DELETE FROM project_counts WHERE slot = 0 AND n = 0"))
+    return int(folded)
 
 
 def project_stats(
