@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Computed,
     Float,
     ForeignKey,
     Index,
@@ -540,6 +541,13 @@ class EvaluationImage(Base):
     __table_args__ = (
         Index("ix_evaluation_images_evaluation_id_fn", "evaluation_id", "fn"),
         Index("ix_evaluation_images_evaluation_id_fp", "evaluation_id", "fp"),
+        # The `likely-errors` review queue walks this index backwards.
+        Index(
+            "ix_evaluation_images_evaluation_id_errors",
+            "evaluation_id",
+            "errors",
+            "image_id",
+        ),
     )
 
     evaluation_id: Mapped[int] = mapped_column(
@@ -551,6 +559,8 @@ class EvaluationImage(Base):
     tp: Mapped[int] = mapped_column(Integer, default=0)
     fp: Mapped[int] = mapped_column(Integer, default=0)
     fn: Mapped[int] = mapped_column(Integer, default=0)
+    # Kept by the database: the `likely-errors` queue's order, in an index.
+    errors: Mapped[int] = mapped_column(Integer, Computed("fp + fn", persisted=True))
     # {"predictions": {"<detection index>": "tp" | "fp"}, "missed": [ground-truth refs]}: a
     # ref is an annotation id, or a detection index when the ground truth is a model's labels
     outcomes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

@@ -15,11 +15,15 @@ Queue order per strategy (images leased by others are skipped):
   disagreement descending, then id descending: the index (pair, disagreement, image).
 - `likely-errors`: images with errors in the project's latest completed evaluation (of
   `model_version_id` if given), by false positives + missed labels descending, then id
-  ascending; a top-1 sort of that evaluation's rows with errors.
+  descending: the index (evaluation, errors, image).
 - `random`: md5 of `"<seed>:<image id as 32 hex digits>"` ascending, the same order for the
   same seed; costs a hash and a top-1 sort of every candidate per call.
 
-The claim is one statement: `UPDATE images SET lease… WHERE id = (SELECT … ORDER BY … LIMIT 1)`.
+The index walks pass over images already reviewed at the front of their order (each costs a
+look-up of its `images` row), so a claim's time grows with how much of that queue is done.
+
+The claim is one statement: `UPDATE images SET lease… WHERE id = (SELECT … ORDER BY … LIMIT 1)
+RETURNING images.*`.
 On PostgreSQL the inner SELECT takes `FOR UPDATE OF images SKIP LOCKED`, so concurrent reviewers
 walk past each other's rows instead of waiting or taking the same one. SQLite runs one writer at a
 time and the statement reads inside its write lock; in both, the UPDATE repeats the lease check
@@ -28,6 +32,7 @@ and an empty RETURNING (a lost race) is retried a few times.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -99,35 +104,25 @@ def next_image(
     and returns the same image (submit or release it to move on)."""
     now = utcnow()
     _lease_durability(session)
-    held = session.scalar(
-        select(Image)
-        .where(
-            Image.project_id == project.id,
-            Image.lease_user_id == user.id,
-            Image.lease_until > now,
-        )
-        .limit(1)
-    )
+    held = _renew_held(session, project_id=project.id, user_id=user.id, now=now, lease=lease)
     if held is not None:
-        held.lease_until = now + lease
-        session.flush()
         return held
     candidates = _candidates(session, project=project, user=user, query=query, now=now)
     for _ in range(CLAIM_TRIES):
-        image_id = _claim(session, candidates, user_id=user.id, now=now, lease=lease)
-        if image_id is not None:
+        image = _claim(session, candidates, user_id=user.id, now=now, lease=lease)
+        if image is not None:
+            # Written with the commit: no round trip of its own.
             session.add(
                 ReviewEvent(
                     project_id=project.id,
-                    image_id=image_id,
+                    image_id=image.id,
                     user_id=user.id,
                     action="claim",
                     details={"strategy": query.strategy, "mode": query.mode},
                     at=now,
                 )
             )
-            session.flush()
-            return session.get_one(Image, image_id, populate_existing=True)
+            return image
         if session.scalar(candidates.limit(1)) is None:
             break
     _explain_empty(session, project=project, query=query)
@@ -148,9 +143,34 @@ def _free(now: datetime) -> ColumnElement[bool]:
     return or_(Image.lease_until.is_(None), Image.lease_until <= now)
 
 
+def _renew_held(
+    session: Session, *, project_id: int, user_id: int, now: datetime, lease: timedelta
+) -> Image | None:
+    """The image the reviewer holds a live lease on in the project, renewed; one statement."""
+    held = (
+        select(Image.id)
+        .where(
+            Image.project_id == project_id,
+            Image.lease_user_id == user_id,
+            Image.lease_until > now,
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    stmt = (
+        update(Image)
+        .where(Image.id == held)
+        .values(lease_until=now + lease)
+        .returning(Image)
+        .execution_options(populate_existing=True)
+    )
+    return session.scalars(stmt).one_or_none()
+
+
 def _claim(
     session: Session, candidates: Select[Any], *, user_id: int, now: datetime, lease: timedelta
-) -> uuid.UUID | None:
+) -> Image | None:
+    """The first free candidate, leased to the user and read back by the same statement."""
     first = candidates.limit(1).correlate(None)
     if session.get_bind().dialect.name == "postgresql":
         first = first.with_for_update(of=Image, skip_locked=True)
@@ -158,18 +178,22 @@ def _claim(
         update(Image)
         .where(Image.id == first.scalar_subquery(), _free(now))
         .values(lease_user_id=user_id, lease_until=now + lease, lease_started_at=now)
-        .returning(Image.id)
-        .execution_options(synchronize_session=False)
+        .returning(Image)
+        .execution_options(populate_existing=True)
     )
-    return session.scalar(stmt)
+    return session.scalars(stmt).one_or_none()
 
 
 def _candidates(
     session: Session, *, project: Project, user: User, query: QueueQuery, now: datetime
 ) -> Select[Any]:
     """SELECT images.id of the queue's images, in the strategy's order."""
+    selection = query.selection
+    if query.strategy == "uncertain" and selection.model_version_id == query.model_version_id:
+        # The join on that version's prediction below says it: no second look-up per image.
+        selection = dataclasses.replace(selection, model_version_id=None)
     conditions = [
-        *image_conditions(session, project.id, query.selection),
+        *image_conditions(session, project.id, selection),
         Image.review_status == query.state,
         _free(now),
     ]
@@ -214,11 +238,10 @@ def _candidates(
     evaluation_id = latest_evaluation(
         session, project_id=project.id, model_version_id=query.model_version_id
     )
-    errors = EvaluationImage.fp + EvaluationImage.fn
     return (
         stmt.join(EvaluationImage, EvaluationImage.image_id == Image.id)
-        .where(EvaluationImage.evaluation_id == evaluation_id, errors > 0)
-        .order_by(errors.desc(), Image.id.asc())
+        .where(EvaluationImage.evaluation_id == evaluation_id, EvaluationImage.errors > 0)
+        .order_by(EvaluationImage.errors.desc(), EvaluationImage.image_id.desc())
     )
 
 
