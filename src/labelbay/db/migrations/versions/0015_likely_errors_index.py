@@ -23,8 +23,10 @@ INDEX = "ix_evaluation_images_evaluation_id_errors"
 
 
 def upgrade() -> None:
-    copy = "always" if op.get_bind().dialect.name == "sqlite" else "auto"
-    with op.batch_alter_table("evaluation_images", recreate=copy) as batch_op:
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    with op.batch_alter_table(
+        "evaluation_images", recreate="always" if sqlite else "auto"
+    ) as batch_op:
         batch_op.add_column(
             sa.Column(
                 "errors", sa.Integer(), sa.Computed("fp + fn", persisted=True), nullable=False
