@@ -10,17 +10,21 @@ Queue order per strategy (images leased by others are skipped):
 - `unreviewed`: every image in the state asked for, in upload order (id ascending).
 - `uncertain`: images with a scored prediction of `model_version_id`, by
   `predictions.uncertainty` descending (see `labels.uncertainty`), then id descending: a
-  backward walk of the index (model version, uncertainty, image).
+  backward walk of the index (model version, image state, uncertainty, image).
 - `disagreement`: images with a stored disagreement of `model_version_id` and `versus`, by
-  disagreement descending, then id descending: the index (pair, disagreement, image).
+  disagreement descending, then id descending: the index (pair, image state, disagreement,
+  image).
 - `likely-errors`: images with errors in the project's latest completed evaluation (of
   `model_version_id` if given), by false positives + missed labels descending, then id
   descending: the index (evaluation, errors, image).
 - `random`: md5 of `"<seed>:<image id as 32 hex digits>"` ascending, the same order for the
   same seed; costs a hash and a top-1 sort of every candidate per call.
 
-The index walks pass over images already reviewed at the front of their order (each costs a
-look-up of its `images` row), so a claim's time grows with how much of that queue is done.
+Predictions and disagreements keep a copy of their image's review state (`image_status`) so that
+those two walks visit only images in the state asked for: a claim costs the same however much of
+the queue is done. `change_review_status` is the one writer of the state and its copies; a new
+prediction or disagreement takes its image's state from `image_status_of`. The likely-errors walk
+still passes over reviewed images at the front of its order (a look-up of each `images` row).
 
 The claim is one statement: `UPDATE images SET lease… WHERE id = (SELECT … ORDER BY … LIMIT 1)
 RETURNING images.*`.
@@ -40,6 +44,7 @@ from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
+    ScalarSelect,
     Select,
     String,
     and_,
@@ -222,19 +227,23 @@ def _candidates(
         scored = aliased(Prediction)
         return (
             stmt.join(scored, and_(scored.image_id == Image.id, scored.model_version_id == version))
-            .where(scored.uncertainty.is_not(None))
+            .where(scored.image_status == query.state, scored.uncertainty.is_not(None))
             .order_by(scored.uncertainty.desc(), scored.image_id.desc())
         )
     if strategy == "disagreement":
         a, b = _pair(query)
-        return stmt.join(
-            ModelDisagreement,
-            and_(
-                ModelDisagreement.image_id == Image.id,
-                ModelDisagreement.model_version_a_id == a,
-                ModelDisagreement.model_version_b_id == b,
-            ),
-        ).order_by(ModelDisagreement.disagreement.desc(), ModelDisagreement.image_id.desc())
+        return (
+            stmt.join(
+                ModelDisagreement,
+                and_(
+                    ModelDisagreement.image_id == Image.id,
+                    ModelDisagreement.model_version_a_id == a,
+                    ModelDisagreement.model_version_b_id == b,
+                ),
+            )
+            .where(ModelDisagreement.image_status == query.state)
+            .order_by(ModelDisagreement.disagreement.desc(), ModelDisagreement.image_id.desc())
+        )
     evaluation_id = latest_evaluation(
         session, project_id=project.id, model_version_id=query.model_version_id
     )
@@ -364,7 +373,7 @@ def set_review_status(
     if live and image.lease_started_at is not None:
         duration = round((now - image.lease_started_at).total_seconds(), 3)
     previous = image.review_status
-    image.review_status = status
+    change_review_status(session, image=image, status=status)
     image.reviewed_by_id = user.id if status != "unreviewed" else None
     image.reviewed_at = now if status != "unreviewed" else None
     _clear_lease(image)
@@ -378,6 +387,35 @@ def set_review_status(
         details={"from": previous},
     )
     return image
+
+
+def change_review_status(session: Session, *, image: Image, status: str) -> None:
+    """Set the image's review state and its copies on the image's predictions and disagreements
+    (the queues' indexes read those): the one writer of all three.
+
+    The image's row is written first, so its lock is held while the copies are: a prediction or
+    disagreement written at the same time takes the state through `image_status_of`, which waits
+    for that lock and reads the state it leaves."""
+    image.review_status = status
+    session.flush()
+    for copy in (Prediction, ModelDisagreement):
+        session.execute(
+            update(copy)
+            .where(copy.image_id == image.id, copy.image_status != status)
+            .values(image_status=status)
+        )
+
+
+def image_status_of(image_id: Any) -> ScalarSelect[str]:
+    """The review state of the image `image_id` (a value or a column) for a new prediction or
+    disagreement row: on PostgreSQL it shares the image's row lock, so it waits for a status
+    change in flight (`change_review_status`) and reads what it wrote."""
+    return (
+        select(Image.review_status)
+        .where(Image.id == image_id)
+        .with_for_update(read=True)
+        .scalar_subquery()
+    )
 
 
 def accept_predictions(
@@ -447,7 +485,9 @@ def undo(session: Session, *, image: Image, user: User, lease: timedelta) -> Rev
     if last.action == "accept_predictions":
         _undo_accept_predictions(session, image=image, event=last)
     else:
-        image.review_status = str(last.details.get("from", "unreviewed"))
+        change_review_status(
+            session, image=image, status=str(last.details.get("from", "unreviewed"))
+        )
         earlier = next((e for e in steps[1:] if e.action in ("accept", "reject")), None)
         keep = image.review_status != "unreviewed" and earlier is not None
         image.reviewed_by_id = earlier.user_id if keep and earlier else None
@@ -640,6 +680,7 @@ def compute_disagreement(
             stmt = stmt.where(pa.c.image_id > after)
         rows = session.execute(stmt).all()
         if not rows:
+            _copy_image_status(session, a=a, b=b, in_project=in_project)
             return total
         session.add_all(
             ModelDisagreement(
@@ -653,6 +694,23 @@ def compute_disagreement(
         session.flush()
         total += len(rows)
         after = rows[-1][0]
+
+
+def _copy_image_status(session: Session, *, a: int, b: int, in_project: Select[Any]) -> None:
+    """The pair's disagreements in the project take their images' review state: one statement
+    at the end, so the images' rows are share-locked only from here to the commit."""
+    status = image_status_of(ModelDisagreement.image_id)
+    session.execute(
+        update(ModelDisagreement)
+        .where(
+            ModelDisagreement.model_version_a_id == a,
+            ModelDisagreement.model_version_b_id == b,
+            ModelDisagreement.image_id.in_(in_project),
+            ModelDisagreement.image_status != status,
+        )
+        .values(image_status=status)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _labels(rows: list[dict[str, Any]]) -> list[labels.Label]:
