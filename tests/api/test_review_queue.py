@@ -24,6 +24,7 @@ from labelbay.db.models import (
 )
 from labelbay.db.session import transaction
 from tests.exports.helpers import box, detection
+from tests.support.review_state import assert_copies_follow
 from tests.support.stack import Stack
 
 NEXT = "/api/v1/projects/{}/review/next"
@@ -511,3 +512,48 @@ def test_agreement_and_accepting_the_consensus(stack: Stack) -> None:
         f"/api/v1/images/{image_id}/consensus/accept", json={}, headers=q.owner
     )
     assert again.status_code == 409
+
+
+def test_predictions_and_disagreements_follow_every_review_state_change(stack: Stack) -> None:
+    q = make_queue(stack, 3)
+    first, second, third = q.image_ids
+    old, new = add_version(stack, "old"), add_version(stack, "new")
+    cat = [detection("cat", 0.6, box(0, 0, 10, 10))]
+    for version in (old, new):
+        predict(stack, version, dict.fromkeys(q.image_ids, cat))
+    a = q.member("a@example.com")
+    assert q.verdict(a, first, "reviewed").status_code == 200
+    computed = stack.client.post(
+        f"/api/v1/projects/{q.project_id}/review/disagreement",
+        json={"model_version_id": new, "versus": old},
+        headers=q.owner,
+    )
+    assert computed.json() == {"images": 3}, computed.text  # written after the first verdict
+    assert_copies_follow(stack, q.project_id, ["reviewed", "unreviewed"])
+    assert q.verdict(a, second, "rejected", "cat cut off").status_code == 200
+    assert_copies_follow(stack, q.project_id, ["reviewed", "rejected", "unreviewed"])
+    rejected = {"strategy": "uncertain", "model_version_id": new, "state": "rejected"}
+    assert q.next(a, **rejected) == second
+    assert q.verdict(a, second, "reviewed").status_code == 200  # the fix
+    assert_copies_follow(stack, q.project_id, ["reviewed", "unreviewed"])
+    assert q.verdict(a, first, "unreviewed").status_code == 200  # reopened
+    assert_copies_follow(stack, q.project_id, ["reviewed", "unreviewed"])
+    undone = stack.client.post(f"/api/v1/images/{second}/review/undo", headers=a)
+    assert undone.status_code == 200, undone.text
+    assert_copies_follow(stack, q.project_id, ["rejected", "unreviewed"])
+    for email in ("b@example.com", "c@example.com"):
+        drawn = stack.client.post(
+            f"/api/v1/images/{third}/annotations",
+            json={"kind": "box", "label": "cat", "geometry": box(0, 0, 10, 10)},
+            headers=q.member(email),
+        )
+        assert drawn.status_code == 201, drawn.text
+    consensus = stack.client.post(
+        f"/api/v1/images/{third}/consensus/accept", json={}, headers=q.owner
+    )
+    assert consensus.status_code == 201, consensus.text
+    assert_copies_follow(stack, q.project_id, ["reviewed", "rejected", "unreviewed"])
+    # the queues draw on the copies: only the reopened image is left to review
+    unreviewed = {"model_version_id": new}
+    assert q.next(q.owner, strategy="uncertain", **unreviewed) == first
+    assert q.next(q.owner, strategy="disagreement", versus=old, **unreviewed) == first

@@ -15,6 +15,7 @@ from labelbay import labels
 from tests.api.factories import image_part, jpeg_bytes, upload_ok
 from tests.exports.helpers import Labelled, box, export, labelled_project
 from tests.jobs.helpers import wait_for_job
+from tests.support.review_state import assert_copies_follow
 from tests.support.stack import Stack
 
 SIZES = [(200, 160), (120, 90)]
@@ -161,6 +162,20 @@ def test_coco_predictions_round_trip_with_scores(stack: Stack) -> None:
         stack, source, target, data, format="coco", target="predictions", model="other-model"
     )
     assert (again["added"], again["unchanged"]) == (0, 3)
+
+
+def test_imported_predictions_take_their_images_review_state(stack: Stack) -> None:
+    source = _source(stack)
+    target = _target(stack, source)
+    images = stack.client.get(f"/api/v1/projects/{target}/images", headers=source.headers)
+    first = min(images.json()["images"], key=lambda i: i["original_filename"])
+    accepted = stack.client.post(
+        f"/api/v1/images/{first['id']}/review", json={"status": "reviewed"}, headers=source.headers
+    )
+    assert accepted.status_code == 200, accepted.text
+    data = export(stack, source, format="coco", source="predictions").content
+    _import(stack, source, target, data, format="coco", target="predictions", model="other-model")
+    assert_copies_follow(stack, target, ["reviewed", "unreviewed"])
 
 
 def test_yolo_round_trip_within_half_a_pixel(stack: Stack) -> None:

@@ -24,6 +24,7 @@ from tests.jobs.helpers import (
     wait_for_job,
 )
 from tests.support.processes import AMQP_URL, Processes, delete_queue, new_queue
+from tests.support.review_state import assert_copies_follow
 from tests.support.stack import Stack
 
 
@@ -110,6 +111,34 @@ def test_running_a_batch_twice_changes_nothing(stack: Stack) -> None:
         ids = task_ids(session, job_id=job["id"], statuses=["done"])
     assert process_batch(stack.context.runtime, ids) == 0  # done tasks are not claimed again
     assert prediction_count(stack) == 4
+
+
+def test_predictions_take_their_images_review_state_and_a_rerun_keeps_it(stack: Stack) -> None:
+    admin = stack.user("admin@example.com", admin=True)
+    register_yolo(stack)
+    project = stack.project(admin)
+    ids = upload(stack, admin, project["id"], photo_jpegs(4))
+
+    def verdict(image_id: str, status: str) -> None:
+        body = {"status": status, "reason": "fix it" if status == "rejected" else None}
+        answer = stack.client.post(f"/api/v1/images/{image_id}/review", json=body, headers=admin)
+        assert answer.status_code == 200, answer.text
+
+    def run_job() -> None:
+        answer = stack.client.post(
+            f"/api/v1/projects/{project['id']}/jobs", json={"model": "yolo"}, headers=admin
+        )
+        assert wait_for_job(stack, admin, answer.json()["id"])["status"] == "completed"
+
+    verdict(ids[0], "reviewed")
+    verdict(ids[1], "rejected")
+    run_job()  # new rows take the state
+    assert_copies_follow(stack, project["id"], ["reviewed", "rejected", "unreviewed"])
+    verdict(ids[0], "unreviewed")
+    verdict(ids[2], "reviewed")
+    run_job()  # a re-run overwrites the labels, not the state
+    assert prediction_count(stack) == 4
+    assert_copies_follow(stack, project["id"], ["reviewed", "rejected", "unreviewed"])
 
 
 def test_failing_callback_is_retried_then_recorded(stack: Stack) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Computed,
     Float,
     ForeignKey,
     Index,
@@ -437,10 +438,12 @@ class Prediction(TimestampMixin, Base):
             "image_id", "model_version_id", name="uq_predictions_image_id_model_version_id"
         ),
         Index("ix_predictions_model_version_id", "model_version_id"),
-        # The `uncertain` review queue walks this index backwards.
+        # The `uncertain` review queue walks this index backwards within one review state, so
+        # images already reviewed are never visited.
         Index(
-            "ix_predictions_model_version_id_uncertainty",
+            "ix_predictions_model_version_id_image_status_uncertainty",
             "model_version_id",
+            "image_status",
             "uncertainty",
             "image_id",
         ),
@@ -460,6 +463,11 @@ class Prediction(TimestampMixin, Base):
     processing_time_ms: Mapped[float] = mapped_column(Float, default=0.0)
     # `labels.uncertainty` of the detections, set whenever they are written; None: no labels.
     uncertainty: Mapped[float | None] = mapped_column(Float)
+    # A copy of the image's `review_status` for the review queue's index; written only by
+    # `services.review.change_review_status` and, for a new row, from the image.
+    image_status: Mapped[str] = mapped_column(
+        String(20), default="unreviewed", server_default="unreviewed"
+    )
 
 
 class Annotation(TimestampMixin, Base):
@@ -540,6 +548,13 @@ class EvaluationImage(Base):
     __table_args__ = (
         Index("ix_evaluation_images_evaluation_id_fn", "evaluation_id", "fn"),
         Index("ix_evaluation_images_evaluation_id_fp", "evaluation_id", "fp"),
+        # The `likely-errors` review queue walks this index backwards.
+        Index(
+            "ix_evaluation_images_evaluation_id_errors",
+            "evaluation_id",
+            "errors",
+            "image_id",
+        ),
     )
 
     evaluation_id: Mapped[int] = mapped_column(
@@ -551,6 +566,8 @@ class EvaluationImage(Base):
     tp: Mapped[int] = mapped_column(Integer, default=0)
     fp: Mapped[int] = mapped_column(Integer, default=0)
     fn: Mapped[int] = mapped_column(Integer, default=0)
+    # Kept by the database: the `likely-errors` queue's order, in an index.
+    errors: Mapped[int] = mapped_column(Integer, Computed("fp + fn", persisted=True))
     # {"predictions": {"<detection index>": "tp" | "fp"}, "missed": [ground-truth refs]}: a
     # ref is an annotation id, or a detection index when the ground truth is a model's labels
     outcomes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
@@ -581,17 +598,21 @@ class ReviewEvent(Base):
 
 class ModelDisagreement(Base):
     """How much two model versions disagree on an image: 1 - F1 of their IoU-matched labels.
-    One row per image and ordered pair (a < b), written by `services.review_queue.compute_disagreement`."""
+    One row per image and ordered pair (a < b), written by `services.review.compute_disagreement`."""
 
     __tablename__ = "model_disagreements"
     __table_args__ = (
+        # The `disagreement` review queue walks this index backwards within one review state.
         Index(
-            "ix_model_disagreements_pair_disagreement",
+            "ix_model_disagreements_pair_image_status_disagreement",
             "model_version_a_id",
             "model_version_b_id",
+            "image_status",
             "disagreement",
             "image_id",
         ),
+        # A review state change updates the image's rows (`services.review.change_review_status`).
+        Index("ix_model_disagreements_image_id", "image_id"),
     )
 
     model_version_a_id: Mapped[int] = mapped_column(
@@ -604,6 +625,10 @@ class ModelDisagreement(Base):
         ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
     )
     disagreement: Mapped[float] = mapped_column(Float)
+    # A copy of the image's `review_status`, as on `Prediction.image_status`.
+    image_status: Mapped[str] = mapped_column(
+        String(20), default="unreviewed", server_default="unreviewed"
+    )
 
 
 class EvaluationCell(Base):

@@ -40,6 +40,7 @@ from labelbay.labels import Label, Source, uncertainty
 from labelbay.runtime import Runtime
 from labelbay.services.annotations import annotation_values, check_label, label_of, label_set
 from labelbay.services.images import Rejection, UploadLimits, store_upload
+from labelbay.services.review import image_status_of
 from labelbay.uploads.multipart import FilePart
 
 Target = Literal["annotations", "predictions"]
@@ -379,7 +380,11 @@ class _Run:
             if prediction is not None and old_rows == rows:
                 continue
             if prediction is None:
-                prediction = Prediction(image_id=image_id, model_version_id=version_id)
+                prediction = Prediction(
+                    image_id=image_id,
+                    model_version_id=version_id,
+                    image_status=image_status_of(image_id),
+                )
                 session.add(prediction)
             else:
                 self.before[image_id] = old_keys

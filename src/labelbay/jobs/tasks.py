@@ -38,6 +38,7 @@ from labelbay.labels import Source, uncertainty
 from labelbay.runtime import Runtime
 from labelbay.services.assist import store_embedding
 from labelbay.services.images import image_location
+from labelbay.services.review import image_status_of
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +232,8 @@ def _embed(
 def _upsert_prediction(session: Session, values: dict[str, Any]) -> None:
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(Prediction).values(**values)
+    # A new row takes its image's review state; a re-run leaves the row's copy as it is.
+    stmt = insert(Prediction).values(**values, image_status=image_status_of(values["image_id"]))
     changing = {
         key: stmt.excluded[key]
         for key in (

@@ -341,7 +341,7 @@ def _insert_rows(session: Session, table: type[Base], rows: Iterator[dict[str, A
         for chunk in _chunks(rows):
             session.execute(insert(table), chunk)
         return
-    columns = [column.name for column in table.__table__.columns]
+    columns = [c.name for c in table.__table__.columns if c.computed is None]
     json_columns = {c.name for c in table.__table__.columns if isinstance(c.type, JSON)}
     raw = session.connection().connection.driver_connection
     assert raw is not None

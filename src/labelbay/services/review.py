@@ -10,16 +10,24 @@ Queue order per strategy (images leased by others are skipped):
 - `unreviewed`: every image in the state asked for, in upload order (id ascending).
 - `uncertain`: images with a scored prediction of `model_version_id`, by
   `predictions.uncertainty` descending (see `labels.uncertainty`), then id descending: a
-  backward walk of the index (model version, uncertainty, image).
+  backward walk of the index (model version, image state, uncertainty, image).
 - `disagreement`: images with a stored disagreement of `model_version_id` and `versus`, by
-  disagreement descending, then id descending: the index (pair, disagreement, image).
+  disagreement descending, then id descending: the index (pair, image state, disagreement,
+  image).
 - `likely-errors`: images with errors in the project's latest completed evaluation (of
   `model_version_id` if given), by false positives + missed labels descending, then id
-  ascending; a top-1 sort of that evaluation's rows with errors.
+  descending: the index (evaluation, errors, image).
 - `random`: md5 of `"<seed>:<image id as 32 hex digits>"` ascending, the same order for the
   same seed; costs a hash and a top-1 sort of every candidate per call.
 
-The claim is one statement: `UPDATE images SET lease… WHERE id = (SELECT … ORDER BY … LIMIT 1)`.
+Predictions and disagreements keep a copy of their image's review state (`image_status`) so that
+those two walks visit only images in the state asked for: a claim costs the same however much of
+the queue is done. `change_review_status` is the one writer of the state and its copies; a new
+prediction or disagreement takes its image's state from `image_status_of`. The likely-errors walk
+still passes over reviewed images at the front of its order (a look-up of each `images` row).
+
+The claim is one statement: `UPDATE images SET lease… WHERE id = (SELECT … ORDER BY … LIMIT 1)
+RETURNING images.*`.
 On PostgreSQL the inner SELECT takes `FOR UPDATE OF images SKIP LOCKED`, so concurrent reviewers
 walk past each other's rows instead of waiting or taking the same one. SQLite runs one writer at a
 time and the statement reads inside its write lock; in both, the UPDATE repeats the lease check
@@ -28,6 +36,7 @@ and an empty RETURNING (a lost race) is retried a few times.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,6 +44,7 @@ from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
+    ScalarSelect,
     Select,
     String,
     and_,
@@ -99,35 +109,25 @@ def next_image(
     and returns the same image (submit or release it to move on)."""
     now = utcnow()
     _lease_durability(session)
-    held = session.scalar(
-        select(Image)
-        .where(
-            Image.project_id == project.id,
-            Image.lease_user_id == user.id,
-            Image.lease_until > now,
-        )
-        .limit(1)
-    )
+    held = _renew_held(session, project_id=project.id, user_id=user.id, now=now, lease=lease)
     if held is not None:
-        held.lease_until = now + lease
-        session.flush()
         return held
     candidates = _candidates(session, project=project, user=user, query=query, now=now)
     for _ in range(CLAIM_TRIES):
-        image_id = _claim(session, candidates, user_id=user.id, now=now, lease=lease)
-        if image_id is not None:
+        image = _claim(session, candidates, user_id=user.id, now=now, lease=lease)
+        if image is not None:
+            # Written with the commit: no round trip of its own.
             session.add(
                 ReviewEvent(
                     project_id=project.id,
-                    image_id=image_id,
+                    image_id=image.id,
                     user_id=user.id,
                     action="claim",
                     details={"strategy": query.strategy, "mode": query.mode},
                     at=now,
                 )
             )
-            session.flush()
-            return session.get_one(Image, image_id, populate_existing=True)
+            return image
         if session.scalar(candidates.limit(1)) is None:
             break
     _explain_empty(session, project=project, query=query)
@@ -148,9 +148,34 @@ def _free(now: datetime) -> ColumnElement[bool]:
     return or_(Image.lease_until.is_(None), Image.lease_until <= now)
 
 
+def _renew_held(
+    session: Session, *, project_id: int, user_id: int, now: datetime, lease: timedelta
+) -> Image | None:
+    """The image the reviewer holds a live lease on in the project, renewed; one statement."""
+    held = (
+        select(Image.id)
+        .where(
+            Image.project_id == project_id,
+            Image.lease_user_id == user_id,
+            Image.lease_until > now,
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    stmt = (
+        update(Image)
+        .where(Image.id == held)
+        .values(lease_until=now + lease)
+        .returning(Image)
+        .execution_options(populate_existing=True)
+    )
+    return session.scalars(stmt).one_or_none()
+
+
 def _claim(
     session: Session, candidates: Select[Any], *, user_id: int, now: datetime, lease: timedelta
-) -> uuid.UUID | None:
+) -> Image | None:
+    """The first free candidate, leased to the user and read back by the same statement."""
     first = candidates.limit(1).correlate(None)
     if session.get_bind().dialect.name == "postgresql":
         first = first.with_for_update(of=Image, skip_locked=True)
@@ -158,18 +183,22 @@ def _claim(
         update(Image)
         .where(Image.id == first.scalar_subquery(), _free(now))
         .values(lease_user_id=user_id, lease_until=now + lease, lease_started_at=now)
-        .returning(Image.id)
-        .execution_options(synchronize_session=False)
+        .returning(Image)
+        .execution_options(populate_existing=True)
     )
-    return session.scalar(stmt)
+    return session.scalars(stmt).one_or_none()
 
 
 def _candidates(
     session: Session, *, project: Project, user: User, query: QueueQuery, now: datetime
 ) -> Select[Any]:
     """SELECT images.id of the queue's images, in the strategy's order."""
+    selection = query.selection
+    if query.strategy == "uncertain" and selection.model_version_id == query.model_version_id:
+        # The join on that version's prediction below says it: no second look-up per image.
+        selection = dataclasses.replace(selection, model_version_id=None)
     conditions = [
-        *image_conditions(session, project.id, query.selection),
+        *image_conditions(session, project.id, selection),
         Image.review_status == query.state,
         _free(now),
     ]
@@ -198,27 +227,30 @@ def _candidates(
         scored = aliased(Prediction)
         return (
             stmt.join(scored, and_(scored.image_id == Image.id, scored.model_version_id == version))
-            .where(scored.uncertainty.is_not(None))
+            .where(scored.image_status == query.state, scored.uncertainty.is_not(None))
             .order_by(scored.uncertainty.desc(), scored.image_id.desc())
         )
     if strategy == "disagreement":
         a, b = _pair(query)
-        return stmt.join(
-            ModelDisagreement,
-            and_(
-                ModelDisagreement.image_id == Image.id,
-                ModelDisagreement.model_version_a_id == a,
-                ModelDisagreement.model_version_b_id == b,
-            ),
-        ).order_by(ModelDisagreement.disagreement.desc(), ModelDisagreement.image_id.desc())
+        return (
+            stmt.join(
+                ModelDisagreement,
+                and_(
+                    ModelDisagreement.image_id == Image.id,
+                    ModelDisagreement.model_version_a_id == a,
+                    ModelDisagreement.model_version_b_id == b,
+                ),
+            )
+            .where(ModelDisagreement.image_status == query.state)
+            .order_by(ModelDisagreement.disagreement.desc(), ModelDisagreement.image_id.desc())
+        )
     evaluation_id = latest_evaluation(
         session, project_id=project.id, model_version_id=query.model_version_id
     )
-    errors = EvaluationImage.fp + EvaluationImage.fn
     return (
         stmt.join(EvaluationImage, EvaluationImage.image_id == Image.id)
-        .where(EvaluationImage.evaluation_id == evaluation_id, errors > 0)
-        .order_by(errors.desc(), Image.id.asc())
+        .where(EvaluationImage.evaluation_id == evaluation_id, EvaluationImage.errors > 0)
+        .order_by(EvaluationImage.errors.desc(), EvaluationImage.image_id.desc())
     )
 
 
@@ -341,7 +373,7 @@ def set_review_status(
     if live and image.lease_started_at is not None:
         duration = round((now - image.lease_started_at).total_seconds(), 3)
     previous = image.review_status
-    image.review_status = status
+    change_review_status(session, image=image, status=status)
     image.reviewed_by_id = user.id if status != "unreviewed" else None
     image.reviewed_at = now if status != "unreviewed" else None
     _clear_lease(image)
@@ -355,6 +387,35 @@ def set_review_status(
         details={"from": previous},
     )
     return image
+
+
+def change_review_status(session: Session, *, image: Image, status: str) -> None:
+    """Set the image's review state and its copies on the image's predictions and disagreements
+    (the queues' indexes read those): the one writer of all three.
+
+    The image's row is written first, so its lock is held while the copies are: a prediction or
+    disagreement written at the same time takes the state through `image_status_of`, which waits
+    for that lock and reads the state it leaves."""
+    image.review_status = status
+    session.flush()
+    for copy in (Prediction, ModelDisagreement):
+        session.execute(
+            update(copy)
+            .where(copy.image_id == image.id, copy.image_status != status)
+            .values(image_status=status)
+        )
+
+
+def image_status_of(image_id: Any) -> ScalarSelect[str]:
+    """The review state of the image `image_id` (a value or a column) for a new prediction or
+    disagreement row: on PostgreSQL it shares the image's row lock, so it waits for a status
+    change in flight (`change_review_status`) and reads what it wrote."""
+    return (
+        select(Image.review_status)
+        .where(Image.id == image_id)
+        .with_for_update(read=True)
+        .scalar_subquery()
+    )
 
 
 def accept_predictions(
@@ -424,7 +485,9 @@ def undo(session: Session, *, image: Image, user: User, lease: timedelta) -> Rev
     if last.action == "accept_predictions":
         _undo_accept_predictions(session, image=image, event=last)
     else:
-        image.review_status = str(last.details.get("from", "unreviewed"))
+        change_review_status(
+            session, image=image, status=str(last.details.get("from", "unreviewed"))
+        )
         earlier = next((e for e in steps[1:] if e.action in ("accept", "reject")), None)
         keep = image.review_status != "unreviewed" and earlier is not None
         image.reviewed_by_id = earlier.user_id if keep and earlier else None
@@ -617,6 +680,7 @@ def compute_disagreement(
             stmt = stmt.where(pa.c.image_id > after)
         rows = session.execute(stmt).all()
         if not rows:
+            _copy_image_status(session, a=a, b=b, in_project=in_project)
             return total
         session.add_all(
             ModelDisagreement(
@@ -630,6 +694,23 @@ def compute_disagreement(
         session.flush()
         total += len(rows)
         after = rows[-1][0]
+
+
+def _copy_image_status(session: Session, *, a: int, b: int, in_project: Select[Any]) -> None:
+    """The pair's disagreements in the project take their images' review state: one statement
+    at the end, so the images' rows are share-locked only from here to the commit."""
+    status = image_status_of(ModelDisagreement.image_id)
+    session.execute(
+        update(ModelDisagreement)
+        .where(
+            ModelDisagreement.model_version_a_id == a,
+            ModelDisagreement.model_version_b_id == b,
+            ModelDisagreement.image_id.in_(in_project),
+            ModelDisagreement.image_status != status,
+        )
+        .values(image_status=status)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _labels(rows: list[dict[str, Any]]) -> list[labels.Label]:
