@@ -653,7 +653,7 @@ class EvaluationCell(Base):
 
 
 class ProjectCount(Base):
-    """A part of one of the dashboard's figures, kept by triggers (migration 0015) wherever
+    """A part of one of the dashboard's figures, kept by triggers (migration 0017) wherever
     images, predictions and annotations are written, so that reading a figure never walks the
     rows. A figure is the sum of `n` over `slot`s: on PostgreSQL each database backend adds to
     its own rows (two transactions never wait on one), on SQLite the slot is 0. The dispatcher

@@ -3,7 +3,7 @@
 Images and reviewed images (and by whom); images predicted and labels found per model version;
 labels per class, annotated and predicted by one model version; annotations added per day; the
 latest completed evaluation of each model version. Triggers keep the counts wherever images,
-predictions and annotations are written (migration 0015), so the figures are one index range
+predictions and annotations are written (migration 0017), so the figures are one index range
 scan over a few hundred rows, however many images and labels the project holds.
 """
 
