@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from labelbay import labels
 from labelbay.db.models import Annotation, Image, Prediction, ProjectCount
 from labelbay.db.session import transaction
-from labelbay.jobs.tasks import _upsert_prediction
+from labelbay.jobs.tasks import _upsert_predictions
 from labelbay.services.stats import fold_counts, project_counts
 from tests.exports.helpers import Labelled, export
 from tests.imports.test_label_import import _import, _source, _target
@@ -83,14 +83,16 @@ def test_kept_counts_equal_a_recount_after_every_write(stack: Stack) -> None:
             select(Prediction).where(Prediction.image_id == source.image_ids[0])
         ).one()
         found = [labels.make("circle", "bird", {"cx": 9, "cy": 9, "r": 5}, score=0.5).to_json()]
-        _upsert_prediction(
+        _upsert_predictions(
             session,
-            {
-                "image_id": row.image_id,
-                "model_version_id": row.model_version_id,
-                "detections": found,
-                "num_detections": len(found),
-            },
+            [
+                {
+                    "image_id": row.image_id,
+                    "model_version_id": row.model_version_id,
+                    "detections": found,
+                    "num_detections": len(found),
+                }
+            ],
         )
     _check(stack, source.project_id)
 

@@ -44,6 +44,21 @@ def test_yolo_batches_and_maps_back_to_each_image() -> None:
     assert large.xyxy[np.argmax(large.confidence)] / 2 == pytest.approx(face, abs=6)
 
 
+def test_a_cpu_batch_runs_in_pairs_with_the_whole_batch_answers() -> None:
+    photos = [samples.astronaut(), samples.coffee(), samples.chelsea(), samples.rocket()]
+    photos.append(photos[0][:, ::-1].copy())  # five: two pairs and a single image
+    found = {}
+    for run_images in (None, 0):  # the CPU default (2 per run), then the whole batch in one run
+        options = {} if run_images is None else {"run_images": run_images}
+        spec = ModelSpec(name="yolo", format="onnx-yolo", path=str(YOLO_FILE), options=options)
+        model = load_model(spec)
+        assert model.run_images == (2 if run_images is None else None)  # type: ignore[attr-defined]
+        found[run_images] = model.predict(photos)
+    for pairs, whole in zip(found[None], found[0], strict=True):
+        assert pairs.class_id.tolist() == whole.class_id.tolist()
+        np.testing.assert_allclose(pairs.xyxy, whole.xyxy, atol=1e-3)
+
+
 def test_pipeline_reduced_decode_gives_the_full_decode_boxes(tmp_path: Path) -> None:
     model = load_model(ModelSpec(name="yolo", format="onnx-yolo", path=str(YOLO_FILE)))
     rgb = cv2.resize(samples.astronaut(), (1920, 1080))

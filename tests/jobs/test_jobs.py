@@ -4,13 +4,14 @@ RabbitMQ queue of this test's own, served by a real `labelbay worker` process.""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from labelbay.db.models import JobTask, Prediction
+from labelbay.db.models import Image, JobTask, Prediction
 from labelbay.jobs.callbacks import verify
 from labelbay.jobs.service import task_ids
 from labelbay.jobs.tasks import process_batch
@@ -139,6 +140,27 @@ def test_predictions_take_their_images_review_state_and_a_rerun_keeps_it(stack: 
     run_job()  # a re-run overwrites the labels, not the state
     assert prediction_count(stack) == 4
     assert_copies_follow(stack, project["id"], ["reviewed", "rejected", "unreviewed"])
+
+
+def test_an_unreadable_image_fails_alone_and_the_job_counts_it(stack: Stack) -> None:
+    admin = stack.user("admin@example.com", admin=True)
+    register_yolo(stack)
+    project = stack.project(admin)
+    image_ids = upload(stack, admin, project["id"], photo_jpegs(6))
+    with stack.context.sessions() as session:
+        key = session.get_one(Image, uuid.UUID(image_ids[1])).storage_key
+    stack.context.storage.input.put(key, b"no longer a JPEG", content_type="image/jpeg")
+    job = stack.client.post(
+        f"/api/v1/projects/{project['id']}/jobs", json={"model": "yolo"}, headers=admin
+    ).json()
+    job = wait_for_job(stack, admin, job["id"])
+    # Batches of 4: the first stores three predictions and one failure together.
+    assert (job["status"], job["done"], job["failed"], job["total"]) == ("completed", 5, 1, 6)
+    results = stack.client.get(f"/api/v1/jobs/{job['id']}/results?limit=50", headers=admin).json()
+    failed = [r for r in results["results"] if r["status"] == "failed"]
+    assert [r["image_id"] for r in failed] == [image_ids[1]]
+    assert "cannot decode" in failed[0]["error"]
+    assert prediction_count(stack) == 5
 
 
 def test_failing_callback_is_retried_then_recorded(stack: Stack) -> None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -67,14 +68,17 @@ def process_batch(deps: Runtime, task_ids: Sequence[int]) -> int:
         return 0
     job_id, model_version_id, save_outputs, items = claimed
     with _leased(deps, [item.task_id for item in items]):
-        _run_claimed(deps, job_id, model_version_id, save_outputs, items)
-    finish_job_if_done(deps, job_id)
+        finished = _run_claimed(deps, job_id, model_version_id, save_outputs, items)
+    if finished:
+        _send_job_callback(deps, job_id)
     return len(items)
 
 
 def _run_claimed(
     deps: Runtime, job_id: int, model_version_id: int, save_outputs: bool, items: list[_Item]
-) -> None:
+) -> bool:
+    """Run the model over the claimed items and store the outcome; whether this batch finished
+    the job (then its callback is the caller's to send, after the commit)."""
     stages: dict[str, float] = {"download": 0.0, "decode": 0.0, "infer": 0.0, "store": 0.0}
     model = deps.models.get_by_id(model_version_id)
     started = time.perf_counter()
@@ -97,12 +101,20 @@ def _run_claimed(
         # keys), so locking it last would deadlock two batches finishing at once. Locked here,
         # batches queue for a few milliseconds instead, and the stage totals add up correctly.
         job = session.get_one(Job, job_id, with_for_update=True)
-        classify = model.spec.task == "classify"
-        for item in items:
-            _store(session, job, model_version_id, item, classify=classify)
+        done, failed = _store(
+            session, job, model_version_id, items, classify=model.spec.task == "classify"
+        )
+        # Exact, not guessed: the task rows this transaction moved, under the job's lock. The
+        # last batch (and every other path that ends tasks) counts the rows again.
+        job.done += done
+        job.failed += failed
         stages["store"] = _ms(started)  # measured here so that it is saved with the others
-        for stage, value in stages.items():
-            job.stage_ms = {**job.stage_ms, stage: job.stage_ms.get(stage, 0.0) + value}
+        job.stage_ms = {
+            stage: job.stage_ms.get(stage, 0.0) + stages.get(stage, 0.0)
+            for stage in {*job.stage_ms, *stages}
+        }
+        # In the same transaction, under the same lock: one commit per batch, not two.
+        return _complete_if_done(session, job)
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -229,11 +241,16 @@ def _embed(
         stages["infer"] += item.ms
 
 
-def _upsert_prediction(session: Session, values: dict[str, Any]) -> None:
+def _upsert_predictions(session: Session, rows: list[dict[str, Any]]) -> None:
+    """One INSERT ... ON CONFLICT for the batch's predictions (one row per image and model)."""
+    if not rows:
+        return
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     # A new row takes its image's review state; a re-run leaves the row's copy as it is.
-    stmt = insert(Prediction).values(**values, image_status=image_status_of(values["image_id"]))
+    stmt = insert(Prediction).values(
+        [{**row, "image_status": image_status_of(row["image_id"])} for row in rows]
+    )
     changing = {
         key: stmt.excluded[key]
         for key in (
@@ -251,33 +268,39 @@ def _upsert_prediction(session: Session, values: dict[str, Any]) -> None:
 
 
 def _store(
-    session: Session, job: Job, model_version_id: int, item: _Item, *, classify: bool
-) -> None:
+    session: Session, job: Job, model_version_id: int, items: list[_Item], *, classify: bool
+) -> tuple[int, int]:
+    """The batch's predictions and task outcomes, a few statements for the whole batch; (tasks
+    done, tasks failed) by this call."""
     now = datetime.now(UTC)
     # Queued too: the sweeper may have put the task back (its lease ran out while the database
     # was away) while this batch still finished it; its next run then finds it done.
-    task_update = update(JobTask).where(
-        JobTask.id == item.task_id,
-        JobTask.status.in_([TaskStatus.queued.value, TaskStatus.running.value]),
-    )
-    if item.embedded:
-        session.execute(task_update.values(status=TaskStatus.done.value, finished_at=now))
-        return
-    if item.detections is None:
-        session.execute(
-            task_update.values(status=TaskStatus.failed.value, error=item.error, finished_at=now)
+    still_open = JobTask.status.in_([TaskStatus.queued.value, TaskStatus.running.value])
+    predictions: dict[uuid.UUID, dict[str, Any]] = {}
+    done: list[int] = []
+    failed = 0
+    for item in items:
+        if item.embedded:
+            done.append(item.task_id)
+            continue
+        if item.detections is None:
+            failed += _rowcount(
+                session.execute(
+                    update(JobTask)
+                    .where(JobTask.id == item.task_id, still_open)
+                    .values(status=TaskStatus.failed.value, error=item.error, finished_at=now)
+                )
+            )
+            continue
+        found = item.detections.to_labels(
+            width=item.image.width,
+            height=item.image.height,
+            source=Source(model_version_id=model_version_id),
+            classify=classify,
         )
-        return
-    found = item.detections.to_labels(
-        width=item.image.width,
-        height=item.image.height,
-        source=Source(model_version_id=model_version_id),
-        classify=classify,
-    )
-    rows = [label.to_json() for label in found]
-    _upsert_prediction(
-        session,
-        {
+        rows = [label.to_json() for label in found]
+        # Keyed by image: one statement may not touch a row twice.
+        predictions[item.image.id] = {
             "image_id": item.image.id,
             "model_version_id": model_version_id,
             "job_id": job.id,
@@ -287,9 +310,23 @@ def _store(
             "processing_time_ms": round(item.ms, 3),
             "created_at": now,
             "updated_at": now,
-        },
-    )
-    session.execute(task_update.values(status=TaskStatus.done.value, error=None, finished_at=now))
+        }
+        done.append(item.task_id)
+    _upsert_predictions(session, list(predictions.values()))
+    finished = 0
+    if done:
+        finished = _rowcount(
+            session.execute(
+                update(JobTask)
+                .where(JobTask.id.in_(done), still_open)
+                .values(status=TaskStatus.done.value, error=None, finished_at=now)
+            )
+        )
+    return finished, failed
+
+
+def _rowcount(result: Any) -> int:
+    return int(result.rowcount)
 
 
 def _save_outputs(deps: Runtime, item: _Item) -> None:
@@ -306,30 +343,43 @@ def _save_outputs(deps: Runtime, item: _Item) -> None:
 
 
 def finish_job_if_done(deps: Runtime, job_id: int) -> None:
-    """Complete (or fail) an open job that has no open task left, and send its callback; the one
-    conditional UPDATE makes sure only one caller does."""
+    """Count an open job's tasks and complete (or fail) it when none is open, then send its
+    callback; the one conditional UPDATE makes sure only one caller does."""
     with transaction(deps.sessions) as session:
         # Locked: without it a finisher that counted before another batch's commit could write
         # its stale counts over the final ones after that other finisher completed the job.
         job = session.get(Job, job_id, with_for_update=True)
         assert job is not None
-        counts = refresh_counts(session, job=job)
-        open_tasks = counts.get(TaskStatus.queued.value, 0) + counts.get(
-            TaskStatus.running.value, 0
-        )
-        if open_tasks or job.status not in OPEN_JOB:
-            return
-        final = JobStatus.failed if job.done == 0 and job.failed else JobStatus.completed
-        claimed = session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status.in_(OPEN_JOB))
-            .values(
-                status=final.value, finished_at=datetime.now(UTC), done=job.done, failed=job.failed
+        refresh_counts(session, job=job)
+        finished = _complete_if_done(session, job)
+    if finished:
+        _send_job_callback(deps, job_id)
+
+
+def _complete_if_done(session: Session, job: Job) -> bool:
+    """Complete (or fail) `job`, locked by the caller, when it has no open task left, with its
+    counts taken from the task rows; whether this call did (the caller then sends the callback,
+    after its commit)."""
+    if job.status not in OPEN_JOB:
+        return False
+    open_task = session.scalar(
+        select(
+            exists().where(
+                JobTask.job_id == job.id,
+                JobTask.status.in_([TaskStatus.queued.value, TaskStatus.running.value]),
             )
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            return  # another worker finished it first
-    _send_job_callback(deps, job_id)
+    )
+    if open_task:
+        return False
+    refresh_counts(session, job=job)
+    final = JobStatus.failed if job.done == 0 and job.failed else JobStatus.completed
+    claimed = session.execute(
+        update(Job)
+        .where(Job.id == job.id, Job.status.in_(OPEN_JOB))
+        .values(status=final.value, finished_at=datetime.now(UTC), done=job.done, failed=job.failed)
+    )
+    return _rowcount(claimed) == 1  # else another worker finished it first
 
 
 def job_payload(job: Job) -> dict[str, Any]:
