@@ -13,6 +13,7 @@ computes it); the boxes then only say which image and class a region pairs withi
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ Matches = Int32s  # a ground-truth index per prediction, -1 for none
 Bools = npt.NDArray[np.bool_]
 Rle = dict[str, Any]  # COCO RLE: {"size": [h, w], "counts": compressed text or bytes}
 PAIR_CHUNK = 1 << 16  # candidate pairs computed at a time, to keep memory flat
+IMAGE_CHUNK = 1 << 17  # boxes (both sides) of the images evaluated at a time
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,33 @@ class BoxSet:
             if self.masks is None
             else tuple(self.masks[i] for i in np.arange(len(self))[index]),
         )
+
+
+def image_chunks(gt: BoxSet, dt: BoxSet, *, size: int = IMAGE_CHUNK) -> Iterator[tuple[Ints, Ints]]:
+    """Ground-truth and prediction indices of runs of consecutive images holding about `size`
+    boxes each, in image order and each side's given order within a run. Boxes pair and match
+    only within an image, so each run can be evaluated on its own: memory follows the run, not
+    the whole set."""
+    n_images = max(int(gt.image.max(initial=-1)), int(dt.image.max(initial=-1))) + 1
+    ends = np.cumsum(np.bincount(gt.image, minlength=n_images)) + np.cumsum(
+        np.bincount(dt.image, minlength=n_images)
+    )
+    total = int(ends[-1]) if n_images else 0
+    edges = np.unique(np.r_[0, np.searchsorted(ends, np.arange(size, total, size)), n_images])
+    gt_runs, dt_runs = _runs(gt.image, edges), _runs(dt.image, edges)
+    yield from zip(gt_runs, dt_runs, strict=True)
+
+
+def _runs(image: Int32s, edges: Ints) -> Iterator[Ints]:
+    """Indices of the boxes of images edges[j]…edges[j+1]-1, for each j."""
+    if np.all(image[1:] >= image[:-1]):  # as read from SQL: no order to keep
+        order = None
+        bounds = np.searchsorted(image, edges)
+    else:
+        order = np.argsort(image, kind="stable")
+        bounds = np.searchsorted(image[order], edges)
+    for lo, hi in itertools.pairwise(bounds.tolist()):
+        yield np.arange(lo, hi) if order is None else order[lo:hi]
 
 
 @dataclass(frozen=True)
