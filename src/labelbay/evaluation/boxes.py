@@ -28,7 +28,7 @@ Matches = Int32s  # a ground-truth index per prediction, -1 for none
 Bools = npt.NDArray[np.bool_]
 Rle = dict[str, Any]  # COCO RLE: {"size": [h, w], "counts": compressed text or bytes}
 PAIR_CHUNK = 1 << 16  # candidate pairs computed at a time, to keep memory flat
-IMAGE_CHUNK = 1 << 17  # boxes (both sides) of the images evaluated at a time
+IMAGE_CHUNK = 1 << 16  # boxes (both sides) of the images evaluated at a time
 
 
 @dataclass(frozen=True)

@@ -116,43 +116,13 @@ def evaluate_coco(
     if at.size == 0:  # one more row, for the per-image counts only
         thresholds, at = np.r_[IOU_THRESHOLDS, iou_threshold], np.array([n_thr])
     gt_known = (gt.category >= 0) & (gt.category < n_classes)
-    n = len(dt)
-    rank = np.full(n, MAX_DETS[-1], np.uint8)  # kept: below MAX_DETS[-1]
-    outcome = np.zeros((len(AREA_RANGES), 2, (n_thr + 7) // 8, n), np.uint8)  # TP, FP bits
-    match = np.full(n, -1, np.int32)
-    ignored = np.zeros(n, bool)
+    state = _PerPrediction.empty(len(dt), n_thr)
     for gt_index, dt_index in image_chunks(gt, dt):
-        g, d = gt.take(gt_index), dt.take(dt_index)
-        known = (d.category >= 0) & (d.category < n_classes)
-        group = np.where(known, d.image.astype(np.int64) * n_classes + d.category, -1)
-        ranks, _ = group_ranks(group, d.score)
-        kept = known & (ranks < MAX_DETS[-1])
-        rank[dt_index] = np.where(kept, ranks, MAX_DETS[-1])
-        pairs = iou_pairs(g, d, min_iou=float(thresholds.min()), by_class=True)
-        both = kept[pairs.dt] & gt_known[gt_index][pairs.gt]
-        pairs = Pairs(pairs.dt[both], pairs.gt[both], pairs.iou[both])
-        for a, (low, high) in enumerate(AREA_RANGES.values()):
-            gt_ignored = g.crowd | (g.area < low) | (g.area > high)
-            matching = greedy_match(
-                pairs,
-                dt_rank=ranks,
-                n_dt=len(d),
-                n_gt=len(g),
-                thresholds=thresholds if a == 0 else IOU_THRESHOLDS,
-                preferred=~gt_ignored,
-                reusable=g.crowd,
-                flagged=gt_ignored,
-                index_row=int(at[0]) if a == 0 else 0,
-            )
-            tp, fp = _outcomes(matching, (d.area < low) | (d.area > high))
-            if a == 0:
-                found = kept & (matching.index >= 0)
-                match[dt_index[found]] = gt_index[matching.index[found]]
-                ignored[dt_index] = ~(tp[at[0]] | fp[at[0]])
-            for side, flags in enumerate((tp, fp)):
-                outcome[a, side][:, dt_index] = np.packbits(
-                    flags[:n_thr], axis=0, bitorder="little"
-                )
+        state.match_run(
+            gt, dt, gt_index, dt_index, n_classes=n_classes, thresholds=thresholds, at=int(at[0])
+        )
+    rank, outcome, match, ignored = state.rank, state.outcome, state.match, state.ignored
+    del state
     kept = rank < MAX_DETS[-1]
     shape = (n_thr, len(RECALL_THRESHOLDS), n_classes, len(AREA_RANGES), len(MAX_DETS))
     precision, scores = -np.ones(shape), -np.ones(shape)
@@ -174,6 +144,74 @@ def evaluate_coco(
                 p, r, s = _accumulate(tp[:, top], fp[:, top], score[top], n_gt)
                 precision[:, :, k, a, m], recall[:, k, a, m], scores[:, :, k, a, m] = p, r, s
     return CocoEval(precision, recall, scores, kept, match, ignored, gt_known & ~gt.crowd)
+
+
+@dataclass(frozen=True)
+class _PerPrediction:
+    """What accumulation and the report need of each prediction, filled a run of images at a
+    time: its rank in its image and class (MAX_DETS[-1] when not kept), per area its true and
+    false positives at the ten thresholds as bits, and at the chosen threshold (area "all") the
+    ground truth it matched and whether it is ignored."""
+
+    rank: npt.NDArray[np.uint8]
+    outcome: npt.NDArray[np.uint8]  # (area, TP or FP, threshold bits, prediction)
+    match: Matches
+    ignored: Bools
+
+    @classmethod
+    def empty(cls, n: int, n_thr: int) -> _PerPrediction:
+        return cls(
+            np.full(n, MAX_DETS[-1], np.uint8),
+            np.zeros((len(AREA_RANGES), 2, (n_thr + 7) // 8, n), np.uint8),
+            np.full(n, -1, np.int32),
+            np.zeros(n, bool),
+        )
+
+    def match_run(
+        self,
+        gt: BoxSet,
+        dt: BoxSet,
+        gt_index: Ints,
+        dt_index: Ints,
+        *,
+        n_classes: int,
+        thresholds: Floats,
+        at: int,
+    ) -> None:
+        """Match the predictions `dt_index` of a run of images to its ground truth `gt_index`
+        at every threshold and area, as COCO does."""
+        n_thr = len(IOU_THRESHOLDS)
+        g, d = gt.take(gt_index), dt.take(dt_index)
+        gt_known = (g.category >= 0) & (g.category < n_classes)
+        known = (d.category >= 0) & (d.category < n_classes)
+        group = np.where(known, d.image.astype(np.int64) * n_classes + d.category, -1)
+        rank, _ = group_ranks(group, d.score)
+        kept = known & (rank < MAX_DETS[-1])
+        self.rank[dt_index] = np.where(kept, rank, MAX_DETS[-1])
+        pairs = iou_pairs(g, d, min_iou=float(thresholds.min()), by_class=True)
+        both = kept[pairs.dt] & gt_known[pairs.gt]
+        pairs = Pairs(pairs.dt[both], pairs.gt[both], pairs.iou[both])
+        for a, (low, high) in enumerate(AREA_RANGES.values()):
+            gt_ignored = g.crowd | (g.area < low) | (g.area > high)
+            matching = greedy_match(
+                pairs,
+                dt_rank=rank,
+                n_dt=len(d),
+                n_gt=len(g),
+                thresholds=thresholds if a == 0 else IOU_THRESHOLDS,
+                preferred=~gt_ignored,
+                reusable=g.crowd,
+                flagged=gt_ignored,
+                index_row=at if a == 0 else 0,
+            )
+            tp, fp = _outcomes(matching, (d.area < low) | (d.area > high))
+            if a == 0:
+                found = kept & (matching.index >= 0)
+                self.match[dt_index[found]] = gt_index[matching.index[found]]
+                self.ignored[dt_index] = ~(tp[at] | fp[at])
+            for side, flags in enumerate((tp, fp)):
+                bits = np.packbits(flags[:n_thr], axis=0, bitorder="little")
+                self.outcome[a, side][:, dt_index] = bits
 
 
 def _accumulation_order(dt: BoxSet, index: Ints, rank: npt.NDArray[np.uint8]) -> Ints:

@@ -49,9 +49,9 @@ class DetectionReport:
     image_fp: Ints
     image_fn: Ints
     confusion: Ints  # (K + 1, K + 1)
-    image_cells: (
-        Int32s  # (n, 4): image, ground-truth class, predicted class, boxes; K is background
-    )
+    # (n, 4) parts in image order: image, ground-truth class, predicted class, boxes; K is
+    # background
+    image_cells: list[Int32s]
     counts: dict[str, Any]  # the P/R/F1 block, over all classes and per class
 
     def classes_present(self) -> Ints:
@@ -178,9 +178,9 @@ def confusion_cells(
     iou_threshold: float,
     gt_mask: Bools,
     dt_mask: Bools,
-) -> tuple[Ints, Int32s]:
-    """The confusion matrix, and the count of each (image, row, column) that occurs, sorted;
-    a run of images at a time (`image_chunks`)."""
+) -> tuple[Ints, list[Int32s]]:
+    """The confusion matrix, and the count of each (image, row, column) that occurs, sorted, in
+    parts: a run of images at a time (`image_chunks`), never all twice."""
     size = n_classes + 1
     matrix = np.zeros((size, size), np.int64)
     cells: list[Int32s] = []
@@ -196,9 +196,7 @@ def confusion_cells(
         part, run_cells = _tally(entries, n_classes=n_classes)
         matrix += part
         cells.append(run_cells)
-    if not cells:
-        return matrix, np.zeros((0, 4), np.int32)
-    return matrix, np.concatenate(cells)
+    return matrix, cells
 
 
 def confusion_entries(
@@ -272,10 +270,10 @@ def _best_f1(score: Floats, tp: Bools, n_gt: int) -> dict[str, float | int]:
     order = np.argsort(score)[::-1]  # descending
     s, hit = score[order], tp[order]
     del order
-    tps = np.cumsum(hit, dtype=np.int64)
-    cut = np.flatnonzero(np.r_[s[1:] != s[:-1], True])  # after the last of equal scores
-    tp_at = tps[cut]
-    f1 = 2 * tp_at / (cut + 1 + n_gt)  # predictions so far (tp + fp) = cut + 1
+    first = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])  # of each run of equal scores
+    tp_at = np.cumsum(np.add.reduceat(hit, first, dtype=np.int64))  # after each run
+    n_at = np.r_[first[1:], len(s)]  # predictions (tp + fp) after each run
+    f1 = 2 * tp_at / (n_at + n_gt)
     best = int(np.argmax(f1))
-    at = int(cut[best])
-    return {"threshold": float(s[at]), **_prf(tp_at[best], at + 1 - tp_at[best], n_gt)}
+    tps, n = int(tp_at[best]), int(n_at[best])
+    return {"threshold": float(s[first[best]]), **_prf(tps, n - tps, n_gt)}
