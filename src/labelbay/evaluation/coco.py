@@ -61,18 +61,11 @@ SUMMARY: tuple[tuple[str, str, int | None, str, int], ...] = (
 
 @dataclass(frozen=True)
 class CocoEval:
-    """COCOeval's accumulated arrays, and how each prediction matched at one threshold."""
+    """COCOeval's accumulated arrays."""
 
     precision: Floats  # (T, R, K, A, M), -1 where a class has no ground truth
     recall: Floats  # (T, K, A, M)
     scores: Floats  # (T, R, K, A, M)
-    # Per prediction given: evaluated (a known class, among the 100 best of its image and
-    # class); at the chosen IoU threshold and area "all", the ground-truth index it matched or
-    # -1, and whether it is ignored (matched to a crowd region).
-    dt_kept: Bools
-    match: Matches
-    dt_ignored: Bools
-    gt_counted: Bools  # ground truth that counts for area "all": a known class, not crowd
 
     def summary(self, *, classes: Ints | None = None) -> dict[str, float]:
         """The 12 COCO numbers; over `classes` only when given (COCO: every class)."""
@@ -101,9 +94,23 @@ class CocoEval:
         return float(counted.mean()) if counted.size else -1.0
 
 
+@dataclass(frozen=True)
+class CocoMatches:
+    """How each box took part, at the chosen IoU threshold and area "all": what the report's
+    counts need, and no longer than that."""
+
+    # Per prediction given: evaluated (a known class, among the 100 best of its image and
+    # class); the ground-truth index it matched or -1, and whether it is ignored (matched to a
+    # crowd region).
+    dt_kept: Bools
+    match: Matches
+    dt_ignored: Bools
+    gt_counted: Bools  # ground truth that counts for area "all": a known class, not crowd
+
+
 def evaluate_coco(
     gt: BoxSet, dt: BoxSet, *, n_classes: int, iou_threshold: float = 0.5
-) -> CocoEval:
+) -> tuple[CocoEval, CocoMatches]:
     """COCO's arrays, and how each prediction matched at `iou_threshold` (area "all").
 
     Images are matched a run at a time (`image_chunks`); what accumulation needs of each
@@ -143,7 +150,9 @@ def evaluate_coco(
                 top = in_image < max_det if max_det < MAX_DETS[-1] else slice(None)
                 p, r, s = _accumulate(tp[:, top], fp[:, top], score[top], n_gt)
                 precision[:, :, k, a, m], recall[:, k, a, m], scores[:, :, k, a, m] = p, r, s
-    return CocoEval(precision, recall, scores, kept, match, ignored, gt_known & ~gt.crowd)
+    return CocoEval(precision, recall, scores), CocoMatches(
+        kept, match, ignored, gt_known & ~gt.crowd
+    )
 
 
 @dataclass(frozen=True)
