@@ -1,6 +1,7 @@
 """Evaluation at scale: 100,000 images, 1,000,000 predictions, 300,000 annotations on PostgreSQL.
 
-Seeded with COPY. Two child processes, each reading its own peak RSS (VmHWM, as `bench_scale`):
+Seeded with COPY, the row triggers off and the project's counts rebuilt once after
+(`bench_scale.bulk_load`). Two child processes, each reading its own peak RSS (VmHWM, as `bench_scale`):
 - labelbay: `services.evaluations.run_evaluation` (reads the labels page by page from SQL,
   evaluates, stores the report and 100k per-image rows, commits);
 - pycocotools: `COCO` + `loadRes` + `COCOeval(iouType="bbox")` evaluate/accumulate/summarize on
