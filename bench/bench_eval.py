@@ -1,6 +1,7 @@
 """Evaluation at scale: 100,000 images, 1,000,000 predictions, 300,000 annotations on PostgreSQL.
 
-Seeded with COPY. Two child processes, each reading its own peak RSS (VmHWM, as `bench_scale`):
+Seeded with COPY, the row triggers off and the project's counts rebuilt once after
+(`bench_scale.bulk_load`). Two child processes, each reading its own peak RSS (VmHWM, as `bench_scale`):
 - labelbay: `services.evaluations.run_evaluation` (reads the labels page by page from SQL,
   evaluates, stores the report and 100k per-image rows, commits);
 - pycocotools: `COCO` + `loadRes` + `COCOeval(iouType="bbox")` evaluate/accumulate/summarize on
@@ -22,13 +23,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import psycopg
 
 from bench.bench_scale import (
     EMAIL,
     PASSWORD,
     _timed,
     _url,
+    bulk_load,
     fresh_database,
     new_project,
     peak_rss_kib,
@@ -68,7 +69,7 @@ def seed(name: str, images: int) -> tuple[int, float]:
     far_wh = rng.uniform(8, 200, (n_far, 2))
     far_xy = rng.uniform(0, 1, (n_far, 2)) * (np.array([640, 480]) - far_wh)
     far = np.c_[far_xy, far_xy + far_wh]
-    with psycopg.connect(_url(name, "postgresql")) as conn:
+    with bulk_load(name, project_id) as conn:
         version = conn.execute(
             "INSERT INTO model_versions (name, version, task, format, class_names, "
             "confidence_threshold, iou_threshold, max_detections, options, is_active, created_at) "
@@ -123,8 +124,6 @@ def seed(name: str, images: int) -> tuple[int, float]:
                 ]
                 data = json.dumps(labels)
                 copy.write_row((image_id, version, data, len(labels), "{}", 5.0, now, now))
-        conn.commit()
-        conn.execute("ANALYZE")
     return project_id, time.perf_counter() - started
 
 

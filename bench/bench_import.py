@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench.bench_scale import _url, fresh_database, new_project, peak_rss_kib
+from bench.bench_scale import _url, bulk_load, fresh_database, new_project, peak_rss_kib
 from bench.report import Row
 
 LABELS = ["bird", "cat", "dog", "fish"]
@@ -41,17 +41,15 @@ def seed(name: str, images: int) -> tuple[int, int]:
         "id, project_id, original_filename, storage_key, mime_type, size_bytes, width, "
         "height, sha256, metadata, uploaded_by_id, review_status, created_at, updated_at"
     )
-    with psycopg.connect(_url(name, "postgresql")) as conn:
-        with conn.cursor().copy(f"COPY images ({columns}) FROM STDIN") as copy:
-            for i in range(images):
-                image_id = uuid7()
-                key = f"images/2026/01/01/{image_id}.jpg"
-                facts = (f"img{i:06d}.jpg", key, "image/jpeg", 50_000, 640, 480, f"{i:064x}")
-                copy.write_row(
-                    (image_id, project_id, *facts, "{}", owner_id, "unreviewed", now, now)
-                )
-        conn.commit()
-        conn.execute("ANALYZE")
+    with (
+        bulk_load(name, project_id) as conn,
+        conn.cursor().copy(f"COPY images ({columns}) FROM STDIN") as copy,
+    ):
+        for i in range(images):
+            image_id = uuid7()
+            key = f"images/2026/01/01/{image_id}.jpg"
+            facts = (f"img{i:06d}.jpg", key, "image/jpeg", 50_000, 640, 480, f"{i:064x}")
+            copy.write_row((image_id, project_id, *facts, "{}", owner_id, "unreviewed", now, now))
     return project_id, owner_id
 
 

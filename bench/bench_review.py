@@ -31,9 +31,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
-import psycopg
 
-from bench.bench_scale import LABELS, MODELS, PASSWORD, _url, fresh_database, new_project
+from bench.bench_scale import (
+    LABELS,
+    MODELS,
+    PASSWORD,
+    _url,
+    bulk_load,
+    fresh_database,
+    new_project,
+)
 from bench.report import Row
 from bench.serving import free_port, wait_until_healthy
 
@@ -64,7 +71,7 @@ def seed(name: str, images: int) -> tuple[int, int, float]:
         ]
         rows = json.dumps([x.to_json() for x in found])
         variants.append((rows, n, labels.uncertainty(found)))
-    with psycopg.connect(_url(name, "postgresql")) as conn:
+    with bulk_load(name, project_id) as conn:
         conn.execute(
             "INSERT INTO model_versions (name, version, task, format, class_names, "
             "confidence_threshold, iou_threshold, max_detections, options, is_active, created_at) "
@@ -95,8 +102,6 @@ def seed(name: str, images: int) -> tuple[int, int, float]:
                 for i, image_id in enumerate(ids):
                     rows, n, uncertainty = variants[(i * 7 + version) % len(variants)]
                     copy.write_row((image_id, version, rows, n, uncertainty, "{}", 5.0, now, now))
-        conn.commit()
-        conn.execute("ANALYZE")
     return project_id, versions[0], time.perf_counter() - started
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 
 from labelbay import labels
+from labelbay.db.counts import rebuild_project_counts
 from labelbay.db.models import Annotation, Image, Prediction, ProjectCount
 from labelbay.db.session import transaction
 from labelbay.jobs.tasks import _upsert_predictions
@@ -149,3 +150,21 @@ def test_counts_of_ended_connections_fold_into_one_row_set(stack: Stack) -> None
     assert {row.slot for row in rows} == {0}
     assert all(row.n != 0 for row in rows)
     assert _kept(stack, source.project_id) == before == _recount(stack, source.project_id)
+
+
+def test_a_rebuild_counts_the_rows_of_its_project_only(stack: Stack) -> None:
+    """What bulk loads (triggers off) and migration 0015 run: one project's counts replaced by a
+    count of its rows, every other project's left as they were; with no project, all of them."""
+    source = _source(stack)
+    target = _target(stack, source)
+    data = export(stack, source, format="coco", source="annotations").content
+    _import(stack, source, target, data, format="coco", target="annotations")
+    with transaction(stack.context.sessions) as session:
+        session.execute(delete(ProjectCount))  # as after a load with the triggers off
+    with transaction(stack.context.sessions) as session:
+        rebuild_project_counts(session.connection(), project_id=source.project_id)
+    _check(stack, source.project_id)
+    assert _kept(stack, target) == {}
+    with transaction(stack.context.sessions) as session:
+        rebuild_project_counts(session.connection())
+    _check(stack, source.project_id, target)

@@ -13,6 +13,7 @@ computes it); the boxes then only say which image and class a region pairs withi
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ Matches = Int32s  # a ground-truth index per prediction, -1 for none
 Bools = npt.NDArray[np.bool_]
 Rle = dict[str, Any]  # COCO RLE: {"size": [h, w], "counts": compressed text or bytes}
 PAIR_CHUNK = 1 << 16  # candidate pairs computed at a time, to keep memory flat
+IMAGE_CHUNK = 1 << 15  # boxes (both sides) of the images evaluated at a time
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class BoxSet:
     image: Int32s
     category: Int32s
     xywh: Floats  # (n, 4)
-    area: Floats
+    given_area: Floats | None  # None: each box's own, width x height (see `area`)
     score: Floats
     crowd: Bools
     masks: tuple[Rle, ...] | None = None  # segm: each region's RLE, as pycocotools takes it
@@ -51,23 +53,37 @@ class BoxSet:
         crowd: npt.ArrayLike | None = None,
         masks: Sequence[Rle] | None = None,
     ) -> BoxSet:
+        """A set from any array-likes; a column not given is its constant (score 1, not crowd),
+        held as a broadcast view that takes no memory."""
         boxes = np.asarray(xywh, dtype=np.float64).reshape(-1, 4)
         n = len(boxes)
         return cls(
             image=np.asarray(image, dtype=np.int32).reshape(n),
             category=np.asarray(category, dtype=np.int32).reshape(n),
             xywh=boxes,
-            area=boxes[:, 2] * boxes[:, 3]
-            if area is None
-            else np.asarray(area, dtype=np.float64).reshape(n),
-            score=np.ones(n) if score is None else np.asarray(score, dtype=np.float64).reshape(n),
-            crowd=np.zeros(n, bool) if crowd is None else np.asarray(crowd, dtype=bool).reshape(n),
+            given_area=None if area is None else np.asarray(area, dtype=np.float64).reshape(n),
+            score=np.broadcast_to(1.0, n)
+            if score is None
+            else np.asarray(score, dtype=np.float64).reshape(n),
+            crowd=np.broadcast_to(False, n)
+            if crowd is None
+            else np.asarray(crowd, dtype=bool).reshape(n),
             masks=None if masks is None else tuple(masks),
         )
 
     @classmethod
     def empty(cls) -> BoxSet:
         return cls.build(image=[], category=[], xywh=np.zeros((0, 4)))
+
+    @property
+    def area(self) -> Floats:
+        """Each box's area: the one given (ground truth: the annotation's), or its box's,
+        width x height, as COCO's `loadRes` sets a prediction's. Computed when asked, so a
+        million predictions do not keep a column of it."""
+        if self.given_area is not None:
+            return self.given_area
+        area: Floats = self.xywh[:, 2] * self.xywh[:, 3]
+        return area
 
     def __len__(self) -> int:
         return len(self.image)
@@ -77,13 +93,40 @@ class BoxSet:
             self.image[index],
             self.category[index],
             self.xywh[index],
-            self.area[index],
+            None if self.given_area is None else self.given_area[index],
             self.score[index],
             self.crowd[index],
             None
             if self.masks is None
             else tuple(self.masks[i] for i in np.arange(len(self))[index]),
         )
+
+
+def image_chunks(gt: BoxSet, dt: BoxSet, *, size: int = IMAGE_CHUNK) -> Iterator[tuple[Ints, Ints]]:
+    """Ground-truth and prediction indices of runs of consecutive images holding about `size`
+    boxes each, in image order and each side's given order within a run. Boxes pair and match
+    only within an image, so each run can be evaluated on its own: memory follows the run, not
+    the whole set."""
+    n_images = max(int(gt.image.max(initial=-1)), int(dt.image.max(initial=-1))) + 1
+    ends = np.cumsum(np.bincount(gt.image, minlength=n_images)) + np.cumsum(
+        np.bincount(dt.image, minlength=n_images)
+    )
+    total = int(ends[-1]) if n_images else 0
+    edges = np.unique(np.r_[0, np.searchsorted(ends, np.arange(size, total, size)), n_images])
+    gt_runs, dt_runs = _runs(gt.image, edges), _runs(dt.image, edges)
+    yield from zip(gt_runs, dt_runs, strict=True)
+
+
+def _runs(image: Int32s, edges: Ints) -> Iterator[Ints]:
+    """Indices of the boxes of images edges[j]…edges[j+1]-1, for each j."""
+    if np.all(image[1:] >= image[:-1]):  # as read from SQL: no order to keep
+        order = None
+        bounds = np.searchsorted(image, edges)
+    else:
+        order = np.argsort(image, kind="stable")
+        bounds = np.searchsorted(image[order], edges)
+    for lo, hi in itertools.pairwise(bounds.tolist()):
+        yield np.arange(lo, hi) if order is None else order[lo:hi]
 
 
 @dataclass(frozen=True)

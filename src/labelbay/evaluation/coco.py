@@ -19,8 +19,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
-from labelbay.evaluation.boxes import Bools, BoxSet, Floats, Ints, Matches, Pairs, iou_pairs
+from labelbay.evaluation.boxes import (
+    Bools,
+    BoxSet,
+    Floats,
+    Ints,
+    Matches,
+    Pairs,
+    image_chunks,
+    iou_pairs,
+)
 from labelbay.evaluation.matching import Matching, greedy_match, group_ranks
 
 IOU_THRESHOLDS: Floats = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1)
@@ -51,19 +61,11 @@ SUMMARY: tuple[tuple[str, str, int | None, str, int], ...] = (
 
 @dataclass(frozen=True)
 class CocoEval:
-    """COCOeval's accumulated arrays, and how each kept prediction matched at one threshold."""
+    """COCOeval's accumulated arrays."""
 
     precision: Floats  # (T, R, K, A, M), -1 where a class has no ground truth
     recall: Floats  # (T, K, A, M)
     scores: Floats  # (T, R, K, A, M)
-    # The predictions evaluated (a known class, at most 100 per image and class), in accumulation
-    # order: their indices in the predictions given, then per prediction at the chosen IoU
-    # threshold and area "all", the ground-truth index matched or -1, and whether it is ignored
-    # (matched to a crowd region).
-    dt_kept: Ints
-    match: Matches
-    dt_ignored: Bools
-    gt_counted: Bools  # ground truth that counts for area "all": a known class, not crowd
 
     def summary(self, *, classes: Ints | None = None) -> dict[str, float]:
         """The 12 COCO numbers; over `classes` only when given (COCO: every class)."""
@@ -92,66 +94,145 @@ class CocoEval:
         return float(counted.mean()) if counted.size else -1.0
 
 
+@dataclass(frozen=True)
+class CocoMatches:
+    """How each box took part, at the chosen IoU threshold and area "all": what the report's
+    counts need, and no longer than that."""
+
+    # Per prediction given: evaluated (a known class, among the 100 best of its image and
+    # class); the ground-truth index it matched or -1, and whether it is ignored (matched to a
+    # crowd region).
+    dt_kept: Bools
+    match: Matches
+    dt_ignored: Bools
+    gt_counted: Bools  # ground truth that counts for area "all": a known class, not crowd
+
+
 def evaluate_coco(
     gt: BoxSet, dt: BoxSet, *, n_classes: int, iou_threshold: float = 0.5
-) -> CocoEval:
+) -> tuple[CocoEval, CocoMatches]:
     """COCO's arrays, and how each prediction matched at `iou_threshold` (area "all").
 
-    Boxes are never copied: the predictions kept are an index array, and per-prediction arrays
-    are in accumulation order (class, descending score, image, rank in the image), so that each
-    class is one slice of them.
+    Images are matched a run at a time (`image_chunks`); what accumulation needs of each
+    prediction is kept in a few bytes: its rank in its image and class, and per area its true
+    and false positives at the ten thresholds as bits.
     """
-    gt_known = (gt.category >= 0) & (gt.category < n_classes)
-    known = (dt.category >= 0) & (dt.category < n_classes)
-    rank, _ = group_ranks(
-        np.where(known, dt.image.astype(np.int64) * n_classes + dt.category, -1), dt.score
-    )
-    kept = np.flatnonzero(known & (rank < MAX_DETS[-1]))
-    kept = kept[np.lexsort((rank[kept], dt.image[kept], -dt.score[kept], dt.category[kept]))]
-    rank, score, area = rank[kept], dt.score[kept], dt.area[kept]
-    bounds = np.searchsorted(dt.category[kept], np.arange(n_classes + 1))
     n_thr = len(IOU_THRESHOLDS)
     thresholds = IOU_THRESHOLDS
     at = np.flatnonzero(np.isclose(IOU_THRESHOLDS, iou_threshold))
     if at.size == 0:  # one more row, for the per-image counts only
         thresholds, at = np.r_[IOU_THRESHOLDS, iou_threshold], np.array([n_thr])
-    pairs = _kept_pairs(
-        iou_pairs(gt, dt, min_iou=float(thresholds.min()), by_class=True), kept, gt_known, len(dt)
-    )
+    gt_known = (gt.category >= 0) & (gt.category < n_classes)
+    state = _PerPrediction.empty(len(dt), n_thr)
+    for gt_index, dt_index in image_chunks(gt, dt):
+        state.match_run(
+            gt, dt, gt_index, dt_index, n_classes=n_classes, thresholds=thresholds, at=int(at[0])
+        )
+    rank, outcome, match, ignored = state.rank, state.outcome, state.match, state.ignored
+    del state
+    kept = rank < MAX_DETS[-1]
     shape = (n_thr, len(RECALL_THRESHOLDS), n_classes, len(AREA_RANGES), len(MAX_DETS))
     precision, scores = -np.ones(shape), -np.ones(shape)
     recall = -np.ones((n_thr, n_classes, len(AREA_RANGES), len(MAX_DETS)))
-    chosen: tuple[Matches, Bools] | None = None
-    for a, (low, high) in enumerate(AREA_RANGES.values()):
-        gt_ignored = gt.crowd | (gt.area < low) | (gt.area > high)
-        matching = greedy_match(
-            pairs,
-            dt_rank=rank,
-            n_dt=len(kept),
-            n_gt=len(gt),
-            thresholds=thresholds if a == 0 else IOU_THRESHOLDS,
-            preferred=~gt_ignored,
-            reusable=gt.crowd,
-            flagged=gt_ignored,
-            index_row=int(at[0]) if a == 0 else 0,
-        )
-        tp, fp = _outcomes(matching, (area < low) | (area > high))
-        if a == 0:
-            chosen = (matching.index, ~(tp[at[0]] | fp[at[0]]))
-        tp, fp = tp[:n_thr], fp[:n_thr]
-        del matching
-        counted = np.bincount(gt.category[gt_known & ~gt_ignored], minlength=n_classes)
-        for k in np.flatnonzero(counted):
-            one = slice(bounds[k], bounds[k + 1])
+    for k in range(n_classes):
+        one = _accumulation_order(dt, np.flatnonzero(kept & (dt.category == k)), rank)
+        score, in_image = dt.score[one], rank[one]
+        for a, (low, high) in enumerate(AREA_RANGES.values()):
+            n_gt = int(np.count_nonzero(_counted_gt(gt, k, low, high)))
+            if n_gt == 0:
+                continue
+            bits = outcome[a][:, :, one]
+            tp, fp = (
+                np.unpackbits(bits[side], axis=0, count=n_thr, bitorder="little").view(bool)
+                for side in (0, 1)
+            )
             for m, max_det in enumerate(MAX_DETS):
-                top = rank[one] < max_det if max_det < MAX_DETS[-1] else slice(None)
-                p, r, s = _accumulate(
-                    tp[:, one][:, top], fp[:, one][:, top], score[one][top], counted[k]
-                )
+                top = in_image < max_det if max_det < MAX_DETS[-1] else slice(None)
+                p, r, s = _accumulate(tp[:, top], fp[:, top], score[top], n_gt)
                 precision[:, :, k, a, m], recall[:, k, a, m], scores[:, :, k, a, m] = p, r, s
-        del tp, fp
-    assert chosen is not None
-    return CocoEval(precision, recall, scores, kept, *chosen, gt_known & ~gt.crowd)
+    return CocoEval(precision, recall, scores), CocoMatches(
+        kept, match, ignored, gt_known & ~gt.crowd
+    )
+
+
+@dataclass(frozen=True)
+class _PerPrediction:
+    """What accumulation and the report need of each prediction, filled a run of images at a
+    time: its rank in its image and class (MAX_DETS[-1] when not kept), per area its true and
+    false positives at the ten thresholds as bits, and at the chosen threshold (area "all") the
+    ground truth it matched and whether it is ignored."""
+
+    rank: npt.NDArray[np.uint8]
+    outcome: npt.NDArray[np.uint8]  # (area, TP or FP, threshold bits, prediction)
+    match: Matches
+    ignored: Bools
+
+    @classmethod
+    def empty(cls, n: int, n_thr: int) -> _PerPrediction:
+        return cls(
+            np.full(n, MAX_DETS[-1], np.uint8),
+            np.zeros((len(AREA_RANGES), 2, (n_thr + 7) // 8, n), np.uint8),
+            np.full(n, -1, np.int32),
+            np.zeros(n, bool),
+        )
+
+    def match_run(
+        self,
+        gt: BoxSet,
+        dt: BoxSet,
+        gt_index: Ints,
+        dt_index: Ints,
+        *,
+        n_classes: int,
+        thresholds: Floats,
+        at: int,
+    ) -> None:
+        """Match the predictions `dt_index` of a run of images to its ground truth `gt_index`
+        at every threshold and area, as COCO does."""
+        n_thr = len(IOU_THRESHOLDS)
+        g, d = gt.take(gt_index), dt.take(dt_index)
+        gt_known = (g.category >= 0) & (g.category < n_classes)
+        known = (d.category >= 0) & (d.category < n_classes)
+        group = np.where(known, d.image.astype(np.int64) * n_classes + d.category, -1)
+        rank, _ = group_ranks(group, d.score)
+        kept = known & (rank < MAX_DETS[-1])
+        self.rank[dt_index] = np.where(kept, rank, MAX_DETS[-1])
+        pairs = iou_pairs(g, d, min_iou=float(thresholds.min()), by_class=True)
+        both = kept[pairs.dt] & gt_known[pairs.gt]
+        pairs = Pairs(pairs.dt[both], pairs.gt[both], pairs.iou[both])
+        for a, (low, high) in enumerate(AREA_RANGES.values()):
+            gt_ignored = g.crowd | (g.area < low) | (g.area > high)
+            matching = greedy_match(
+                pairs,
+                dt_rank=rank,
+                n_dt=len(d),
+                n_gt=len(g),
+                thresholds=thresholds if a == 0 else IOU_THRESHOLDS,
+                preferred=~gt_ignored,
+                reusable=g.crowd,
+                flagged=gt_ignored,
+                index_row=at if a == 0 else 0,
+            )
+            tp, fp = _outcomes(matching, (d.area < low) | (d.area > high))
+            if a == 0:
+                found = kept & (matching.index >= 0)
+                self.match[dt_index[found]] = gt_index[matching.index[found]]
+                self.ignored[dt_index] = ~(tp[at] | fp[at])
+            for side, flags in enumerate((tp, fp)):
+                bits = np.packbits(flags[:n_thr], axis=0, bitorder="little")
+                self.outcome[a, side][:, dt_index] = bits
+
+
+def _accumulation_order(dt: BoxSet, index: Ints, rank: npt.NDArray[np.uint8]) -> Ints:
+    """A class's predictions as COCO accumulates them: descending score, then image, then rank
+    in the image."""
+    return index[np.lexsort((rank[index], dt.image[index], -dt.score[index]))]
+
+
+def _counted_gt(gt: BoxSet, k: int, low: float, high: float) -> Bools:
+    """Ground truth of class `k` that is not ignored in area range low…high."""
+    counted: Bools = (gt.category == k) & ~gt.crowd & (gt.area >= low) & (gt.area <= high)
+    return counted
 
 
 def _outcomes(matching: Matching, outside: Bools) -> tuple[Bools, Bools]:
@@ -166,34 +247,27 @@ def _outcomes(matching: Matching, outside: Bools) -> tuple[Bools, Bools]:
     return matched, unmatched
 
 
-def _kept_pairs(pairs: Pairs, kept: Ints, gt_known: Bools, n_dt: int) -> Pairs:
-    """Pairs of kept predictions and known ground truth, predictions renumbered to their place
-    in `kept`."""
-    position = np.full(n_dt, -1, np.int32)
-    position[kept] = np.arange(len(kept))
-    dt = position[pairs.dt]
-    keep = (dt >= 0) & gt_known[pairs.gt]
-    return Pairs(dt[keep], pairs.gt[keep], pairs.iou[keep])
-
-
 def _accumulate(
     tp_flags: Bools, fp_flags: Bools, score: Floats, n_gt: int
 ) -> tuple[Floats, Floats, Floats]:
     """One class, area and max-dets: precision and score at each recall point, and the recall
-    reached, per IoU threshold. Predictions are in accumulation order."""
+    reached, per IoU threshold (one row at a time: a class's predictions can be many).
+    Predictions are in accumulation order."""
     n_thr, n = tp_flags.shape
-    tp = np.cumsum(tp_flags, axis=1, dtype=np.int32).astype(np.float64)
-    fp = np.cumsum(fp_flags, axis=1, dtype=np.int32).astype(np.float64)
     precision = np.zeros((n_thr, len(RECALL_THRESHOLDS)))
     at_score = np.zeros_like(precision)
+    recall = np.zeros(n_thr)
     if n == 0:
-        return precision, np.zeros(n_thr), at_score
-    rc = tp / n_gt
-    pr = tp / (fp + tp + np.spacing(1))
-    envelope = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
+        return precision, recall, at_score
     for t in range(n_thr):
-        where = np.searchsorted(rc[t], RECALL_THRESHOLDS, side="left")
+        tp = np.cumsum(tp_flags[t], dtype=np.int32).astype(np.float64)
+        fp = np.cumsum(fp_flags[t], dtype=np.int32).astype(np.float64)
+        rc = tp / n_gt
+        pr = tp / (fp + tp + np.spacing(1))
+        envelope = np.maximum.accumulate(pr[::-1])[::-1]
+        where = np.searchsorted(rc, RECALL_THRESHOLDS, side="left")
         reached = where < n
-        precision[t, reached] = envelope[t, where[reached]]
+        precision[t, reached] = envelope[where[reached]]
         at_score[t, reached] = score[where[reached]]
-    return precision, rc[:, -1], at_score
+        recall[t] = rc[-1]
+    return precision, recall, at_score

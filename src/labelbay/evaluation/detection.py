@@ -18,8 +18,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from labelbay.evaluation.boxes import Bools, BoxSet, Floats, Ints, Pairs, iou_pairs
+from labelbay.evaluation.boxes import (
+    Bools,
+    BoxSet,
+    Floats,
+    Int32s,
+    Ints,
+    Pairs,
+    image_chunks,
+    iou_pairs,
+)
 from labelbay.evaluation.coco import RECALL_THRESHOLDS, CocoEval, evaluate_coco
 from labelbay.evaluation.matching import greedy_match, group_ranks
 
@@ -31,13 +41,17 @@ class DetectionReport:
     iou_threshold: float
     score_threshold: float
     coco: CocoEval
-    dt_status: Ints  # per prediction given: 1 TP, 0 FP, -1 not counted (below threshold, dropped)
+    dt_status: npt.NDArray[
+        np.int8
+    ]  # per prediction given: 1 TP, 0 FP, -1 not counted (below threshold, dropped)
     gt_missed: Bools  # per ground-truth box given: no prediction above the threshold matched it
     image_tp: Ints
     image_fp: Ints
     image_fn: Ints
     confusion: Ints  # (K + 1, K + 1)
-    image_cells: Ints  # (n, 4): image, ground-truth class, predicted class, boxes; K is background
+    # (n, 4) parts in image order: image, ground-truth class, predicted class, boxes; K is
+    # background
+    image_cells: list[Int32s]
     counts: dict[str, Any]  # the P/R/F1 block, over all classes and per class
 
     def classes_present(self) -> Ints:
@@ -97,49 +111,50 @@ def evaluate_detections(
     score_threshold: float = 0.0,
 ) -> DetectionReport:
     k = len(classes)
-    coco = evaluate_coco(gt, dt, n_classes=k, iou_threshold=iou_threshold)
-    kept = coco.dt_kept  # in class order
-    image, score = dt.image[kept], dt.score[kept]
-    bounds = np.searchsorted(dt.category[kept], np.arange(k + 1))
-    counted = ~coco.dt_ignored
-    tp = (coco.match >= 0) & counted
-    above = score >= score_threshold
+    coco, matches = evaluate_coco(gt, dt, n_classes=k, iou_threshold=iou_threshold)
+    counted = matches.dt_kept & ~matches.dt_ignored  # per prediction given
+    tp = counted & (matches.match >= 0)
+    above = dt.score >= score_threshold
     keep = counted & above
     matched_gt = np.zeros(len(gt), bool)
-    matched_gt[coco.match[tp & above]] = True
-    gt_missed = coco.gt_counted & ~matched_gt
+    matched_gt[matches.match[tp & above]] = True
+    gt_counted = matches.gt_counted
+    del matches  # 6 bytes a prediction, not needed for the confusion matrix
+    gt_missed = gt_counted & ~matched_gt
 
-    dt_status = np.full(len(dt), -1, np.int64)
-    dt_status[kept[keep]] = tp[keep]
-    gt_per_class = np.bincount(gt.category[coco.gt_counted], minlength=k)
+    dt_status = np.full(len(dt), -1, np.int8)
+    dt_status[keep] = tp[keep]
+    gt_per_class = np.bincount(gt.category[gt_counted], minlength=k)
     counts: dict[str, Any] = {
         "per_class_gt": gt_per_class,
-        "per_class_dt": np.bincount(dt.category[kept][counted], minlength=k),
-        "at_threshold": _prf(tp[keep].sum(), (~tp[keep]).sum(), gt_per_class.sum()),
-        "best_f1": _best_f1(score[counted], tp[counted], int(gt_per_class.sum())),
+        "per_class_dt": np.bincount(dt.category[counted], minlength=k),
+        "at_threshold": _prf(
+            np.count_nonzero(keep & tp), np.count_nonzero(keep & ~tp), gt_per_class.sum()
+        ),
+        "best_f1": _best_f1(dt.score[counted], tp[counted], int(gt_per_class.sum())),
         "per_class": [],
     }
     for c in range(k):
-        one = slice(bounds[c], bounds[c + 1])
-        mine, hit = counted[one], tp[one]
+        mine = counted & (dt.category == c)
+        hit = tp & mine
         n_gt = int(gt_per_class[c])
         counts["per_class"].append(
             {
                 "at_threshold": _prf(
-                    (hit & above[one]).sum(), (mine & ~hit & above[one]).sum(), n_gt
+                    np.count_nonzero(hit & above), np.count_nonzero(mine & ~hit & above), n_gt
                 ),
-                "best_f1": _best_f1(score[one][mine], hit[mine], n_gt),
+                "best_f1": _best_f1(dt.score[mine], hit[mine], n_gt),
             }
         )
-    entries = confusion_entries(
+    del counted, above, matched_gt
+    confusion, image_cells = confusion_cells(
         gt,
         dt,
         n_classes=k,
         iou_threshold=iou_threshold,
-        gt_mask=coco.gt_counted,
+        gt_mask=gt_counted,
         dt_mask=(dt.score >= score_threshold) & (dt.category >= 0) & (dt.category < k),
     )
-    confusion, image_cells = _tally(entries, n_classes=k)
     return DetectionReport(
         classes=list(classes),
         n_images=n_images,
@@ -148,13 +163,42 @@ def evaluate_detections(
         coco=coco,
         dt_status=dt_status,
         gt_missed=gt_missed,
-        image_tp=np.bincount(image[keep & tp], minlength=n_images),
-        image_fp=np.bincount(image[keep & ~tp], minlength=n_images),
+        image_tp=np.bincount(dt.image[keep & tp], minlength=n_images),
+        image_fp=np.bincount(dt.image[keep & ~tp], minlength=n_images),
         image_fn=np.bincount(gt.image[gt_missed], minlength=n_images),
         confusion=confusion,
         image_cells=image_cells,
         counts=counts,
     )
+
+
+def confusion_cells(
+    gt: BoxSet,
+    dt: BoxSet,
+    *,
+    n_classes: int,
+    iou_threshold: float,
+    gt_mask: Bools,
+    dt_mask: Bools,
+) -> tuple[Ints, list[Int32s]]:
+    """The confusion matrix, and the count of each (image, row, column) that occurs, sorted, in
+    parts: a run of images at a time (`image_chunks`), never all twice."""
+    size = n_classes + 1
+    matrix = np.zeros((size, size), np.int64)
+    cells: list[Int32s] = []
+    for gt_index, dt_index in image_chunks(gt, dt):
+        entries = confusion_entries(
+            gt.take(gt_index),
+            dt.take(dt_index),
+            n_classes=n_classes,
+            iou_threshold=iou_threshold,
+            gt_mask=gt_mask[gt_index],
+            dt_mask=dt_mask[dt_index],
+        )
+        part, run_cells = _tally(entries, n_classes=n_classes)
+        matrix += part
+        cells.append(run_cells)
+    return matrix, cells
 
 
 def confusion_entries(
@@ -194,7 +238,7 @@ def confusion_entries(
     return images, rows.astype(np.int64), cols.astype(np.int64)
 
 
-def _tally(entries: tuple[Ints, Ints, Ints], *, n_classes: int) -> tuple[Ints, Ints]:
+def _tally(entries: tuple[Ints, Ints, Ints], *, n_classes: int) -> tuple[Ints, Int32s]:
     """The confusion matrix, and the count of each (image, row, column) that occurs."""
     images, rows, cols = entries
     size = n_classes + 1
@@ -202,7 +246,7 @@ def _tally(entries: tuple[Ints, Ints, Ints], *, n_classes: int) -> tuple[Ints, I
     matrix = np.bincount(cell, minlength=size * size).reshape(size, size)
     keys, counts = np.unique(images * (size * size) + cell, return_counts=True)
     image, cell = np.divmod(keys, size * size)
-    return matrix, np.stack([image, cell // size, cell % size, counts], axis=1)
+    return matrix, np.stack([image, cell // size, cell % size, counts], axis=1).astype(np.int32)
 
 
 def _prf(tp: Any, fp: Any, n_gt: Any) -> dict[str, float | int]:
@@ -221,13 +265,17 @@ def _prf(tp: Any, fp: Any, n_gt: Any) -> dict[str, float | int]:
 
 
 def _best_f1(score: Floats, tp: Bools, n_gt: int) -> dict[str, float | int]:
-    """The score threshold (one of the predictions' scores) at which F1 is highest."""
+    """The score threshold (one of the predictions' scores) at which F1 is highest. Counts are
+    taken after the last of equal scores, so the order among equal scores does not matter."""
     if len(score) == 0:
         return {"threshold": 1.0, **_prf(0, 0, n_gt)}
-    order = np.argsort(-score, kind="stable")
+    order = np.argsort(score)[::-1]  # descending
     s, hit = score[order], tp[order]
-    tps, fps = np.cumsum(hit), np.cumsum(~hit)
-    cut = np.flatnonzero(np.r_[s[1:] != s[:-1], True])  # after the last of equal scores
-    f1 = 2 * tps[cut] / (tps[cut] + fps[cut] + n_gt)
-    best = int(cut[int(np.argmax(f1))])
-    return {"threshold": float(s[best]), **_prf(tps[best], fps[best], n_gt)}
+    del order
+    first = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])  # of each run of equal scores
+    tp_at = np.cumsum(np.add.reduceat(hit, first, dtype=np.int64))  # after each run
+    n_at = np.r_[first[1:], len(s)]  # predictions (tp + fp) after each run
+    f1 = 2 * tp_at / (n_at + n_gt)
+    best = int(np.argmax(f1))
+    tps, n = int(tp_at[best]), int(n_at[best])
+    return {"threshold": float(s[first[best]]), **_prf(tps, n - tps, n_gt)}

@@ -135,7 +135,7 @@ class _Boxes:
 
     def _alloc(self, capacity: int) -> None:
         old: dict[str, npt.NDArray[Any]] | None = getattr(self, "columns", None)
-        # A prediction's area is its box's (computed once at the end) and ground truth's score
+        # A prediction's area is its box's (`BoxSet.area`, when asked) and ground truth's score
         # is 1: neither side keeps a column it does not need. Refs (annotation ids, detection
         # indices) are 32-bit, as the ids are.
         self.columns: dict[str, npt.NDArray[Any]] = {
@@ -168,16 +168,14 @@ class _Boxes:
 
     def result(self) -> tuple[BoxSet, Int32s]:
         c = {key: column[: self.n] for key, column in self.columns.items()}
-        xywh = c["xywh"]
-        boxes = BoxSet(
+        # a prediction's area is its box's (`BoxSet.area`), as COCO's loadRes sets it
+        boxes = BoxSet.build(
             image=c["image"],
             category=c["category"],
-            xywh=xywh,
-            # a prediction's area is its box's, as COCO's loadRes sets it
-            area=xywh[:, 2] * xywh[:, 3] if self.scored else c["area"],
-            score=c["score"] if self.scored else np.ones(self.n),
-            crowd=np.zeros(self.n, bool),
-            masks=None if self.masks is None else tuple(self.masks),
+            xywh=c["xywh"],
+            area=None if self.scored else c["area"],
+            score=c["score"] if self.scored else None,
+            masks=self.masks,
         )
         return boxes, c["ref"]
 

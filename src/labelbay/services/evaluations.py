@@ -42,7 +42,7 @@ from labelbay.db.models import (
 )
 from labelbay.errors import Invalid, NotFound
 from labelbay.evaluation import evaluate_classification, evaluate_detections
-from labelbay.evaluation.boxes import Ints
+from labelbay.evaluation.boxes import Int32s
 from labelbay.evaluation.cocofile import IouType
 from labelbay.evaluation.detection import DetectionReport
 from labelbay.labels import Label
@@ -300,21 +300,25 @@ def _classification_rows(evaluation_id: int, data: Collected) -> Iterator[dict[s
         }
 
 
-def _cells(evaluation_id: int, image_ids: ImageIds, cells: Ints) -> Iterator[dict[str, Any]]:
-    """Rows of `evaluation_cells` from (image index, ground truth, prediction, count) rows,
-    which come sorted by image."""
+def _cells(
+    evaluation_id: int, image_ids: ImageIds, cells: list[Int32s]
+) -> Iterator[dict[str, Any]]:
+    """Rows of `evaluation_cells` from parts of (image index, ground truth, prediction, count)
+    rows, which come sorted by image."""
     ids = iter(image_ids)
     current, image_id = -1, None
-    for image, gt_class, pred_class, count in cells.tolist():
-        while current < image:
-            image_id, current = next(ids), current + 1
-        yield {
-            "evaluation_id": evaluation_id,
-            "image_id": image_id,
-            "gt_class": gt_class,
-            "pred_class": pred_class,
-            "count": count,
-        }
+    for part in cells:
+        for start in range(0, len(part), INSERT_CHUNK):  # as Python ints a few rows at a time
+            for image, gt_class, pred_class, count in part[start : start + INSERT_CHUNK].tolist():
+                while current < image:
+                    image_id, current = next(ids), current + 1
+                yield {
+                    "evaluation_id": evaluation_id,
+                    "image_id": image_id,
+                    "gt_class": gt_class,
+                    "pred_class": pred_class,
+                    "count": count,
+                }
 
 
 def _classification_cells(

@@ -10,59 +10,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from labelbay.db.counts import rebuild_project_counts
+
 revision: str = "0017"
 down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-# The counts, by what they count (see `db.models.ProjectCount`), from the rows as they are.
-_BACKFILL = {
-    "postgresql": """
-    INSERT INTO project_counts (project_id, name, key, slot, n)
-    SELECT project_id, 'images', review_status, 0, count(*) FROM images GROUP BY 1, 3
-    UNION ALL
-    SELECT project_id, 'reviewer', CAST(reviewed_by_id AS TEXT), 0, count(*) FROM images
-    WHERE review_status = 'reviewed' AND reviewed_by_id IS NOT NULL GROUP BY 1, 3
-    UNION ALL
-    SELECT i.project_id, 'model_images', CAST(p.model_version_id AS TEXT), 0, count(*)
-    FROM predictions p JOIN images i ON i.id = p.image_id GROUP BY 1, 3
-    UNION ALL
-    SELECT i.project_id, 'model_labels', CAST(p.model_version_id AS TEXT), 0,
-        sum(p.num_detections)
-    FROM predictions p JOIN images i ON i.id = p.image_id GROUP BY 1, 3
-    UNION ALL
-    SELECT i.project_id, 'predicted', CAST(p.model_version_id AS TEXT) || ':' || (d->>'label'),
-        0, count(*)
-    FROM predictions p JOIN images i ON i.id = p.image_id
-    CROSS JOIN LATERAL jsonb_array_elements(p.detections) AS d GROUP BY 1, 3
-    UNION ALL
-    SELECT i.project_id, 'annotated',
-        to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ' ' || a.label, 0, count(*)
-    FROM annotations a JOIN images i ON i.id = a.image_id GROUP BY 1, 3
-    """,
-    "sqlite": """
-    INSERT INTO project_counts (project_id, name, key, slot, n)
-    SELECT project_id, 'images', review_status, 0, count(*) FROM images GROUP BY 1, 3
-    UNION ALL
-    SELECT project_id, 'reviewer', CAST(reviewed_by_id AS TEXT), 0, count(*) FROM images
-    WHERE review_status = 'reviewed' AND reviewed_by_id IS NOT NULL GROUP BY 1, 3
-    UNION ALL
-    SELECT i.project_id, 'model_images', CAST(p.model_version_id AS TEXT), 0, count(*)
-    FROM predictions p JOIN images i ON i.id = p.image_id GROUP BY 1, 3
-    UNION ALL
-    SELECT i.project_id, 'model_labels', CAST(p.model_version_id AS TEXT), 0,
-        sum(p.num_detections)
-    FROM predictions p JOIN images i ON i.id = p.image_id GROUP BY 1, 3
-    UNION ALL
-    SELECT i.project_id, 'predicted',
-        CAST(p.model_version_id AS TEXT) || ':' || json_extract(d.value, '$.label'), 0, count(*)
-    FROM predictions p JOIN images i ON i.id = p.image_id, json_each(p.detections) AS d
-    GROUP BY 1, 3
-    UNION ALL
-    SELECT i.project_id, 'annotated', substr(a.created_at, 1, 10) || ' ' || a.label, 0, count(*)
-    FROM annotations a JOIN images i ON i.id = a.image_id GROUP BY 1, 3
-    """,
-}
 
 # PostgreSQL: each backend adds to its own rows (`slot` = its process id), so two transactions
 # never wait on one count row and cannot deadlock on them; a figure is the sum over slots.
@@ -343,7 +296,7 @@ def upgrade() -> None:
         ),
     )
     dialect = op.get_bind().dialect.name
-    op.execute(_BACKFILL[dialect])
+    rebuild_project_counts(op.get_bind())  # counts of the rows already there
     for statement in _PG if dialect == "postgresql" else _SQLITE:
         op.execute(statement)
 
