@@ -11,10 +11,9 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 
 # The counts, by what they count, of the chosen projects' rows (all projects when :project_id
-# is NULL). The two dialects differ only in how a prediction's labels are unnested and a
-# timestamp's day is read.
-_BACKFILL = {
-    "postgresql": """
+# is NULL), with the two places the dialects differ left open: how a prediction's labels are
+# unnested (`{unnest}`, giving `{label}`) and how an annotation's UTC day is read (`{day}`).
+_COUNTS = """
     WITH chosen AS (
         SELECT id FROM projects WHERE CAST(:project_id AS INTEGER) IS NULL OR id = :project_id
     )
@@ -36,48 +35,26 @@ _BACKFILL = {
     FROM predictions p JOIN images i ON i.id = p.image_id
     WHERE i.project_id IN (SELECT id FROM chosen) GROUP BY 1, 3
     UNION ALL
-    SELECT i.project_id, 'predicted', CAST(p.model_version_id AS TEXT) || ':' || (d->>'label'),
+    SELECT i.project_id, 'predicted', CAST(p.model_version_id AS TEXT) || ':' || {label},
         0, count(*)
-    FROM predictions p JOIN images i ON i.id = p.image_id
-    CROSS JOIN LATERAL jsonb_array_elements(p.detections) AS d
+    FROM predictions p JOIN images i ON i.id = p.image_id {unnest}
     WHERE i.project_id IN (SELECT id FROM chosen) GROUP BY 1, 3
     UNION ALL
-    SELECT i.project_id, 'annotated',
-        to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ' ' || a.label, 0, count(*)
+    SELECT i.project_id, 'annotated', {day} || ' ' || a.label, 0, count(*)
     FROM annotations a JOIN images i ON i.id = a.image_id
     WHERE i.project_id IN (SELECT id FROM chosen) GROUP BY 1, 3
-    """,
-    "sqlite": """
-    WITH chosen AS (
-        SELECT id FROM projects WHERE CAST(:project_id AS INTEGER) IS NULL OR id = :project_id
-    )
-    INSERT INTO project_counts (project_id, name, key, slot, n)
-    SELECT project_id, 'images', review_status, 0, count(*) FROM images
-    WHERE project_id IN (SELECT id FROM chosen) GROUP BY 1, 3
-    UNION ALL
-    SELECT project_id, 'reviewer', CAST(reviewed_by_id AS TEXT), 0, count(*) FROM images
-    WHERE review_status = 'reviewed' AND reviewed_by_id IS NOT NULL
-        AND project_id IN (SELECT id FROM chosen)
-    GROUP BY 1, 3
-    UNION ALL
-    SELECT i.project_id, 'model_images', CAST(p.model_version_id AS TEXT), 0, count(*)
-    FROM predictions p JOIN images i ON i.id = p.image_id
-    WHERE i.project_id IN (SELECT id FROM chosen) GROUP BY 1, 3
-    UNION ALL
-    SELECT i.project_id, 'model_labels', CAST(p.model_version_id AS TEXT), 0,
-        sum(p.num_detections)
-    FROM predictions p JOIN images i ON i.id = p.image_id
-    WHERE i.project_id IN (SELECT id FROM chosen) GROUP BY 1, 3
-    UNION ALL
-    SELECT i.project_id, 'predicted',
-        CAST(p.model_version_id AS TEXT) || ':' || json_extract(d.value, '$.label'), 0, count(*)
-    FROM predictions p JOIN images i ON i.id = p.image_id, json_each(p.detections) AS d
-    WHERE i.project_id IN (SELECT id FROM chosen) GROUP BY 1, 3
-    UNION ALL
-    SELECT i.project_id, 'annotated', substr(a.created_at, 1, 10) || ' ' || a.label, 0, count(*)
-    FROM annotations a JOIN images i ON i.id = a.image_id
-    WHERE i.project_id IN (SELECT id FROM chosen) GROUP BY 1, 3
-    """,
+"""
+_BACKFILL = {
+    "postgresql": _COUNTS.format(
+        unnest="CROSS JOIN LATERAL jsonb_array_elements(p.detections) AS d",
+        label="(d->>'label')",
+        day="to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+    ),
+    "sqlite": _COUNTS.format(
+        unnest=", json_each(p.detections) AS d",
+        label="json_extract(d.value, '$.label')",
+        day="substr(a.created_at, 1, 10)",
+    ),
 }
 
 
