@@ -40,7 +40,7 @@ from labelbay.labels import Label, Source, uncertainty
 from labelbay.runtime import Runtime
 from labelbay.services.annotations import annotation_values, check_label, label_of, label_set
 from labelbay.services.images import Rejection, UploadLimits, store_upload
-from labelbay.services.review import image_status_of
+from labelbay.services.review import image_statuses
 from labelbay.uploads.multipart import FilePart
 
 Target = Literal["annotations", "predictions"]
@@ -360,6 +360,8 @@ class _Run:
             Prediction.image_id.in_(list(labelled)), Prediction.model_version_id == version_id
         )
         existing = {p.image_id: p for p in session.scalars(stmt)}
+        # A new row takes its image's review state (the copy the review queues walk).
+        statuses = image_statuses(session, labelled.keys() - existing.keys())
         for image_id, (_, made) in labelled.items():
             rows = [label.model_copy(update={"source": source}).to_json() for label, _ in made]
             prediction = existing.get(image_id)
@@ -381,9 +383,7 @@ class _Run:
                 continue
             if prediction is None:
                 prediction = Prediction(
-                    image_id=image_id,
-                    model_version_id=version_id,
-                    image_status=image_status_of(image_id),
+                    image_id=image_id, model_version_id=version_id, image_status=statuses[image_id]
                 )
                 session.add(prediction)
             else:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -416,6 +417,20 @@ def image_status_of(image_id: Any) -> ScalarSelect[str]:
         .with_for_update(read=True)
         .scalar_subquery()
     )
+
+
+def image_statuses(session: Session, image_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """`image_status_of` for many images at once, read before ORM rows are added: an SQL
+    expression as an ORM value would make the flush send their INSERTs one by one. The rows are
+    share-locked (PostgreSQL) to the commit, as the subquery's are."""
+    if not image_ids:
+        return {}
+    rows = session.execute(
+        select(Image.id, Image.review_status)
+        .where(Image.id.in_(list(image_ids)))
+        .with_for_update(read=True)
+    )
+    return {image_id: status for image_id, status in rows.tuples()}
 
 
 def accept_predictions(
