@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from labelbay.db.models import Evaluation, Job, JobKind, JobStatus, JobTask, TaskStatus
 from labelbay.db.session import transaction
 from labelbay.jobs.executors import Executor, PublishError, batches
-from labelbay.jobs.tasks import OPEN_JOB, finish_job_if_done
+from labelbay.jobs.tasks import OPEN_JOB, OPEN_TASK, finish_job_if_done
 from labelbay.runtime import Runtime
 from labelbay.services.stats import fold_counts
 
@@ -114,7 +114,7 @@ def unpublish_open_tasks(session: Session) -> int:
         update(JobTask)
         .where(
             JobTask.job_id.in_(open_jobs),
-            JobTask.status.in_([TaskStatus.queued.value, TaskStatus.running.value]),
+            JobTask.status.in_(OPEN_TASK),
         )
         .values(status=TaskStatus.queued.value, published_at=None, lease_until=None)
     )
@@ -190,7 +190,7 @@ def sweep_expired(session: Session, *, max_attempts: int) -> tuple[int, int]:
 def _stalled_jobs() -> Select[int]:
     open_task = exists().where(
         JobTask.job_id == Job.id,
-        JobTask.status.in_([TaskStatus.queued.value, TaskStatus.running.value]),
+        JobTask.status.in_(OPEN_TASK),
     )
     # A label import has no task rows: it ends itself (or fails, or is re-published).
     inference = Job.kind == JobKind.inference.value

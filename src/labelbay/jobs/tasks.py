@@ -44,6 +44,7 @@ from labelbay.services.review import image_status_of
 log = logging.getLogger(__name__)
 
 OPEN_JOB = (JobStatus.queued.value, JobStatus.running.value)
+OPEN_TASK = (TaskStatus.queued.value, TaskStatus.running.value)
 
 
 @dataclass
@@ -173,12 +174,11 @@ def _claim(deps: Runtime, task_ids: Sequence[int]) -> tuple[int, int, bool, list
             return None
         # The status condition again, in the UPDATE itself: a cancel that committed after the
         # SELECT above must not see its cancelled tasks turned back into running ones.
-        claimable = [TaskStatus.queued.value, TaskStatus.running.value]
         ids = set(
             session.scalars(
                 update(JobTask)
                 .where(JobTask.id.in_([task.id for task, _, _ in rows]))
-                .where(JobTask.status.in_(claimable))
+                .where(JobTask.status.in_(OPEN_TASK))
                 .values(
                     status=TaskStatus.running.value,
                     attempts=JobTask.attempts + 1,
@@ -275,7 +275,7 @@ def _store(
     now = datetime.now(UTC)
     # Queued too: the sweeper may have put the task back (its lease ran out while the database
     # was away) while this batch still finished it; its next run then finds it done.
-    still_open = JobTask.status.in_([TaskStatus.queued.value, TaskStatus.running.value])
+    still_open = JobTask.status.in_(OPEN_TASK)
     predictions: dict[uuid.UUID, dict[str, Any]] = {}
     done: list[int] = []
     failed = 0
@@ -366,7 +366,7 @@ def _complete_if_done(session: Session, job: Job) -> bool:
         select(
             exists().where(
                 JobTask.job_id == job.id,
-                JobTask.status.in_([TaskStatus.queued.value, TaskStatus.running.value]),
+                JobTask.status.in_(OPEN_TASK),
             )
         )
     )
