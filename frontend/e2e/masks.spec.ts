@@ -192,7 +192,11 @@ test('click → mask and the wand answer unsaved masks; a polygon becomes a mask
   await expect(page.locator('[data-testid=annotation-row][data-kind=polygon]')).toHaveCount(0);
 
   // Mask → polygon: the outline of its border pixels, which replaces the mask.
+  // The polygon is stored first and the mask deleted after it: the conversion has ended when the
+  // page says so and the mask's row is gone, not when the polygon's row appears.
   await page.getByRole('button', { name: 'Convert to polygon' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Mask converted to a polygon' })).toBeVisible();
+  await expect(page.locator('[data-testid=annotation-row][data-kind=mask]')).toHaveCount(0);
   await expect(page.locator('[data-testid=annotation-row][data-kind=polygon]')).toHaveCount(1);
   const stored = await annotationsOf(request, s);
   expect(stored.map((a) => a.kind)).toEqual(['polygon']);
@@ -206,6 +210,7 @@ test('click → mask and the wand answer unsaved masks; a polygon becomes a mask
   // Deleting a mask while its pixels are being edited drops the unsaved edit with it.
   await page.getByRole('button', { name: 'Convert to mask' }).click();
   await page.getByRole('button', { name: 'Save mask' }).click();
+  await expect(page.locator('[data-testid=annotation-row][data-kind=polygon]')).toHaveCount(0);
   await expect(page.locator('[data-testid=annotation-row][data-kind=mask]')).toHaveCount(1);
   await tools(page).getByRole('button', { name: 'Brush' }).click();
   await drag(page, [30, 160], [50, 170]);
