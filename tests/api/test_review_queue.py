@@ -118,6 +118,31 @@ def predict(stack: Stack, version_id: int, found: dict[str, list[dict[str, Any]]
             )
 
 
+def test_next_while_holding_renews_the_lease_without_a_second_claim(stack: Stack) -> None:
+    q = make_queue(stack, 2)
+    a = q.member("a@example.com")
+    url = NEXT.format(q.project_id)
+    first = stack.client.get(url, headers=a).json()
+    again = stack.client.get(url, headers=a).json()
+    assert again["image"]["id"] == first["image"]["id"] == q.image_ids[0]
+    assert again["lease_until"] > first["lease_until"]
+    with transaction(stack.context.sessions) as session:
+        image = session.get(Image, uuid.UUID(q.image_ids[0]))
+        assert image is not None
+        started = image.lease_started_at
+    assert started is not None
+    # the renewal keeps the claim's start (the verdict's time per image counts from it)
+    stack.client.get(url, headers=a)
+    with transaction(stack.context.sessions) as session:
+        image = session.get(Image, uuid.UUID(q.image_ids[0]))
+        assert image is not None
+        assert image.lease_started_at == started
+    events = stack.client.get(
+        f"/api/v1/images/{q.image_ids[0]}/review/history", headers=q.owner
+    ).json()
+    assert [e["action"] for e in events] == ["claim"]
+
+
 def test_unreviewed_queue_leases_each_image_to_one_reviewer(stack: Stack) -> None:
     q = make_queue(stack, 3)
     a, b = q.member("a@example.com"), q.member("b@example.com")
@@ -182,12 +207,25 @@ def test_uncertain_queue_orders_by_uncertainty(stack: Stack) -> None:
     assert "model_version_id" in missing.text
 
 
-def test_random_queue_follows_the_seeded_hash(stack: Stack) -> None:
-    q = make_queue(stack, 6)
-    expected = sorted(
-        q.image_ids, key=lambda i: hashlib.md5(f"audit-7:{uuid.UUID(i).hex}".encode()).hexdigest()
-    )
-    assert q.drain(q.owner, strategy="random", seed="audit-7") == expected
+def test_random_queue_walks_the_ring_from_the_seed(stack: Stack) -> None:
+    q = make_queue(stack, 12)
+
+    def md5(text: str) -> str:
+        return hashlib.md5(text.encode()).hexdigest()
+
+    ring = sorted(q.image_ids, key=lambda i: md5(uuid.UUID(i).hex))
+    keys = [md5(uuid.UUID(i).hex) for i in ring]
+    # Seeds whose point lies after the 4th and after the 9th image: the walk wraps round.
+    for after in (4, 9):
+        seed = next(
+            s for n in range(100_000) if keys[after - 1] < md5(s := f"audit-{n}") <= keys[after]
+        )
+        order = q.drain(q.owner, strategy="random", seed=seed)
+        assert order == ring[after:] + ring[:after]
+        assert q.drain(q.owner, strategy="random", seed=seed) == []
+        for image_id in q.image_ids:  # back to the queue for the next seed
+            answer = q.verdict(q.owner, image_id, "unreviewed")
+            assert answer.status_code == 200, answer.text
 
 
 def test_likely_errors_queue_uses_the_latest_evaluation(stack: Stack) -> None:

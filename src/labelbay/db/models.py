@@ -23,7 +23,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    cast,
     false,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -176,6 +178,19 @@ class Image(TimestampMixin, Base):
     lease_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     lease_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# Each image's place on the seeded random review queue's ring: md5 of its id as 32 hex digits.
+# Indexed on PostgreSQL within a project's state, so the queue walks the ring from the seed's
+# point instead of sorting the project; SQLite's md5 is labelbay's own function, which another
+# program opening the file would not have, so it gets no index there (and embedded projects sort).
+IMAGE_RING_KEY = func.md5(func.replace(cast(Image.id, String), "-", ""))
+Index(
+    "ix_images_project_id_review_status_ring",
+    Image.project_id,
+    Image.review_status,
+    IMAGE_RING_KEY,
+).ddl_if(dialect="postgresql")
 
 
 class ImportSource(Base):

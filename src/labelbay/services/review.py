@@ -17,8 +17,8 @@ Queue order per strategy (images leased by others are skipped):
 - `likely-errors`: images with errors in the project's latest completed evaluation (of
   `model_version_id` if given), by false positives + missed labels descending, then id
   descending: the index (evaluation, errors, image).
-- `random`: md5 of `"<seed>:<image id as 32 hex digits>"` ascending, the same order for the
-  same seed; costs a hash and a top-1 sort of every candidate per call.
+- `random`: a ring of the images by md5 of their id (32 hex digits), walked from md5 of the
+  seed: the same seed, the same order; an index walk on PostgreSQL (migration 0018).
 
 Predictions and disagreements keep a copy of their image's review state (`image_status`) so that
 those two walks visit only images in the state asked for: a claim costs the same however much of
@@ -37,8 +37,9 @@ and an empty RETURNING (a lost race) is retried a few times.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -47,13 +48,11 @@ from sqlalchemy import (
     ColumnElement,
     ScalarSelect,
     Select,
-    String,
     and_,
-    cast,
+    case,
     delete,
     exists,
     func,
-    literal,
     or_,
     select,
     text,
@@ -64,6 +63,7 @@ from sqlalchemy.orm import Session, aliased
 from labelbay import labels
 from labelbay.db.base import utcnow
 from labelbay.db.models import (
+    IMAGE_RING_KEY,
     Annotation,
     Evaluation,
     EvaluationImage,
@@ -84,6 +84,9 @@ Mode = Literal["review", "annotate"]
 State = Literal["unreviewed", "rejected"]
 Status = Literal["reviewed", "unreviewed", "rejected"]
 CLAIM_TRIES = 3
+# The uncertain queue's prediction, an alias so that the filters' own subqueries on predictions
+# stay uncorrelated to it (made once: building it is a good part of a call's Python time).
+_SCORED = aliased(Prediction)
 ACTION_OF_STATUS = {"reviewed": "accept", "rejected": "reject", "unreviewed": "reopen"}
 
 
@@ -110,26 +113,25 @@ def next_image(
     and returns the same image (submit or release it to move on)."""
     now = utcnow()
     _lease_durability(session)
-    held = _renew_held(session, project_id=project.id, user_id=user.id, now=now, lease=lease)
-    if held is not None:
-        return held
-    candidates = _candidates(session, project=project, user=user, query=query, now=now)
+    arcs = _candidates(session, project=project, user=user, query=query, now=now)
     for _ in range(CLAIM_TRIES):
-        image = _claim(session, candidates, user_id=user.id, now=now, lease=lease)
-        if image is not None:
-            # Written with the commit: no round trip of its own.
-            session.add(
-                ReviewEvent(
-                    project_id=project.id,
-                    image_id=image.id,
-                    user_id=user.id,
-                    action="claim",
-                    details={"strategy": query.strategy, "mode": query.mode},
-                    at=now,
+        taken = _take(session, arcs, project_id=project.id, user_id=user.id, now=now, lease=lease)
+        if taken is not None:
+            image, claimed = taken
+            if claimed:
+                # Written with the commit: no round trip of its own.
+                session.add(
+                    ReviewEvent(
+                        project_id=project.id,
+                        image_id=image.id,
+                        user_id=user.id,
+                        action="claim",
+                        details={"strategy": query.strategy, "mode": query.mode},
+                        at=now,
+                    )
                 )
-            )
             return image
-        if session.scalar(candidates.limit(1)) is None:
+        if all(session.scalar(arc.limit(1)) is None for arc in arcs):
             break
     _explain_empty(session, project=project, query=query)
     return None
@@ -149,51 +151,49 @@ def _free(now: datetime) -> ColumnElement[bool]:
     return or_(Image.lease_until.is_(None), Image.lease_until <= now)
 
 
-def _renew_held(
-    session: Session, *, project_id: int, user_id: int, now: datetime, lease: timedelta
-) -> Image | None:
-    """The image the reviewer holds a live lease on in the project, renewed; one statement."""
-    held = (
-        select(Image.id)
-        .where(
-            Image.project_id == project_id,
-            Image.lease_user_id == user_id,
-            Image.lease_until > now,
-        )
-        .limit(1)
-        .scalar_subquery()
-    )
-    stmt = (
-        update(Image)
-        .where(Image.id == held)
-        .values(lease_until=now + lease)
-        .returning(Image)
-        .execution_options(populate_existing=True)
-    )
-    return session.scalars(stmt).one_or_none()
+def _take(
+    session: Session,
+    arcs: Sequence[Select[Any]],
+    *,
+    project_id: int,
+    user_id: int,
+    now: datetime,
+    lease: timedelta,
+) -> tuple[Image, bool] | None:
+    """One statement: the image the reviewer holds a live lease on in the project, renewed, or
+    else the first free candidate of the first arc that has one, leased to them; read back with
+    whether it was claimed now.
 
-
-def _claim(
-    session: Session, candidates: Select[Any], *, user_id: int, now: datetime, lease: timedelta
-) -> Image | None:
-    """The first free candidate, leased to the user and read back by the same statement."""
-    first = candidates.limit(1).correlate(None)
+    The held image's subquery comes first in a COALESCE, then each arc's, so an arc's subquery
+    (locking `FOR UPDATE SKIP LOCKED` on PostgreSQL) runs only when nothing before it found an
+    image."""
+    mine = and_(Image.lease_user_id == user_id, Image.lease_until > now)
+    held = select(Image.id).where(Image.project_id == project_id, mine).limit(1).scalar_subquery()
+    firsts = [arc.limit(1).correlate(None) for arc in arcs]
     if session.get_bind().dialect.name == "postgresql":
-        first = first.with_for_update(of=Image, skip_locked=True)
+        firsts = [first.with_for_update(of=Image, skip_locked=True) for first in firsts]
+    chosen = func.coalesce(held, *(first.scalar_subquery() for first in firsts))
     stmt = (
         update(Image)
-        .where(Image.id == first.scalar_subquery(), _free(now))
-        .values(lease_user_id=user_id, lease_until=now + lease, lease_started_at=now)
-        .returning(Image)
+        .where(Image.id == chosen, or_(_free(now), mine))
+        .values(
+            lease_user_id=user_id,
+            lease_until=now + lease,
+            lease_started_at=case((mine, Image.lease_started_at), else_=now),
+        )
+        .returning(Image, (Image.lease_started_at == now).label("claimed"))
         .execution_options(populate_existing=True)
     )
-    return session.scalars(stmt).one_or_none()
+    row = session.execute(stmt).one_or_none()
+    return None if row is None else (row[0], bool(row[1]))
 
 
 def _candidates(
     session: Session, *, project: Project, user: User, query: QueueQuery, now: datetime
-) -> Select[Any]:
-    """SELECT images.id of the queue's images, in the strategy's order."""
+) -> tuple[Select[Any], ...]:
+    """SELECT images.id of the queue's images, in the strategy's order: one statement, or for
+    `random` two arcs of the ring (from the seed's point to the end, then from the start), each
+    an index walk on PostgreSQL."""
     selection = query.selection
     if query.strategy == "uncertain" and selection.model_version_id == query.model_version_id:
         # The join on that version's prediction below says it: no second look-up per image.
@@ -214,22 +214,18 @@ def _candidates(
     stmt = select(Image.id).where(*conditions)
     strategy = query.strategy
     if strategy == "unreviewed":
-        return stmt.order_by(Image.id.asc())
+        return (stmt.order_by(Image.id.asc()),)
     if strategy == "random":
-        dialect = session.get_bind().dialect.name
-        text_id: ColumnElement[str] = cast(Image.id, String)
-        if dialect == "postgresql":
-            text_id = func.replace(text_id, "-", "")
-        key = func.md5(literal(f"{query.seed}:", String) + text_id)
-        return stmt.order_by(key.asc())
+        start = hashlib.md5(query.seed.encode(), usedforsecurity=False).hexdigest()
+        ring = stmt.order_by(IMAGE_RING_KEY.asc())
+        return ring.where(start <= IMAGE_RING_KEY), ring.where(start > IMAGE_RING_KEY)
     if strategy == "uncertain":
         version = _need(query.model_version_id, "the uncertain queue needs model_version_id")
-        # An alias, so that the filters' own subqueries on predictions stay uncorrelated to it.
-        scored = aliased(Prediction)
+        scored = _SCORED
         return (
             stmt.join(scored, and_(scored.image_id == Image.id, scored.model_version_id == version))
             .where(scored.image_status == query.state, scored.uncertainty.is_not(None))
-            .order_by(scored.uncertainty.desc(), scored.image_id.desc())
+            .order_by(scored.uncertainty.desc(), scored.image_id.desc()),
         )
     if strategy == "disagreement":
         a, b = _pair(query)
@@ -243,7 +239,7 @@ def _candidates(
                 ),
             )
             .where(ModelDisagreement.image_status == query.state)
-            .order_by(ModelDisagreement.disagreement.desc(), ModelDisagreement.image_id.desc())
+            .order_by(ModelDisagreement.disagreement.desc(), ModelDisagreement.image_id.desc()),
         )
     evaluation_id = latest_evaluation(
         session, project_id=project.id, model_version_id=query.model_version_id
@@ -251,7 +247,7 @@ def _candidates(
     return (
         stmt.join(EvaluationImage, EvaluationImage.image_id == Image.id)
         .where(EvaluationImage.evaluation_id == evaluation_id, EvaluationImage.errors > 0)
-        .order_by(EvaluationImage.errors.desc(), EvaluationImage.image_id.desc())
+        .order_by(EvaluationImage.errors.desc(), EvaluationImage.image_id.desc()),
     )
 
 

@@ -68,7 +68,8 @@ def next_image(
     - `likely-errors`: false positives + missed labels in the project's latest completed
       evaluation (of `model_version_id` if given), most first, then newest first; images with
       none are left out; 409 without an evaluation;
-    - `random`: md5 of `"<seed>:<image id, 32 hex digits>"` ascending — the same seed, the same
+    - `random`: the images ordered by md5 of their id (32 hex digits) as a ring, walked from md5
+      of `seed` (the first at or after it, then round from the start) — the same seed, the same
       order.
 
     `state=rejected` draws from images rejected for a fix. `mode=annotate` hands out images
