@@ -608,9 +608,10 @@ export interface paths {
          *     - `disagreement` (needs `model_version_id` and `versus`): 1 - F1 of the two versions'
          *       IoU-matched labels, highest first (computed by `POST …/review/disagreement`; 409 before);
          *     - `likely-errors`: false positives + missed labels in the project's latest completed
-         *       evaluation (of `model_version_id` if given), most first, then upload order; images with
+         *       evaluation (of `model_version_id` if given), most first, then newest first; images with
          *       none are left out; 409 without an evaluation;
-         *     - `random`: md5 of `"<seed>:<image id, 32 hex digits>"` ascending — the same seed, the same
+         *     - `random`: the images ordered by md5 of their id (32 hex digits) as a ring, walked from md5
+         *       of `seed` (the first at or after it, then round from the start) — the same seed, the same
          *       order.
          *
          *     `state=rejected` draws from images rejected for a fix. `mode=annotate` hands out images
