@@ -245,6 +245,7 @@ def measure(name: str, project_id: int, version: int, calls: int) -> list[Row]:
                 for strategy, params in (
                     ("uncertain", {"strategy": "uncertain", "model_version_id": version}),
                     ("unreviewed", {"strategy": "unreviewed"}),
+                    ("random", {"strategy": "random", "seed": "bench"}),
                 ):
                     samples = _concurrent(
                         base, clients, per_client, _review(project_id, params), pause
