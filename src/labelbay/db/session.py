@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -54,3 +54,15 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session that commits when the block ends and rolls back on an exception."""
     with factory() as session, session.begin():
         yield session
+
+
+def commit_without_flush(session: Session, *, flush: bool = False) -> None:
+    """On PostgreSQL, let the session's transaction commit without waiting for the WAL flush
+    (`synchronous_commit`, this transaction only), or with it again when `flush` (the setting is
+    read at commit, so the last call in the transaction decides). For soft state only: what a
+    crash of the database can lose is at most its last fraction of a second of such commits,
+    and the writer must be able to lose them (a lease that returns its work to the queue). A
+    later durable commit carries every earlier one with it. SQLite: nothing to do."""
+    if session.get_bind().dialect.name == "postgresql":
+        value = "ON" if flush else "OFF"
+        session.execute(text(f"SET LOCAL synchronous_commit TO {value}"))

@@ -55,7 +55,6 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.orm import Session, aliased
@@ -74,6 +73,7 @@ from labelbay.db.models import (
     ReviewEvent,
     User,
 )
+from labelbay.db.session import commit_without_flush
 from labelbay.errors import Conflict, Invalid, NotFound
 from labelbay.evaluation.agreement import DEFAULT_IOU, match_f1
 from labelbay.services.annotations import add_annotation, review_detection
@@ -112,7 +112,9 @@ def next_image(
     A reviewer holds one image per project at a time: while their lease lives, `next` renews it
     and returns the same image (submit or release it to move on)."""
     now = utcnow()
-    _lease_durability(session)
+    # A lease is soft state (a lost claim returns its image to the queue, as an expired lease
+    # would): no WAL flush to wait for. Verdicts commit durably, carrying earlier claims along.
+    commit_without_flush(session)
     arcs = _candidates(session, project=project, user=user, query=query, now=now)
     for _ in range(CLAIM_TRIES):
         taken = _take(session, arcs, project_id=project.id, user_id=user.id, now=now, lease=lease)
@@ -135,16 +137,6 @@ def next_image(
             break
     _explain_empty(session, project=project, query=query)
     return None
-
-
-def _lease_durability(session: Session) -> None:
-    """A lease is soft state: on PostgreSQL its transaction commits without waiting for the WAL
-    flush (`synchronous_commit off`, this transaction only), which is most of a claim's time on
-    a busy disk. A crash can lose at most the last fraction of a second of claims and renewals:
-    those images return to the queue, as an expired lease would. Verdicts commit durably, and
-    their flush carries every earlier claim of the history with it."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
 def _free(now: datetime) -> ColumnElement[bool]:
@@ -298,7 +290,9 @@ def _explain_empty(session: Session, *, project: Project, query: QueueQuery) -> 
 def renew_lease(session: Session, *, image: Image, user: User, lease: timedelta) -> Image:
     """Extend the caller's lease (409 when someone else holds the image or it holds none)."""
     now = utcnow()
-    _lease_durability(session)
+    # A lease is soft state (a lost claim returns its image to the queue, as an expired lease
+    # would): no WAL flush to wait for. Verdicts commit durably, carrying earlier claims along.
+    commit_without_flush(session)
     renewed = session.scalar(
         update(Image)
         .where(Image.id == image.id, Image.lease_user_id == user.id, Image.lease_until > now)
