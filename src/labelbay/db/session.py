@@ -56,13 +56,11 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def commit_without_flush(session: Session, *, flush: bool = False) -> None:
+def commit_without_flush(session: Session) -> None:
     """On PostgreSQL, let the session's transaction commit without waiting for the WAL flush
-    (`synchronous_commit`, this transaction only), or with it again when `flush` (the setting is
-    read at commit, so the last call in the transaction decides). For soft state only: what a
-    crash of the database can lose is at most its last fraction of a second of such commits,
-    and the writer must be able to lose them (a lease that returns its work to the queue). A
-    later durable commit carries every earlier one with it. SQLite: nothing to do."""
+    (`synchronous_commit off`, this transaction only). For soft state only: a crash of the
+    database can lose at most its last fraction of a second of such commits, and the writer must
+    be able to lose them (a lease that returns its work to the queue). A later durable commit
+    carries every earlier one with it. SQLite: nothing to do."""
     if session.get_bind().dialect.name == "postgresql":
-        value = "ON" if flush else "OFF"
-        session.execute(text(f"SET LOCAL synchronous_commit TO {value}"))
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
