@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Float, Integer, Uuid, column, table, text
+from sqlalchemy import Float, Integer, Uuid, column, table
 from sqlalchemy.orm import Session
 
 from labelbay import labels
@@ -19,12 +18,10 @@ from labelbay.db.migrate import alembic_config, upgrade
 from labelbay.db.models import (
     Analysis,
     AnalysisAnnotation,
-    Image,
     ModelVersion,
-    Project,
-    User,
 )
 from labelbay.db.session import make_engine
+from tests.support.migration_rows import execute, project_images
 
 OLD_BOX = {
     "class_id": 2,
@@ -79,23 +76,6 @@ OLD_PREDICTION_COLUMNS: dict[str, Any] = {
 }
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'old.db'}"
-    url: str = request.getfixturevalue("empty_postgres_url")
-    return url
-
-
-def _rows(url: str, sql: str) -> list[Any]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(text(sql)).all())
-    finally:
-        engine.dispose()
-
-
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
@@ -108,27 +88,12 @@ def _old_schema_rows(url: str) -> None:
     engine = make_engine(url)
     try:
         with Session(engine) as session, session.begin():
-            user = User(email="a@example.com", password_hash="x", display_name="a")
-            session.add(user)
-            session.flush()
-            project = Project(name="p", created_by_id=user.id)
-            session.add(project)
-            session.flush()
-            image = Image(
-                project_id=project.id,
-                original_filename="a.jpg",
-                storage_key="images/a.jpg",
-                mime_type="image/jpeg",
-                size_bytes=10,
-                sha256="0" * 64,
-                width=512,
-                height=512,
-            )
+            _, (image,) = project_images(session, ["unreviewed"], size=512)
             versions = [
                 ModelVersion(name=name, version="1", task=task, format="builtin")
                 for name, task in (("det", "detect"), ("cls", "classify"))
             ]
-            session.add_all([image, *versions])
+            session.add_all(versions)
             session.flush()
             analysis = Analysis(image_id=image.id, model_name="seg", model_version="1")
             analysis.annotations = [
@@ -171,7 +136,7 @@ def test_0007_converts_old_predictions_to_labels_and_back(database_url: str) -> 
 
     command.upgrade(config, "0007")
 
-    ((detected,), (classified,)) = _rows(
+    ((detected,), (classified,)) = execute(
         database_url, "SELECT detections FROM predictions ORDER BY id"
     )
     converted = [labels.parse(item) for item in _json(detected)]
@@ -190,7 +155,7 @@ def test_0007_converts_old_predictions_to_labels_and_back(database_url: str) -> 
 
     command.downgrade(config, "0006")
 
-    ((detected,), (classified,)) = _rows(
+    ((detected,), (classified,)) = execute(
         database_url, "SELECT detections FROM predictions ORDER BY id"
     )
     clipped_box = {**OLD_BOX, "bbox": {"x1": 0.0, "y1": 10.0, "x2": 40.5, "y2": 60.0}}
@@ -204,7 +169,7 @@ def test_0007_gives_analysis_annotations_their_label(database_url: str) -> None:
 
     command.upgrade(alembic_config(database_url), "0007")
 
-    rows = _rows(database_url, "SELECT label, data FROM ml_analysis_annotations ORDER BY id")
+    rows = execute(database_url, "SELECT label, data FROM ml_analysis_annotations ORDER BY id")
     converted = [None if row[0] is None else labels.parse(_json(row[0])) for row in rows]
     assert [(x.kind, x.label, x.to_json()["geometry"]) if x else None for x in converted] == [
         ("box", "cell", {"x1": 1, "y1": 2, "x2": 30, "y2": 40}),

@@ -3,26 +3,15 @@ SQLite and PostgreSQL, and its downgrade keeps every row."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from alembic import command
 from sqlalchemy.orm import Session
 
 from labelbay.db.migrate import alembic_config, upgrade
-from labelbay.db.models import Image, ModelVersion, Project, User
+from labelbay.db.models import ModelVersion
 from labelbay.db.session import make_engine
-from tests.db.test_errors_migration import _execute, _uuid
+from tests.support.migration_rows import execute, project_images, stored_uuid
 
 STATES = ["reviewed", "unreviewed", "rejected"]  # of three images
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'old.db'}"
-    url: str = request.getfixturevalue("empty_postgres_url")
-    return url
 
 
 def _rows_at_0015(url: str) -> None:
@@ -32,45 +21,26 @@ def _rows_at_0015(url: str) -> None:
     engine = make_engine(url)
     try:
         with Session(engine) as session, session.begin():
-            user = User(email="a@example.com", password_hash="x", display_name="a")
-            session.add(user)
-            session.flush()
-            project = Project(name="p", created_by_id=user.id)
+            _, images = project_images(session, STATES)
             versions = [
                 ModelVersion(name="det", version=str(n), task="detect", format="builtin")
                 for n in (1, 2)
             ]
-            session.add_all([project, *versions])
-            session.flush()
-            images = [
-                Image(
-                    project_id=project.id,
-                    original_filename=f"{i}.jpg",
-                    storage_key=f"images/{i}.jpg",
-                    mime_type="image/jpeg",
-                    size_bytes=10,
-                    sha256="0" * 64,
-                    width=64,
-                    height=64,
-                    review_status=state,
-                )
-                for i, state in enumerate(STATES)
-            ]
-            session.add_all(images)
+            session.add_all(versions)
             session.flush()
             a, b = (v.id for v in versions)
-            ids = [_uuid(url, image.id.hex) for image in images]
+            ids = [stored_uuid(url, image.id.hex) for image in images]
     finally:
         engine.dispose()
     command.downgrade(alembic_config(url), "0015")
-    _execute(
+    execute(
         url,
         "INSERT INTO predictions (image_id, model_version_id, detections, num_detections, "
         "review, processing_time_ms, created_at, updated_at) "
         "VALUES (:i, :v, '[]', 0, '{}', 1.0, '2026-01-01', '2026-01-01')",
         [{"i": image_id, "v": v} for image_id in ids for v in (a, b)],
     )
-    _execute(
+    execute(
         url,
         "INSERT INTO model_disagreements (model_version_a_id, model_version_b_id, image_id, "
         "disagreement) VALUES (:a, :b, :i, 0.5)",
@@ -86,7 +56,7 @@ def test_existing_rows_get_their_images_state_and_the_downgrade_keeps_them(
     upgrade(database_url)
 
     for table in ("predictions", "model_disagreements"):
-        pairs = _execute(
+        pairs = execute(
             database_url,
             f"SELECT t.image_status, images.review_status FROM {table} t "
             "JOIN images ON images.id = t.image_id",
@@ -98,5 +68,5 @@ def test_existing_rows_get_their_images_state_and_the_downgrade_keeps_them(
 
     command.downgrade(alembic_config(database_url), "0015")
 
-    assert _execute(database_url, "SELECT count(*) FROM predictions")[0][0] == 6
-    assert _execute(database_url, "SELECT count(*) FROM model_disagreements")[0][0] == 3
+    assert execute(database_url, "SELECT count(*) FROM predictions")[0][0] == 6
+    assert execute(database_url, "SELECT count(*) FROM model_disagreements")[0][0] == 3
