@@ -350,8 +350,9 @@ def finish_job_if_done(deps: Runtime, job_id: int) -> None:
         # its stale counts over the final ones after that other finisher completed the job.
         job = session.get(Job, job_id, with_for_update=True)
         assert job is not None
-        refresh_counts(session, job=job)
-        finished = _complete_if_done(session, job)
+        finished = _complete_if_done(session, job)  # counts the tasks when it completes the job
+        if not finished:
+            refresh_counts(session, job=job)
     if finished:
         _send_job_callback(deps, job_id)
 

@@ -26,12 +26,15 @@ the queue is done. `change_review_status` is the one writer of the state and its
 prediction or disagreement takes its image's state from `image_status_of`. The likely-errors walk
 still passes over reviewed images at the front of its order (a look-up of each `images` row).
 
-The claim is one statement: `UPDATE images SET lease… WHERE id = (SELECT … ORDER BY … LIMIT 1)
-RETURNING images.*`.
-On PostgreSQL the inner SELECT takes `FOR UPDATE OF images SKIP LOCKED`, so concurrent reviewers
-walk past each other's rows instead of waiting or taking the same one. SQLite runs one writer at a
-time and the statement reads inside its write lock; in both, the UPDATE repeats the lease check
-and an empty RETURNING (a lost race) is retried a few times.
+A call is one statement: `UPDATE images SET lease… WHERE id = COALESCE(<the caller's held image>,
+<first candidate of each arc: SELECT … ORDER BY … LIMIT 1>…) RETURNING images.*`, which renews a
+held lease or else claims. A lease is soft state: its transaction commits without waiting for
+the WAL flush (`db.session.commit_without_flush`); a lost claim returns its image to the queue, as
+an expired lease would, and verdicts commit durably, carrying earlier claims along.
+On PostgreSQL each candidate SELECT takes `FOR UPDATE OF images SKIP LOCKED`, so concurrent
+reviewers walk past each other's rows instead of waiting or taking the same one. SQLite runs
+one writer at a time and the statement reads inside its write lock; in both, the UPDATE repeats
+the lease check and an empty RETURNING (a lost race) is retried a few times.
 """
 
 from __future__ import annotations
@@ -112,9 +115,7 @@ def next_image(
     A reviewer holds one image per project at a time: while their lease lives, `next` renews it
     and returns the same image (submit or release it to move on)."""
     now = utcnow()
-    # A lease is soft state (a lost claim returns its image to the queue, as an expired lease
-    # would): no WAL flush to wait for. Verdicts commit durably, carrying earlier claims along.
-    commit_without_flush(session)
+    commit_without_flush(session)  # a lease is soft state (module docstring)
     arcs = _candidates(session, project=project, user=user, query=query, now=now)
     for _ in range(CLAIM_TRIES):
         taken = _take(session, arcs, project_id=project.id, user_id=user.id, now=now, lease=lease)
@@ -213,11 +214,11 @@ def _candidates(
         return ring.where(start <= IMAGE_RING_KEY), ring.where(start > IMAGE_RING_KEY)
     if strategy == "uncertain":
         version = _need(query.model_version_id, "the uncertain queue needs model_version_id")
-        scored = _SCORED
+        on = and_(_SCORED.image_id == Image.id, _SCORED.model_version_id == version)
         return (
-            stmt.join(scored, and_(scored.image_id == Image.id, scored.model_version_id == version))
-            .where(scored.image_status == query.state, scored.uncertainty.is_not(None))
-            .order_by(scored.uncertainty.desc(), scored.image_id.desc()),
+            stmt.join(_SCORED, on)
+            .where(_SCORED.image_status == query.state, _SCORED.uncertainty.is_not(None))
+            .order_by(_SCORED.uncertainty.desc(), _SCORED.image_id.desc()),
         )
     if strategy == "disagreement":
         a, b = _pair(query)
@@ -290,9 +291,7 @@ def _explain_empty(session: Session, *, project: Project, query: QueueQuery) -> 
 def renew_lease(session: Session, *, image: Image, user: User, lease: timedelta) -> Image:
     """Extend the caller's lease (409 when someone else holds the image or it holds none)."""
     now = utcnow()
-    # A lease is soft state (a lost claim returns its image to the queue, as an expired lease
-    # would): no WAL flush to wait for. Verdicts commit durably, carrying earlier claims along.
-    commit_without_flush(session)
+    commit_without_flush(session)  # a lease is soft state (module docstring)
     renewed = session.scalar(
         update(Image)
         .where(Image.id == image.id, Image.lease_user_id == user.id, Image.lease_until > now)
