@@ -84,7 +84,6 @@ def _settings(database_url: str, storage: Path, **overrides: Any) -> Settings:
         log_level="WARNING",
         log_json=False,
         onnx_intra_op_threads=1,
-        job_batch_size=8,
         **overrides,
     )
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -186,15 +186,18 @@ def _claim(deps: Runtime, task_ids: Sequence[int]) -> tuple[int, int, bool, list
                     lease_until=now + timedelta(seconds=deps.settings.task_lease_s),
                 )
                 .returning(JobTask.id)
+                # The rows loaded above are not read again: no need to update them in Python.
+                .execution_options(synchronize_session=False)
             )
         )
         if not ids:
             return None
-        session.execute(
-            update(Job)
-            .where(Job.id == job.id, Job.status == JobStatus.queued.value)
-            .values(status=JobStatus.running.value, started_at=now)
-        )
+        if job.status == JobStatus.queued:  # its first batch (or one of its first, at once)
+            session.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.status == JobStatus.queued.value)
+                .values(status=JobStatus.running.value, started_at=now)
+            )
         items = [_Item(task_id=task.id, image=image) for task, image, _ in rows if task.id in ids]
         save_outputs = bool(job.options.get("save_outputs", True))
         assert job.model_version_id is not None  # a model's job (label imports have no tasks)
@@ -202,18 +205,23 @@ def _claim(deps: Runtime, task_ids: Sequence[int]) -> tuple[int, int, bool, list
 
 
 def _predict(model: Model, items: list[_Item], stages: dict[str, float]) -> None:
-    """The batch through the shared labeling pipeline (the same one `labelbay label` uses)."""
+    """The batch through the shared labeling pipeline (the same one `labelbay label` uses), its
+    default number of images per model call at a time: the next ones decode meanwhile, and a
+    large batch of a large model never sits in memory as one tensor."""
     times = StageTimes()
     pairs = [(item, item.data) for item in items if item.data is not None]
-    for result in label_stream(model, pairs, batch_size=max(1, len(pairs)), timings=times):
+    started = time.perf_counter()
+    for result in label_stream(model, pairs, timings=times):
         item = result.key
         if result.detections is None:
             item.error = f"cannot decode image: {result.error}"
         else:
             item.detections = result.detections
-    stages["decode"] += times.decode * 1000
     model_ms = (times.preprocess + times.infer + times.postprocess) * 1000
     stages["infer"] += model_ms
+    # Decoding overlaps the model (the next images decode while it runs): the stage is the time
+    # the batch waited for it, so that the stages add up to the batch's time.
+    stages["decode"] += max(0.0, _ms(started) - model_ms)
     for item in items:
         item.ms = model_ms / max(1, times.images)
 
@@ -242,15 +250,14 @@ def _embed(
 
 
 def _upsert_predictions(session: Session, rows: list[dict[str, Any]]) -> None:
-    """One INSERT ... ON CONFLICT for the batch's predictions (one row per image and model)."""
+    """The batch's predictions, one row per image and model: one statement, compiled once per
+    process (the rows travel as its parameter list) rather than once per batch."""
     if not rows:
         return
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     # A new row takes its image's review state; a re-run leaves the row's copy as it is.
-    stmt = insert(Prediction).values(
-        [{**row, "image_status": image_status_of(row["image_id"])} for row in rows]
-    )
+    stmt = insert(Prediction).values(image_status=image_status_of(bindparam("of")))
     changing = {
         key: stmt.excluded[key]
         for key in (
@@ -263,7 +270,8 @@ def _upsert_predictions(session: Session, rows: list[dict[str, Any]]) -> None:
         )
     }
     session.execute(
-        stmt.on_conflict_do_update(index_elements=["image_id", "model_version_id"], set_=changing)
+        stmt.on_conflict_do_update(index_elements=["image_id", "model_version_id"], set_=changing),
+        [{**row, "of": row["image_id"]} for row in rows],
     )
 
 
