@@ -100,10 +100,11 @@ class Settings(BaseSettings):
     legacy_task_queue: str = "detection-tasks"
     legacy_task_model: str = "circles"
     legacy_callback_secret: SecretStr | None = None
-    # Images per batch (a message, a model process's call): each batch costs two short
-    # transactions and a hand-over (~20 ms on PostgreSQL on 2 cores), about 5% of a small model's
-    # time at 32. A job of fewer images is cut finer (`jobs.executors.batches`), a crashed batch
-    # is retried image by image, and a cancel takes effect between batches.
+    # Images per batch (a message, a model process's call) at most. Each batch costs two short
+    # transactions and a hand-over, ~25 ms of a model process on PostgreSQL with both cores busy:
+    # ~6% of YOLOv8n-320's time at 32 images, ~20% at 8 (the jobs bench: 12% faster at 32). A
+    # small job is cut finer (`jobs.executors.batches`), a crashed batch is retried image by
+    # image, and a cancel takes effect between batches.
     job_batch_size: int = Field(default=32, ge=1, le=256)
     task_max_attempts: int = Field(default=3, ge=1, le=20)
     # Seconds before a failed batch's second try; doubled for each try after that.

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from labelbay.db.models import JobTask, Project, TaskStatus
 from labelbay.db.session import transaction
+from labelbay.jobs.executors import MIN_BATCHES, batches
 from labelbay.jobs.service import create_job
 from tests.jobs.helpers import photo_jpegs, upload, wait_for_job
 from tests.support.stack import Stack
@@ -73,3 +74,19 @@ def test_expired_leases_are_swept(
         with stack.context.sessions() as session:
             errors = set(session.scalars(select(JobTask.error).where(JobTask.job_id == job_id)))
         assert errors == {"its worker stopped (lease expired) on each of 3 tries"}
+
+
+@pytest.mark.parametrize(
+    ("tasks", "size", "sizes"),
+    [
+        (1000, 32, {31, 32}),  # 32 batches: the last is not a short one that finishes early
+        (40, 32, {5}),  # a small job is still 8 batches, for 8 processes or workers
+        (12, 4, {1, 2}),
+        (5, 8, {1}),
+    ],
+)
+def test_batches_are_even_and_at_least_eight(tasks: int, size: int, sizes: set[int]) -> None:
+    cut = batches(list(range(tasks)), size)
+    assert [task for batch in cut for task in batch] == list(range(tasks))
+    assert {len(batch) for batch in cut} == sizes
+    assert len(cut) >= min(tasks, MIN_BATCHES)

@@ -8,6 +8,7 @@ task ids over through `jobs.start`, which commits first.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -55,10 +56,12 @@ MIN_BATCHES = 8
 
 
 def batches(task_ids: Sequence[int], size: int) -> list[list[int]]:
-    """`task_ids` in batches of at most `size`, and smaller ones when `size` would give fewer
-    than MIN_BATCHES (a 1,000-image job: 32 at the default size; a 40-image one: 5)."""
-    size = max(1, min(size, len(task_ids) // MIN_BATCHES))
-    return [list(task_ids[i : i + size]) for i in range(0, len(task_ids), size)]
+    """`task_ids` in batches of at most `size`, at least MIN_BATCHES of them where there are the
+    tasks, and of equal sizes (give or take one), so that the processes finish together: 1,000
+    tasks at 32 make 32 batches of 31 or 32, not 31 of 32 and one of 8; 40 make 8 of 5."""
+    count = max(-(-len(task_ids) // max(1, size)), min(len(task_ids), MIN_BATCHES))
+    bounds = [len(task_ids) * i // count for i in range(count + 1)] if count else []
+    return [list(task_ids[start:end]) for start, end in itertools.pairwise(bounds)]
 
 
 class InProcessExecutor:
