@@ -102,9 +102,10 @@ class Settings(BaseSettings):
     legacy_callback_secret: SecretStr | None = None
     # Images per batch (a message, a model process's call) at most. Each batch costs two short
     # transactions and a hand-over, ~25 ms of a model process on PostgreSQL with both cores busy:
-    # ~6% of YOLOv8n-320's time at 32 images, ~20% at 8 (the jobs bench: 12% faster at 32). A
-    # small job is cut finer (`jobs.executors.batches`), a crashed batch is retried image by
-    # image, and a cancel takes effect between batches.
+    # ~6% of YOLOv8n-320's time at 32 images, ~20% at 8 (the jobs bench's 1,000-image job ran
+    # 12% faster at 32 than at 8, side by side). A small job is cut finer
+    # (`jobs.executors.batches`), a crashed batch is retried image by image, and a cancel takes
+    # effect between batches.
     job_batch_size: int = Field(default=32, ge=1, le=256)
     task_max_attempts: int = Field(default=3, ge=1, le=20)
     # Seconds before a failed batch's second try; doubled for each try after that.

@@ -59,8 +59,10 @@ def batches(task_ids: Sequence[int], size: int) -> list[list[int]]:
     """`task_ids` in batches of at most `size`, at least MIN_BATCHES of them where there are the
     tasks, and of equal sizes (give or take one), so that the processes finish together: 1,000
     tasks at 32 make 32 batches of 31 or 32, not 31 of 32 and one of 8; 40 make 8 of 5."""
-    count = max(-(-len(task_ids) // max(1, size)), min(len(task_ids), MIN_BATCHES))
-    bounds = [len(task_ids) * i // count for i in range(count + 1)] if count else []
+    if not task_ids:
+        return []
+    count = max(-(-len(task_ids) // size), min(len(task_ids), MIN_BATCHES))
+    bounds = [len(task_ids) * i // count for i in range(count + 1)]
     return [list(task_ids[start:end]) for start, end in itertools.pairwise(bounds)]
 
 

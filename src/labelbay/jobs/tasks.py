@@ -8,6 +8,7 @@ move forward, and the job's completion (and its callback) is claimed by one cond
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -23,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from labelbay.db.models import Image, Job, JobStatus, JobTask, Prediction, Project, TaskStatus
 from labelbay.db.session import transaction
@@ -250,11 +252,16 @@ def _embed(
 
 
 def _upsert_predictions(session: Session, rows: list[dict[str, Any]]) -> None:
-    """The batch's predictions, one row per image and model: one statement, compiled once per
-    process (the rows travel as its parameter list) rather than once per batch."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
+    """The batch's predictions, one row per image and model, in one statement whose rows travel
+    as its parameter list (a VALUES list written into it would be compiled again every batch)."""
+    if rows:
+        upsert = _prediction_upsert(session.get_bind().dialect.name)
+        session.execute(upsert, [{**row, "of": row["image_id"]} for row in rows])
+
+
+@functools.cache
+def _prediction_upsert(dialect: str) -> Executable:
+    """The predictions upsert for `dialect`, built once per process."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     # A new row takes its image's review state; a re-run leaves the row's copy as it is.
     stmt = insert(Prediction).values(image_status=image_status_of(bindparam("of")))
@@ -269,9 +276,8 @@ def _upsert_predictions(session: Session, rows: list[dict[str, Any]]) -> None:
             "updated_at",
         )
     }
-    session.execute(
-        stmt.on_conflict_do_update(index_elements=["image_id", "model_version_id"], set_=changing),
-        [{**row, "of": row["image_id"]} for row in rows],
+    return stmt.on_conflict_do_update(
+        index_elements=["image_id", "model_version_id"], set_=changing
     )
 
 
