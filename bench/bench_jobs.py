@@ -6,9 +6,9 @@ worker. References, measured in the same run: raw ONNX Runtime on ready tensors 
 one process and in two processes running at once (the same two cores the job gets; beside twice the
 one-process rate, which shows the machine's own scaling loss), and the 1-worker rate for the
 2-worker scaling ratio. Each job figure is the median of ROUNDS rounds, each beside a reference
-measured just before it (the scaling ratio: each round's 2 workers beside its 1). Queue overhead
-per task is the worker time not spent in download, decode, inference or storing, divided by the
-tasks.
+measured just before and just after it (the scaling ratio: each round's 2 workers beside its 1).
+Queue overhead per task is the worker time not spent in download, decode, inference or storing,
+divided by the tasks.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ ADMIN_DSN = os.environ.get(
 BROKER = "amqp://guest:guest@127.0.0.1:5672//"
 
 # Each job figure is the median of this many rounds, each job beside its reference measured just
-# before it: this machine's speed drifts by several percent within minutes (one build measured
+# before and just after it: this machine's speed drifts by several percent within minutes (one build measured
 # 0.82-0.87x of raw ORT in three runs in a row), so figures minutes apart compare badly.
 ROUNDS = 3
 
@@ -266,11 +267,31 @@ def _rate(job: dict[str, Any]) -> float:
     return float(job["total"] / job["wall_s"])
 
 
+def _bracketed(
+    reference: Callable[[], float], job: Callable[[], dict[str, Any]]
+) -> tuple[float, float, dict[str, Any]]:
+    """(job rate, reference rate, job): the reference measured right before and right after the
+    job and averaged, so that a drift of the machine's speed during the round cancels out."""
+    before = reference()
+    done = job()
+    return _rate(done), (before + reference()) / 2, done
+
+
 def _median(
     rounds: list[tuple[float, float, dict[str, Any]]],
 ) -> tuple[float, float, dict[str, Any]]:
     """The round (rate, its reference, job) whose ratio of the two is the median."""
     return sorted(rounds, key=lambda round_: round_[0] / round_[1])[len(rounds) // 2]
+
+
+def _spread(rounds: list[tuple[float, float, dict[str, Any]]], reference: str) -> list[Row]:
+    """The slowest and the fastest of the rounds, beside their own references: how far one round
+    may fall from the median on this machine."""
+    ordered = sorted(rounds, key=lambda round_: round_[0] / round_[1])
+    return [
+        Row(f"  {which} of {len(rounds)} rounds", rate, "i/s", reference, ref)
+        for which, (rate, ref, _) in (("slowest", ordered[0]), ("fastest", ordered[-1]))
+    ]
 
 
 def run(images: int = 1000) -> list[Row]:
@@ -293,9 +314,12 @@ def run(images: int = 1000) -> list[Row]:
             headers, project = _prepare(client, embedded, jpegs)
             _run_job(client, headers, project, _first_ids(client, headers, project, 16))  # warm-up
             for _ in range(ROUNDS):
-                reference = _raw_at_once(jpegs, 2)
-                job = _run_job(client, headers, project, None)
-                rounds.append((_rate(job), reference, job))
+                rounds.append(
+                    _bracketed(
+                        partial(_raw_at_once, jpegs, 2),
+                        partial(_run_job, client, headers, project, None),
+                    )
+                )
         rate, reference, job = _median(rounds)
         rows.append(
             Row(
@@ -307,6 +331,7 @@ def run(images: int = 1000) -> list[Row]:
                 goal=">= 0.85x",
             )
         )
+        rows.extend(_spread(rounds, "raw ORT, 2 processes at once"))
         rows.append(
             Row("  queue overhead per task, in process", _overhead_ms(job, 2), "ms", goal=">= 0 ms")
         )
@@ -320,9 +345,14 @@ def run(images: int = 1000) -> list[Row]:
                     broker_url=BROKER,
                     job_queue=f"labelbay-bench-{uuid.uuid4().hex[:8]}",
                 )
-                reference = _raw_rate(jpegs) if count == 1 else _raw_at_once(jpegs, 2)
-                job = _celery_job(settings, count, folder, project)
-                celery[count].append((_rate(job), reference, job))
+                celery[count].append(
+                    _bracketed(
+                        partial(_raw_rate, jpegs)
+                        if count == 1
+                        else partial(_raw_at_once, jpegs, 2),
+                        partial(_celery_job, settings, count, folder, project),
+                    )
+                )
         for count in (1, 2):
             rate, reference, job = _median(celery[count])
             rows.append(
@@ -348,4 +378,5 @@ def run(images: int = 1000) -> list[Row]:
         rows.append(
             Row("2 Celery workers", two_rate, "i/s", "1 Celery worker", one_rate, goal=">= 1.8x")
         )
+        rows.extend(_spread(pairs, "1 Celery worker"))
     return rows
