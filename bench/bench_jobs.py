@@ -50,9 +50,13 @@ ADMIN_DSN = os.environ.get(
 BROKER = "amqp://guest:guest@127.0.0.1:5672//"
 
 # Each job figure is the median of this many rounds, each job beside its reference measured just
-# before and just after it: this machine's speed drifts by several percent within minutes (one build measured
-# 0.82-0.87x of raw ORT in three runs in a row), so figures minutes apart compare badly.
+# before and just after it: this machine's speed drifts by several percent within minutes (one
+# build measured 0.82-0.87x of raw ORT in three runs in a row), so figures minutes apart compare
+# badly.
 ROUNDS = 3
+
+# A round: (the job's rate, its reference's rate, the job as GET /jobs/{id} answered it).
+Round = tuple[float, float, dict[str, Any]]
 
 
 def _jpegs(count: int) -> list[bytes]:
@@ -110,10 +114,7 @@ def _prepare(
             file=Path(yolo_model(1).spec.path or ""),
             input_size=(320, 320),
         )
-    token = client.post(
-        "/api/v1/auth/token", data={"username": "bench@example.com", "password": "bench-password"}
-    ).json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = _sign_in(client)
     project = client.post("/api/v1/projects", json={"name": "bench"}, headers=headers).json()["id"]
     for start in range(0, len(jpegs), 100):
         files = [
@@ -123,6 +124,14 @@ def _prepare(
         answer = client.post(f"/api/v1/projects/{project}/images", files=files, headers=headers)
         assert answer.status_code == 201, answer.text[:200]
     return headers, project
+
+
+def _sign_in(client: TestClient) -> dict[str, str]:
+    """The bench user's authorization header."""
+    token = client.post(
+        "/api/v1/auth/token", data={"username": "bench@example.com", "password": "bench-password"}
+    ).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _run_job(
@@ -251,11 +260,7 @@ def _celery_job(settings: Settings, count: int, workdir: Path, project: int) -> 
     workers = _start_workers(settings, count, workdir)
     try:
         with TestClient(create_app(settings)) as client:
-            token = client.post(
-                "/api/v1/auth/token",
-                data={"username": "bench@example.com", "password": "bench-password"},
-            ).json()["access_token"]
-            headers = {"Authorization": f"Bearer {token}"}
+            headers = _sign_in(client)
             _run_job(client, headers, project, _first_ids(client, headers, project, 32))  # warm-up
             return _run_job(client, headers, project, None)
     finally:
@@ -268,26 +273,33 @@ def _rate(job: dict[str, Any]) -> float:
 
 
 def _bracketed(
-    reference: Callable[[], float], job: Callable[[], dict[str, Any]]
-) -> tuple[float, float, dict[str, Any]]:
-    """(job rate, reference rate, job): the reference measured right before and right after the
-    job and averaged, so that a drift of the machine's speed during the round cancels out."""
-    before = reference()
-    done = job()
-    return _rate(done), (before + reference()) / 2, done
+    reference: Callable[[], float], job: Callable[[], dict[str, Any]], count: int
+) -> list[Round]:
+    """`count` jobs in a row, each beside the average of the references measured right before and
+    right after it (so that a drift of the machine's speed during the round cancels out); one
+    reference between two jobs serves both."""
+    rounds, before = [], reference()
+    for _ in range(count):
+        done = job()
+        after = reference()
+        rounds.append((_rate(done), (before + after) / 2, done))
+        before = after
+    return rounds
 
 
-def _median(
-    rounds: list[tuple[float, float, dict[str, Any]]],
-) -> tuple[float, float, dict[str, Any]]:
-    """The round (rate, its reference, job) whose ratio of the two is the median."""
-    return sorted(rounds, key=lambda round_: round_[0] / round_[1])[len(rounds) // 2]
+def _by_ratio(rounds: list[Round]) -> list[Round]:
+    return sorted(rounds, key=lambda round_: round_[0] / round_[1])
 
 
-def _spread(rounds: list[tuple[float, float, dict[str, Any]]], reference: str) -> list[Row]:
+def _median(rounds: list[Round]) -> Round:
+    """The round whose ratio of rate to reference is the median."""
+    return _by_ratio(rounds)[len(rounds) // 2]
+
+
+def _spread(rounds: list[Round], reference: str) -> list[Row]:
     """The slowest and the fastest of the rounds, beside their own references: how far one round
     may fall from the median on this machine."""
-    ordered = sorted(rounds, key=lambda round_: round_[0] / round_[1])
+    ordered = _by_ratio(rounds)
     return [
         Row(f"  {which} of {len(rounds)} rounds", rate, "i/s", reference, ref)
         for which, (rate, ref, _) in (("slowest", ordered[0]), ("fastest", ordered[-1]))
@@ -309,17 +321,14 @@ def run(images: int = 1000) -> list[Row]:
         embedded = _settings(
             database_url, folder / "objects", executor="inprocess", inprocess_workers=2
         )
-        rounds = []
         with TestClient(create_app(embedded)) as client:
             headers, project = _prepare(client, embedded, jpegs)
             _run_job(client, headers, project, _first_ids(client, headers, project, 16))  # warm-up
-            for _ in range(ROUNDS):
-                rounds.append(
-                    _bracketed(
-                        partial(_raw_at_once, jpegs, 2),
-                        partial(_run_job, client, headers, project, None),
-                    )
-                )
+            rounds = _bracketed(
+                partial(_raw_at_once, jpegs, 2),
+                partial(_run_job, client, headers, project, None),
+                ROUNDS,
+            )
         rate, reference, job = _median(rounds)
         rows.append(
             Row(
@@ -335,7 +344,7 @@ def run(images: int = 1000) -> list[Row]:
         rows.append(
             Row("  queue overhead per task, in process", _overhead_ms(job, 2), "ms", goal=">= 0 ms")
         )
-        celery: dict[int, list[tuple[float, float, dict[str, Any]]]] = {1: [], 2: []}
+        celery: dict[int, list[Round]] = {1: [], 2: []}
         for _ in range(ROUNDS):
             for count in (1, 2):
                 settings = _settings(
@@ -345,13 +354,11 @@ def run(images: int = 1000) -> list[Row]:
                     broker_url=BROKER,
                     job_queue=f"labelbay-bench-{uuid.uuid4().hex[:8]}",
                 )
-                celery[count].append(
-                    _bracketed(
-                        partial(_raw_rate, jpegs)
-                        if count == 1
-                        else partial(_raw_at_once, jpegs, 2),
-                        partial(_celery_job, settings, count, folder, project),
-                    )
+                # 1 and 2 workers alternate, so that each round's pair is minutes apart at most.
+                celery[count] += _bracketed(
+                    partial(_raw_rate, jpegs) if count == 1 else partial(_raw_at_once, jpegs, 2),
+                    partial(_celery_job, settings, count, folder, project),
+                    1,
                 )
         for count in (1, 2):
             rate, reference, job = _median(celery[count])
@@ -372,7 +379,7 @@ def run(images: int = 1000) -> list[Row]:
                     goal=">= 0 ms",
                 )
             )
-        # Each round's 2 workers beside the same round's 1 worker, minutes apart at most.
+        # Each round's 2 workers beside the same round's 1 worker.
         pairs = [(two[0], one[0], two[2]) for one, two in zip(celery[1], celery[2], strict=True)]
         two_rate, one_rate, _ = _median(pairs)
         rows.append(
